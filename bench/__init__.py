@@ -1,0 +1,1 @@
+"""Benchmarks for ordertrack: run by hand (`python -m bench.run_all`), never by the test suite."""

@@ -1,0 +1,1 @@
+"""ordertrack: verified webhooks in, one canonical order lifecycle, customer notifications out."""

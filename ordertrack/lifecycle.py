@@ -1,0 +1,213 @@
+"""Pure rules: (current state, facts) -> new state + transitions.
+
+Every rule is a "newest fact wins" comparison, so applying facts is commutative and idempotent:
+any permutation of a story's events, with any duplicates, converges on one state. The order's
+status is then derived from the platform's latest word and its shipments, never accumulated.
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+
+from ordertrack.facts import Customer, Fact, FulfillmentFact, LineItem, OrderFact, TrackingFact
+from ordertrack.statuses import (
+    ATTENTION,
+    FINAL_ORDER_STATUSES,
+    OrderStatus,
+    ShipmentStatus,
+    order_status_for_shipment,
+    stage,
+)
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ShipmentState:
+    key: str
+    fulfillment_id: str | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    status: ShipmentStatus = ShipmentStatus.LABEL_CREATED
+    status_at: datetime | None = None
+    raw_status: str | None = None
+    detail: str | None = None
+    est_delivery: date | None = None
+    est_delivery_at: datetime | None = None
+    fulfilled_at: datetime | None = None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class OrderState:
+    platform_status: OrderStatus = OrderStatus.RECEIVED
+    platform_status_at: datetime | None = None
+    status: OrderStatus = OrderStatus.RECEIVED
+    furthest_stage: int = 0
+    name: str | None = None
+    customer: Customer = field(default_factory=Customer)
+    items: tuple[LineItem, ...] = ()
+    info_at: datetime | None = None
+    shipments: tuple[ShipmentState, ...] = ()
+
+    def shipment(self, key: str) -> ShipmentState | None:
+        return next((s for s in self.shipments if s.key == key), None)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The order moved from one status to another because of facts applied together."""
+
+    before: OrderStatus
+    after: OrderStatus
+    furthest_stage_before: int
+
+
+def _newer(at: datetime, rank: int, known_at: datetime | None, known_rank: int) -> bool:
+    """A fact applies when it is newer; at the same instant the further status wins so the
+    outcome never depends on arrival order."""
+    return (at, rank) > (known_at or _NEVER, known_rank)
+
+
+def _rank(status: ShipmentStatus) -> int:
+    return stage(status) if status in _STAGED else -1
+
+
+_STAGED = {s for s in ShipmentStatus if s not in (ShipmentStatus.UNKNOWN, ShipmentStatus.CANCELLED)}
+
+
+def apply_tracking(shipment: ShipmentState, fact: TrackingFact) -> ShipmentState:
+    if fact.est_delivery and (fact.occurred_at, fact.est_delivery) > (
+        shipment.est_delivery_at or _NEVER,
+        shipment.est_delivery or date.min,
+    ):
+        shipment = replace(
+            shipment, est_delivery=fact.est_delivery, est_delivery_at=fact.occurred_at
+        )
+    if fact.status is ShipmentStatus.UNKNOWN:
+        return shipment  # kept in the history with its raw code, never applied as a guess
+    if not _newer(fact.occurred_at, _rank(fact.status), shipment.status_at, _rank(shipment.status)):
+        return shipment
+    return replace(
+        shipment,
+        status=fact.status,
+        status_at=fact.occurred_at,
+        raw_status=fact.raw_status,
+        detail=fact.detail,
+        carrier=shipment.carrier or fact.carrier,
+        cancelled=fact.status is ShipmentStatus.CANCELLED,
+    )
+
+
+def apply_fulfillment(shipment: ShipmentState, fact: FulfillmentFact) -> ShipmentState:
+    if shipment.fulfilled_at and fact.occurred_at < shipment.fulfilled_at:
+        return replace(shipment, cancelled=shipment.cancelled or fact.cancelled)
+    return replace(
+        shipment,
+        fulfillment_id=fact.fulfillment_id,
+        carrier=fact.carrier or shipment.carrier,
+        tracking_number=fact.tracking_number or shipment.tracking_number,
+        tracking_url=fact.tracking_url or shipment.tracking_url,
+        fulfilled_at=fact.occurred_at,
+        cancelled=shipment.cancelled or fact.cancelled,
+    )
+
+
+def apply_order(state: OrderState, fact: OrderFact) -> OrderState:
+    if not state.info_at or fact.occurred_at >= state.info_at:
+        state = replace(
+            state,
+            name=fact.name or state.name,
+            customer=fact.customer,
+            items=fact.items or state.items,
+            info_at=fact.occurred_at,
+        )
+    if fact.status and _newer(
+        fact.occurred_at, stage(fact.status), state.platform_status_at, stage(state.platform_status)
+    ):
+        state = replace(state, platform_status=fact.status, platform_status_at=fact.occurred_at)
+    return state
+
+
+def shipment_key(state: OrderState, fact: FulfillmentFact | TrackingFact) -> str | None:
+    """Platform shipments are keyed by their fulfillment id; a carrier event finds its shipment
+    by tracking number, and None means no fulfillment has named that number yet."""
+    if isinstance(fact, FulfillmentFact):
+        return f"f:{fact.fulfillment_id}"
+    ref = fact.shipment
+    if ref.fulfillment_id:
+        return f"f:{ref.fulfillment_id}"
+    found = next((s for s in state.shipments if s.tracking_number == ref.tracking_number), None)
+    return found.key if found else None
+
+
+def _upsert(state: OrderState, key: str, update) -> OrderState:
+    current = state.shipment(key) or ShipmentState(key=key)
+    others = tuple(s for s in state.shipments if s.key != key)
+    return replace(state, shipments=(*others, update(current)))
+
+
+def derive_status(state: OrderState) -> OrderStatus:
+    """The order is as far along as its least advanced live shipment; trouble shows first."""
+    if state.platform_status in FINAL_ORDER_STATUSES:
+        return state.platform_status
+    live = [s for s in state.shipments if not s.cancelled]
+    if not live:
+        return state.platform_status
+    for trouble in ATTENTION:
+        if any(s.status is trouble for s in live):
+            return order_status_for_shipment(trouble)
+    least = min(live, key=lambda s: stage(s.status))
+    status = order_status_for_shipment(least.status)
+    if status is OrderStatus.DELIVERED and state.platform_status is OrderStatus.COMPLETED:
+        return OrderStatus.COMPLETED
+    return status
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: OrderState
+    transition: Transition | None
+    #: Carrier events naming a tracking number no shipment of this order has (yet).
+    parked: tuple[TrackingFact, ...] = ()
+
+
+def _apply_one(state: OrderState, fact: Fact) -> OrderState | None:
+    if isinstance(fact, OrderFact):
+        return apply_order(state, fact)
+    key = shipment_key(state, fact)
+    if key is None:
+        return None
+    if isinstance(fact, FulfillmentFact):
+        return _upsert(state, key, lambda s: apply_fulfillment(s, fact))
+    return _upsert(state, key, lambda s: apply_tracking(s, fact))
+
+
+def apply(state: OrderState, facts: list[Fact]) -> Outcome:
+    """Apply facts, derive the order's status, and say whether it moved. Fulfillments go
+    first so a carrier event in the same batch finds the shipment they create."""
+    before = state
+    parked: list[TrackingFact] = []
+    for fact in sorted(facts, key=lambda f: not isinstance(f, (OrderFact, FulfillmentFact))):
+        applied = _apply_one(state, fact)
+        if applied is None:
+            parked.append(fact)  # only a carrier event can fail to find its shipment
+        else:
+            state = applied
+    status = derive_status(state)
+    state = replace(state, status=status, furthest_stage=max(before.furthest_stage, stage(status)))
+    moved = (
+        None
+        if status is before.status
+        else Transition(before.status, status, before.furthest_stage)
+    )
+    return Outcome(state, moved, tuple(parked))
+
+
+def progress_summary(state: OrderState) -> str | None:
+    """'1 of 2 delivered' while an order's parcels arrive apart."""
+    live = [s for s in state.shipments if not s.cancelled]
+    if len(live) < 2:
+        return None
+    delivered = sum(s.status is ShipmentStatus.DELIVERED for s in live)
+    return f"{delivered} of {len(live)} delivered"

@@ -1,0 +1,49 @@
+"""Which status tells the customer what, and when a message has gone stale.
+
+Read this file to know what a customer will receive. Kinds are per order: at most one of each
+kind per (channel, recipient), ever, enforced by the outbox's unique key.
+"""
+
+from ordertrack.statuses import FINAL_ORDER_STATUSES, OrderStatus, stage
+
+#: Order status -> the notification kind it announces. In transit is still "shipped" news.
+KIND_FOR_STATUS: dict[OrderStatus, str] = {
+    OrderStatus.SHIPPED: "shipped",
+    OrderStatus.IN_TRANSIT: "shipped",
+    OrderStatus.OUT_FOR_DELIVERY: "out_for_delivery",
+    OrderStatus.DELIVERY_FAILED: "delivery_failed",
+    OrderStatus.EXCEPTION: "exception",
+    OrderStatus.AVAILABLE_FOR_PICKUP: "available_for_pickup",
+    OrderStatus.DELIVERED: "delivered",
+}
+
+#: The furthest stage at which each kind is still news. "Delivered" stays news when the
+#: merchant completes the order a moment later.
+KIND_STAGE: dict[str, int] = {
+    "shipped": stage(OrderStatus.IN_TRANSIT),
+    "exception": stage(OrderStatus.OUT_FOR_DELIVERY),
+    "out_for_delivery": stage(OrderStatus.OUT_FOR_DELIVERY),
+    "delivery_failed": stage(OrderStatus.OUT_FOR_DELIVERY),
+    "available_for_pickup": stage(OrderStatus.OUT_FOR_DELIVERY),
+    "delivered": stage(OrderStatus.COMPLETED),
+}
+
+#: Detours are only worth telling while they are still true.
+DETOUR_KINDS = {"exception", "delivery_failed", "available_for_pickup"}
+
+CHANNELS = ("email",)
+
+
+def kind_to_announce(status: OrderStatus, furthest_stage_before: int) -> str | None:
+    """The kind a move to `status` announces, unless the order had already gone further."""
+    kind = KIND_FOR_STATUS.get(status)
+    if kind is None or KIND_STAGE[kind] < furthest_stage_before:
+        return None
+    return kind
+
+
+def is_stale(kind: str, current: OrderStatus) -> bool:
+    """True when sending now would tell the customer something the order has moved past."""
+    if current in FINAL_ORDER_STATUSES or stage(current) > KIND_STAGE[kind]:
+        return True
+    return kind in DETOUR_KINDS and KIND_FOR_STATUS.get(current) != kind

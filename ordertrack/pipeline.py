@@ -1,0 +1,172 @@
+"""Apply one inbox row: normalize, run the lifecycle, and write state, history and outbox rows
+in the caller's transaction. The queue edge calls this; it knows nothing of queues."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ordertrack import lifecycle, providers, strictjson
+from ordertrack.facts import Fact, FulfillmentFact, OrderFact, TrackingFact
+from ordertrack.notifications import policy
+from ordertrack.store import orders
+from ordertrack.store.inbox import insert_ignoring_duplicates
+from ordertrack.store.models import History, Inbox, InboxStatus, Order, Outbox
+
+
+@dataclass
+class Processed:
+    """What the caller enqueues after commit."""
+
+    outbox_ids: list[int] = field(default_factory=list)
+    #: Parked carrier events whose tracking number a fulfillment just named.
+    unparked_inbox_ids: list[int] = field(default_factory=list)
+
+
+def claim(session: Session, inbox_id: int) -> Inbox | None:
+    """The row, locked, if it still needs work; None when done or another worker holds it."""
+    query = select(Inbox).where(Inbox.id == inbox_id).with_for_update(skip_locked=True)
+    row = session.scalars(query).one_or_none()
+    if row is None or row.status not in (*InboxStatus.UNFINISHED, InboxStatus.PARKED):
+        return None
+    return row
+
+
+def process(session: Session, row: Inbox) -> Processed:
+    provider = providers.get(row.source)
+    facts = provider.normalize(row.topic, strictjson.loads(row.body))
+    result = Processed()
+    orders.lock_tracking_numbers(session, _tracking_numbers(facts))
+    groups, parked = _group_by_order(session, facts)
+    for order, indexed in groups.items():
+        _apply(session, row, order, indexed, result)
+    now = datetime.now(UTC)
+    row.touched_at = now
+    if parked and not groups:
+        row.status = InboxStatus.PARKED
+        row.parked_tracking_number = parked[0].shipment.tracking_number
+    else:
+        row.status, row.processed_at, row.parked_tracking_number = "processed", now, None
+    return result
+
+
+def _tracking_numbers(facts: list[Fact]) -> set[str]:
+    numbers = set()
+    for fact in facts:
+        if isinstance(fact, FulfillmentFact) and fact.tracking_number:
+            numbers.add(fact.tracking_number)
+        elif isinstance(fact, TrackingFact) and fact.shipment.tracking_number:
+            numbers.add(fact.shipment.tracking_number)
+    return numbers
+
+
+def _group_by_order(session: Session, facts: list[Fact]):
+    groups: dict[Order, list[tuple[int, Fact]]] = defaultdict(list)
+    parked: list[TrackingFact] = []
+    for index, fact in enumerate(facts):
+        order = _order_for(session, fact)
+        if order is None:
+            parked.append(fact)
+        else:
+            groups[order].append((index, fact))
+    return groups, parked
+
+
+def _order_for(session: Session, fact: Fact) -> Order | None:
+    if isinstance(fact, OrderFact | FulfillmentFact):
+        return orders.lock_or_create(session, fact.platform, fact.order_id)
+    ref = fact.shipment
+    if ref.fulfillment_id:
+        return orders.lock_or_create(session, ref.platform, ref.order_id)
+    return orders.find_by_tracking_number(session, ref.tracking_number)
+
+
+def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], result) -> None:
+    before = orders.to_state(order)
+    outcome = lifecycle.apply(before, [fact for _, fact in indexed])
+    orders.save_state(order, outcome.state)
+    session.flush()
+    for index, fact in indexed:
+        _record_history(session, row, order, index, fact, outcome.state)
+    result.outbox_ids += _queue_notifications(session, order, before, outcome)
+    result.unparked_inbox_ids += _unpark(session, indexed)
+
+
+def _record_history(session, row: Inbox, order: Order, index: int, fact: Fact, state) -> None:
+    entry = {
+        "order_id": order.id,
+        "inbox_id": row.id,
+        "fact_index": index,
+        "occurred_at": fact.occurred_at,
+        "source": row.source,
+        "shipment_key": None,
+        "raw_status": None,
+        "detail": None,
+    }
+    if isinstance(fact, OrderFact):
+        entry |= {"kind": "order", "status": fact.status and fact.status.value}
+    elif isinstance(fact, FulfillmentFact):
+        entry |= {
+            "kind": "fulfillment",
+            "status": "cancelled" if fact.cancelled else "fulfilled",
+            "shipment_key": f"f:{fact.fulfillment_id}",
+            "detail": fact.tracking_number,
+        }
+    else:
+        entry |= {
+            "kind": "tracking",
+            "status": fact.status.value,
+            "shipment_key": lifecycle.shipment_key(state, fact),
+            "raw_status": fact.raw_status,
+            "detail": fact.detail or fact.message,
+        }
+    session.execute(insert_ignoring_duplicates(session.connection(), History.__table__, [entry]))
+
+
+def _queue_notifications(session: Session, order: Order, before, outcome) -> list[int]:
+    """An outbox row per announced kind, in the transition's own transaction. A customer whose
+    email arrives only now still hears about where the order stands."""
+    state = outcome.state
+    kind = None
+    if outcome.transition:
+        kind = policy.kind_to_announce(state.status, outcome.transition.furthest_stage_before)
+    elif state.customer.email and not before.customer.email:
+        kind = policy.kind_to_announce(state.status, 0)
+    if kind is None or not state.customer.email:
+        return []
+    now = datetime.now(UTC)
+    table = Outbox.__table__
+    rows = [
+        {
+            "order_id": order.id,
+            "kind": kind,
+            "channel": channel,
+            "recipient": state.customer.email.strip().lower(),
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "touched_at": now,
+        }
+        for channel in policy.CHANNELS
+    ]
+    statement = insert_ignoring_duplicates(session.connection(), table, rows).returning(table.c.id)
+    return list(session.scalars(statement))
+
+
+def _unpark(session: Session, indexed: list[tuple[int, Fact]]) -> list[int]:
+    numbers = [
+        f.tracking_number
+        for _, f in indexed
+        if isinstance(f, FulfillmentFact) and f.tracking_number
+    ]
+    if not numbers:
+        return []
+    query = (
+        update(Inbox)
+        .where(Inbox.status == InboxStatus.PARKED, Inbox.parked_tracking_number.in_(numbers))
+        .values(status=InboxStatus.PENDING, touched_at=datetime.now(UTC))
+        .returning(Inbox.id)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,86 @@
+"""What every provider module shares: the delivery it verifies, the envelope it reads, and the
+schema helpers that turn untrusted JSON into typed errors instead of KeyErrors."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+
+from ordertrack.errors import MissingFields, UnknownTopic
+from ordertrack.statuses import ShipmentStatus
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One HTTP delivery as received: raw bytes, headers (case-insensitive) and query."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the receiver needs before it commits: the topic, the sender's delivery id, and
+    whether ordertrack uses the topic at all (a real but unused topic is stored as ignored)."""
+
+    topic: str
+    dedupe_key: str
+    handled: bool
+
+
+class Lenient(Schema):
+    """Providers add fields without notice: declare what we read, let the rest through."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class FlexibleDateTime(fields.DateTime):
+    """ISO 8601 with offset as most providers send, or unix seconds; always aware UTC."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def load(schema: Schema, payload: Any, topic: str) -> dict[str, Any]:
+    """Validate a payload against its schema; a miss names the fields that are wrong."""
+    if not isinstance(payload, dict):
+        raise MissingFields(f"{topic} payload must be a JSON object")
+    try:
+        return schema.load(payload)
+    except ValidationError as exc:
+        raise MissingFields(
+            f"{topic} payload is missing or has invalid fields", exc.messages
+        ) from None
+
+
+def classify_topic(topic: str | None, handled: Mapping, ignored: frozenset[str], source: str):
+    """Handled topics are processed; real but unused ones answer 200 so the sender does not
+    retry or disable the hook; anything else is not from this sender."""
+    if not topic:
+        raise UnknownTopic(f"{source} delivery names no topic")
+    if topic in handled:
+        return True
+    if topic in ignored:
+        return False
+    raise UnknownTopic(f"{source} never sends the topic {topic[:80]!r}")
+
+
+def status_lookup(table: Mapping[ShipmentStatus, tuple[str, ...]]) -> dict[str, ShipmentStatus]:
+    """Invert a 'canonical status -> raw codes' table, refusing a code listed twice."""
+    lookup: dict[str, ShipmentStatus] = {}
+    for status, codes in table.items():
+        for code in codes:
+            assert code not in lookup, f"status code {code} is mapped twice"
+            lookup[code] = status
+    return lookup
+
+
+def as_date(value: datetime | None) -> date | None:
+    return value.date() if value else None

@@ -1,0 +1,87 @@
+"""Configuration from the environment, validated once at start-up (environs).
+
+Every setting is listed in the README's table; `Settings.from_env()` is called by each
+process's composition root and nowhere else.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from environs import Env
+
+DEFAULT_DATABASE_URL = "sqlite:///ordertrack.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    api_token: str | None = field(default=None, repr=False)
+    public_base_url: str = "http://localhost:8000"
+    #: WEBHOOK_SECRET_<SOURCE>, lower-cased source -> secrets (comma-separated for rotation).
+    webhook_secrets: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    max_body_bytes: int = 1024 * 1024
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "ordertrack@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    #: Attempts at processing one inbox row or sending one notification before giving up.
+    max_attempts: int = 8
+    retry_min_backoff_ms: int = 1000
+    retry_max_backoff_ms: int = 300_000
+    #: A pending row untouched this long is re-enqueued by the sweeper.
+    sweep_after_seconds: int = 60
+    sweep_interval_seconds: int = 15
+    #: Worker threads inside the web process when REDIS_URL is unset (the in-process queue).
+    inprocess_worker_threads: int = 2
+    #: How long a webhook request waits for its inbox row to commit before answering 503.
+    commit_timeout_seconds: float = 1.5
+    log_level: str = "INFO"
+    shop_name: str = "Our shop"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Read and validate the process environment; a bad value stops start-up with its name."""
+        env = Env()
+        return cls(
+            database_url=env.str("DATABASE_URL", DEFAULT_DATABASE_URL),
+            redis_url=env.str("REDIS_URL", None) or None,
+            api_token=env.str("API_TOKEN", None) or None,
+            public_base_url=env.str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"),
+            webhook_secrets=_webhook_secrets(os.environ),
+            max_body_bytes=env.int("MAX_BODY_BYTES", 1024 * 1024),
+            smtp_host=env.str("SMTP_HOST", None) or None,
+            smtp_port=env.int("SMTP_PORT", 25),
+            smtp_from=env.str("SMTP_FROM", "ordertrack@localhost"),
+            smtp_username=env.str("SMTP_USERNAME", None) or None,
+            smtp_password=env.str("SMTP_PASSWORD", None) or None,
+            smtp_starttls=env.bool("SMTP_STARTTLS", False),
+            smtp_timeout=env.float("SMTP_TIMEOUT", 10.0),
+            max_attempts=env.int("MAX_ATTEMPTS", 8),
+            retry_min_backoff_ms=env.int("RETRY_MIN_BACKOFF_MS", 1000),
+            retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000),
+            sweep_after_seconds=env.int("SWEEP_AFTER_SECONDS", 60),
+            sweep_interval_seconds=env.int("SWEEP_INTERVAL_SECONDS", 15),
+            inprocess_worker_threads=env.int("INPROCESS_WORKER_THREADS", 2),
+            commit_timeout_seconds=env.float("COMMIT_TIMEOUT_SECONDS", 1.5),
+            log_level=env.str("LOG_LEVEL", "INFO").upper(),
+            shop_name=env.str("SHOP_NAME", "Our shop"),
+        )
+
+    def secrets_for(self, source: str) -> tuple[str, ...]:
+        return self.webhook_secrets.get(source, ())
+
+
+def _webhook_secrets(environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """WEBHOOK_SECRET_SHOPIFY="new,old" -> {"shopify": ("new", "old")}: any of them verifies."""
+    prefix = "WEBHOOK_SECRET_"
+    secrets = {}
+    for name, value in environ.items():
+        parts = tuple(part.strip() for part in value.split(",") if part.strip())
+        if name.startswith(prefix) and parts:
+            secrets[name[len(prefix) :].lower()] = parts
+    return secrets

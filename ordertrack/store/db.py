@@ -1,0 +1,55 @@
+"""Engines and sessions, built by a composition root and never at import time."""
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+#: PostgreSQL must answer within this long, so a request can still say 503 inside 2 s.
+CONNECT_TIMEOUT_SECONDS = 1
+
+
+def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
+    if database_url.startswith("sqlite"):
+        engine = create_engine(
+            database_url, connect_args={"check_same_thread": False, "timeout": 15}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    url = database_url
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=CONNECT_TIMEOUT_SECONDS,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+    )
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets the web process read while a worker thread writes; foreign keys are off by
+    default in SQLite."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+    # Let SQLAlchemy's "begin" event issue the BEGIN, so it can be an IMMEDIATE one.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin_immediate(connection) -> None:
+    """Take the write lock at BEGIN: a read-modify-write that upgrades later would fail with
+    SQLITE_BUSY_SNAPSHOT when another thread committed in between."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"

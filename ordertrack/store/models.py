@@ -1,0 +1,191 @@
+"""SQLAlchemy 2 typed models: the inbox (every verified webhook, raw), the canonical order
+state, its history, and the outbox of notifications. The database is the source of truth;
+the queue only ever carries these rows' ids."""
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend: SQLite would hand back naive ones, and the
+    lifecycle compares event times across sources."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class InboxStatus:
+    PENDING = "pending"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    PARKED = "parked"
+    FAILED = "failed"
+    #: Rows the sweeper re-drives if they sit untouched too long.
+    UNFINISHED = (PENDING, PROCESSING)
+
+
+class Inbox(Base):
+    """A verified webhook exactly as received, committed before the sender gets its 2xx."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("source", "dedupe_key", name="uq_inbox_source_dedupe_key"),
+        Index("ix_inbox_status_touched", "status", "touched_at"),
+        Index("ix_inbox_parked_tracking", "parked_tracking_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(128))
+    headers: Mapped[dict] = mapped_column(JSON)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default=InboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    touched_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    parked_tracking_number: Mapped[str | None] = mapped_column(String(64))
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_orders_platform_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    items: Mapped[list] = mapped_column(JSON, default=list)
+    info_at: Mapped[datetime | None]
+    platform_status: Mapped[str] = mapped_column(String(32))
+    platform_status_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(32))
+    furthest_stage: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    shipments: Mapped[list["Shipment"]] = relationship(
+        back_populates="order", order_by="Shipment.id", cascade="all, delete-orphan"
+    )
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    __table_args__ = (
+        UniqueConstraint("order_id", "key", name="uq_shipments_order_key"),
+        Index("ix_shipments_tracking_number", "tracking_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(80))
+    fulfillment_id: Mapped[str | None] = mapped_column(String(64))
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
+    tracking_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
+    status_at: Mapped[datetime | None]
+    raw_status: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(64))
+    est_delivery: Mapped[date | None] = mapped_column(Date)
+    est_delivery_at: Mapped[datetime | None]
+    fulfilled_at: Mapped[datetime | None]
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    order: Mapped[Order] = relationship(back_populates="shipments")
+
+
+class History(Base):
+    """Every fact ever reported about an order, with the webhook it came from. Facts are kept
+    whether or not they moved the state, so the history converges like the state does."""
+
+    __tablename__ = "history"
+    __table_args__ = (
+        UniqueConstraint("order_id", "inbox_id", "fact_index", name="uq_history_fact"),
+        Index("ix_history_order_time", "order_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inbox.id"))
+    fact_index: Mapped[int] = mapped_column(Integer)
+    shipment_key: Mapped[str | None] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(32))
+    raw_status: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32))
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    #: Not sent on purpose: stale by the time it was due, or the channel is not configured.
+    SKIPPED = "skipped"
+    UNFINISHED = (PENDING, SENDING)
+
+
+class Outbox(Base):
+    """One notification, unique per (order, kind, channel, recipient): at most once, ever."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("order_id", "kind", "channel", "recipient", name="uq_outbox_once"),
+        Index("ix_outbox_status_touched", "status", "touched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    touched_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(255))

@@ -1,0 +1,123 @@
+"""Orders and shipments as rows, and the lifecycle's OrderState as the bridge between them."""
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, selectinload
+
+from ordertrack.facts import Customer, LineItem
+from ordertrack.lifecycle import OrderState, ShipmentState
+from ordertrack.statuses import OrderStatus, ShipmentStatus
+from ordertrack.store.inbox import insert_ignoring_duplicates
+from ordertrack.store.models import Order, Shipment
+
+
+def lock_or_create(session: Session, platform: str, external_id: str) -> Order:
+    """The order row, locked for this transaction (PostgreSQL), created if it is new. Every
+    change to one order goes through this lock, so concurrent workers never interleave."""
+    now = datetime.now(UTC)
+    row = {
+        "platform": platform,
+        "external_id": external_id,
+        "platform_status": OrderStatus.RECEIVED.value,
+        "status": OrderStatus.RECEIVED.value,
+        "furthest_stage": 0,
+        "items": [],
+        "created_at": now,
+        "updated_at": now,
+    }
+    session.execute(insert_ignoring_duplicates(session.connection(), Order.__table__, [row]))
+    query = (
+        select(Order)
+        .where(Order.platform == platform, Order.external_id == external_id)
+        .options(selectinload(Order.shipments))
+        .with_for_update(of=Order)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).one()
+
+
+def lock_tracking_numbers(session: Session, numbers: set[str]) -> None:
+    """Serialize every transaction that parks, unparks or attaches these tracking numbers.
+    Without it a carrier event could park itself just after the fulfillment that names its
+    number looked for parked events, and wait for the sweeper. Taken before any order lock,
+    in sorted order, so two transactions never wait on each other. (SQLite already writes
+    one transaction at a time.)"""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for number in sorted(numbers):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": number}
+        )
+
+
+def find_by_tracking_number(session: Session, tracking_number: str) -> Order | None:
+    """The order whose shipment carries this number; the most recent if several ever did."""
+    query = (
+        select(Shipment.order_id)
+        .where(Shipment.tracking_number == tracking_number)
+        .order_by(Shipment.fulfilled_at.desc().nulls_last(), Shipment.id.desc())
+        .limit(1)
+    )
+    order_id = session.scalar(query)
+    if order_id is None:
+        return None
+    order = session.get(Order, order_id)
+    return lock_or_create(session, order.platform, order.external_id)
+
+
+def to_state(order: Order) -> OrderState:
+    return OrderState(
+        platform_status=OrderStatus(order.platform_status),
+        platform_status_at=order.platform_status_at,
+        status=OrderStatus(order.status),
+        furthest_stage=order.furthest_stage,
+        name=order.name,
+        customer=Customer(email=order.email, phone=order.phone, name=order.customer_name),
+        items=tuple(LineItem(**item) for item in order.items or ()),
+        info_at=order.info_at,
+        shipments=tuple(_shipment_state(s) for s in order.shipments),
+    )
+
+
+def _shipment_state(row: Shipment) -> ShipmentState:
+    return ShipmentState(
+        key=row.key,
+        fulfillment_id=row.fulfillment_id,
+        carrier=row.carrier,
+        tracking_number=row.tracking_number,
+        tracking_url=row.tracking_url,
+        status=ShipmentStatus(row.status),
+        status_at=row.status_at,
+        raw_status=row.raw_status,
+        detail=row.detail,
+        est_delivery=row.est_delivery,
+        est_delivery_at=row.est_delivery_at,
+        fulfilled_at=row.fulfilled_at,
+        cancelled=row.cancelled,
+    )
+
+
+def save_state(order: Order, state: OrderState) -> None:
+    order.platform_status = state.platform_status.value
+    order.platform_status_at = state.platform_status_at
+    order.status = state.status.value
+    order.furthest_stage = state.furthest_stage
+    order.name = state.name
+    order.email = state.customer.email
+    order.phone = state.customer.phone
+    order.customer_name = state.customer.name
+    order.items = [asdict(item) for item in state.items]
+    order.info_at = state.info_at
+    order.updated_at = datetime.now(UTC)
+    rows = {row.key: row for row in order.shipments}
+    for shipment in state.shipments:
+        row = rows.get(shipment.key)
+        if row is None:
+            row = Shipment(key=shipment.key)
+            order.shipments.append(row)
+        values = asdict(shipment)
+        values["status"] = shipment.status.value
+        for name, value in values.items():
+            setattr(row, name, value)

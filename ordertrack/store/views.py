@@ -1,0 +1,114 @@
+"""Read models for the API: an order with its shipments, history and notifications."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ordertrack.lifecycle import progress_summary
+from ordertrack.store.models import History, Inbox, Order, Outbox, Shipment
+from ordertrack.store.orders import to_state
+
+
+def find_order(session: Session, platform: str, external_id: str) -> Order | None:
+    query = (
+        select(Order)
+        .where(Order.platform == platform, Order.external_id == external_id)
+        .options(selectinload(Order.shipments))
+    )
+    return session.scalars(query).one_or_none()
+
+
+def find_shipment(session: Session, carrier: str, tracking_number: str) -> Shipment | None:
+    query = (
+        select(Shipment)
+        .where(
+            Shipment.tracking_number == tracking_number,
+            func.lower(Shipment.carrier) == carrier.lower(),
+        )
+        .order_by(Shipment.fulfilled_at.desc().nulls_last(), Shipment.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).one_or_none()
+
+
+def order_document(session: Session, order: Order) -> dict:
+    state = to_state(order)
+    return {
+        "platform": order.platform,
+        "external_id": order.external_id,
+        "name": order.name,
+        "status": order.status,
+        "platform_status": order.platform_status,
+        "progress": progress_summary(state),
+        "updated_at": order.updated_at.isoformat(),
+        "shipments": [shipment_document(s) for s in order.shipments],
+        "history": history_documents(session, order.id),
+        "notifications": notification_documents(session, order.id),
+    }
+
+
+def shipment_document(shipment: Shipment) -> dict:
+    return {
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "tracking_url": shipment.tracking_url,
+        "fulfillment_id": shipment.fulfillment_id,
+        "status": shipment.status,
+        "status_detail": shipment.detail,
+        "raw_status": shipment.raw_status,
+        "status_at": _iso(shipment.status_at),
+        "est_delivery": _iso(shipment.est_delivery),
+        "cancelled": shipment.cancelled,
+    }
+
+
+def history_documents(session: Session, order_id: int) -> list[dict]:
+    query = (
+        select(History, Inbox.topic, Inbox.dedupe_key)
+        .join(Inbox, Inbox.id == History.inbox_id)
+        .where(History.order_id == order_id)
+        .order_by(History.occurred_at, History.inbox_id, History.fact_index)
+    )
+    return [
+        {
+            "occurred_at": entry.occurred_at.isoformat(),
+            "kind": entry.kind,
+            "status": entry.status,
+            "raw_status": entry.raw_status,
+            "detail": entry.detail,
+            "shipment": entry.shipment_key,
+            "source_event": {
+                "inbox_id": entry.inbox_id,
+                "source": entry.source,
+                "topic": topic,
+                "delivery_id": dedupe_key,
+            },
+        }
+        for entry, topic, dedupe_key in session.execute(query)
+    ]
+
+
+def notification_documents(session: Session, order_id: int) -> list[dict]:
+    query = select(Outbox).where(Outbox.order_id == order_id).order_by(Outbox.id)
+    return [
+        {
+            "kind": row.kind,
+            "channel": row.channel,
+            "recipient": mask_email(row.recipient),
+            "status": row.status,
+            "attempts": row.attempts,
+            "reason": row.last_error,
+            "created_at": row.created_at.isoformat(),
+            "sent_at": _iso(row.sent_at),
+        }
+        for row in session.scalars(query)
+    ]
+
+
+def mask_email(address: str) -> str:
+    """a***@example.com: enough to recognise, not enough to harvest."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None

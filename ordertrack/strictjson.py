@@ -1,0 +1,67 @@
+"""Strict JSON for untrusted bodies.
+
+The standard library accepts NaN, silently keeps the last of duplicate keys and overflows the
+C stack on deep nesting (Flask answers 500 for a 2 KB bomb). Providers send none of those, so
+each is refused here with `MalformedPayload` before anything else sees the body.
+"""
+
+import json
+import math
+import re
+from typing import Any
+
+from ordertrack.errors import MalformedPayload
+
+#: Deeper than any provider payload we know (Shopify orders nest about 6 levels).
+MAX_DEPTH = 64
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedPayload(f"JSON constant {name} is not allowed")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise MalformedPayload("JSON object has duplicate keys")
+    return obj
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _check_depth(text: str) -> None:
+    """Refuse deep nesting before the recursive parser sees it; regexes keep this at C speed."""
+    depth = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_DEPTH:
+            raise MalformedPayload(f"JSON nests deeper than {MAX_DEPTH} levels")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise MalformedPayload(f"number {literal[:20]}... is too large")
+    return value
+
+
+def loads(body: bytes) -> Any:
+    """Parse a webhook body or raise `MalformedPayload` saying what is wrong."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(f"body is not valid UTF-8 (byte {exc.start})") from None
+    _check_depth(text)
+    try:
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
+        )
+    except MalformedPayload:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise MalformedPayload(f"body is not valid JSON: {exc}") from None

@@ -1,0 +1,43 @@
+"""The read API: an order, or a shipment's order, with status, shipments, history and
+notifications. Bearer API_TOKEN, compared in constant time."""
+
+import hmac
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ordertrack.store import views
+from service.errors import error_response
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.before_request
+def require_token():
+    token = current_app.extensions["ordertrack"].settings.api_token
+    if not token:
+        return error_response(401, "the API is disabled: set API_TOKEN on the server")
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
+        return error_response(401, "missing or wrong bearer token")
+    return None
+
+
+@bp.get("/orders/<platform>/<external_id>")
+def get_order(platform: str, external_id: str):
+    with current_app.extensions["ordertrack"].sessions() as session:
+        order = views.find_order(session, platform, external_id)
+        if order is None:
+            return error_response(404, f"no {platform} order {external_id}")
+        return jsonify(views.order_document(session, order))
+
+
+@bp.get("/shipments/<carrier>/<tracking_number>")
+def get_shipment(carrier: str, tracking_number: str):
+    number = "".join(tracking_number.split()).upper()
+    with current_app.extensions["ordertrack"].sessions() as session:
+        shipment = views.find_shipment(session, carrier, number)
+        if shipment is None:
+            return error_response(404, f"no {carrier} shipment {number}")
+        document = views.shipment_document(shipment)
+        document["order"] = views.order_document(session, shipment.order)
+        return jsonify(document)

@@ -1,0 +1,80 @@
+"""The composition root of the web process: `create_app(settings)` builds every environment
+the same way. With no REDIS_URL the queue runs in-process, inside this app."""
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordertrack import providers
+from ordertrack.settings import Settings
+from service import api, errors, health, webhooks
+from service.inbox_writer import InboxWriter
+from workers import inprocess
+from workers.runtime import Runtime, build_runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Edge:
+    """What the blueprints reach through `current_app.extensions["ordertrack"]`."""
+
+    settings: Settings
+    runtime: Runtime
+    inbox_writer: InboxWriter
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.runtime.sessions
+
+    @property
+    def broker(self):
+        return self.runtime.broker
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    runtime = runtime or build_runtime(settings)
+    writer = InboxWriter(runtime.engine, _enqueuer(runtime), settings.commit_timeout_seconds)
+    app.extensions["ordertrack"] = Edge(settings, runtime, writer)
+    errors.init_app(app)
+    for blueprint in (webhooks.bp, api.bp, health.bp):
+        app.register_blueprint(blueprint)
+    _log_sources(settings)
+    return app
+
+
+def start_inprocess_queue(app: Flask) -> None:
+    """Run the queue inside this process: only for the in-process (no Redis) broker."""
+    edge: Edge = app.extensions["ordertrack"]
+    inprocess.start(edge.runtime, edge.settings.inprocess_worker_threads)
+
+
+def _enqueuer(runtime: Runtime):
+    def enqueue(inbox_ids: list[int]) -> None:
+        for inbox_id in inbox_ids:
+            runtime.actors.process_event.send(inbox_id)
+
+    return enqueue
+
+
+def _log_sources(settings: Settings) -> None:
+    known = sorted(providers.registry())
+    enabled = [name for name in known if settings.secrets_for(name)]
+    disabled = [name for name in known if name not in enabled]
+    log.info("webhook sources enabled: %s", ", ".join(enabled) or "none")
+    if disabled:
+        log.info(
+            "webhook sources disabled (no secret): %s; set %s to enable",
+            ", ".join(disabled),
+            ", ".join(f"WEBHOOK_SECRET_{name.upper()}" for name in disabled),
+        )

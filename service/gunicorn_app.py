@@ -1,0 +1,33 @@
+"""gunicorn, embedded, so `ordertrack serve` takes plain flags and needs no config file."""
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Application(BaseApplication):
+    def __init__(self, options: dict) -> None:
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from service.wsgi import app
+
+        return app
+
+
+def run(*, host: str, port: int, workers: int, threads: int) -> None:
+    _Application(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": threads,
+            "timeout": 30,
+            "graceful_timeout": 30,
+            "keepalive": 5,
+            "accesslog": None,
+        }
+    ).run()

@@ -1,0 +1,91 @@
+"""Shared fixtures: real databases (SQLite file and the machine's PostgreSQL), real Redis,
+a real SMTP server. Nothing of ours is faked."""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ordertrack.store.migrate import upgrade
+from tests.support.webhooks import SECRETS
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def _postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database, migrated, dropped afterwards."""
+    name = f"ordertrack_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """Every store-touching test runs against both backends."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ordertrack.db'}"
+        upgrade(url)
+        yield url
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from _postgres_database()
+
+
+@pytest.fixture
+def base_env(monkeypatch) -> dict[str, str]:
+    """The environment every app under test starts from."""
+    env = {
+        "WEBHOOK_SECRET_SHOPIFY": SECRETS["shopify"],
+        "WEBHOOK_SECRET_EASYPOST": SECRETS["easypost"],
+        "API_TOKEN": "test-api-token",
+        "PUBLIC_BASE_URL": "http://shop.test",
+        "RETRY_MIN_BACKOFF_MS": "10",
+        "RETRY_MAX_BACKOFF_MS": "50",
+        "MAX_ATTEMPTS": "3",
+    }
+    for name in list(os.environ):
+        if name.startswith(("WEBHOOK_SECRET_", "SMTP_", "REDIS_URL", "DATABASE_URL")):
+            monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    """A real SMTP server on a free port; the app under test is pointed at it."""
+    from tests.support.smtp import start_smtp
+
+    controller, recorder = start_smtp()
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("SMTP_FROM", "orders@shop.test")
+    yield recorder
+    controller.stop()
+
+
+@pytest.fixture
+def service(database_url, base_env, smtp, monkeypatch):
+    """The whole service on the in-process broker, against SQLite and PostgreSQL."""
+    from tests.support.harness import start_service
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    running = start_service()
+    yield running
+    running.stop()

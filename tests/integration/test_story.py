@@ -1,0 +1,79 @@
+"""The whole path, webhook to email, on the in-process broker and both databases."""
+
+import random
+
+from tests.support.webhooks import ORDER_ID, STORY, easypost, shopify
+
+CUSTOMER = "ada@example.com"
+
+
+def _post_all(service, requests) -> None:
+    for request in requests:
+        response = service.post(request)
+        assert response.status_code in (200, 202), (request.name, response.json)
+    service.drain()
+
+
+def _kinds_emailed(smtp) -> list[str]:
+    return sorted(m["Subject"] for m in smtp.to(CUSTOMER))
+
+
+def test_story_in_order_ends_delivered_with_one_email_per_status(service, smtp):
+    _post_all(service, STORY)
+    order = service.order(ORDER_ID)
+    assert order["status"] == "delivered"
+    assert order["progress"] == "2 of 2 delivered"
+    assert [s["status"] for s in order["shipments"]] == ["delivered", "delivered"]
+    sent = [n for n in order["notifications"] if n["status"] == "sent"]
+    assert sorted(n["kind"] for n in sent) == ["delivered", "shipped"] or sorted(
+        n["kind"] for n in sent
+    ) == ["delivered", "out_for_delivery", "shipped"]
+    assert len(smtp.to(CUSTOMER)) == len(sent)
+    assert len(set(_kinds_emailed(smtp))) == len(smtp.to(CUSTOMER))
+
+
+def test_story_shuffled_with_duplicates_converges_and_never_sends_stale_news(service, smtp):
+    story = STORY + random.Random(7).sample(STORY, 4)
+    random.Random(42).shuffle(story)
+    _post_all(service, story)
+    order = service.order(ORDER_ID)
+    assert order["status"] == "delivered"
+    assert order["progress"] == "2 of 2 delivered"
+    subjects = _kinds_emailed(smtp)
+    assert len(subjects) == len(set(subjects)), "one email per status at most"
+    assert not any("out for delivery" in s for s in subjects[1:] if "delivered" in subjects[0])
+
+
+def test_one_of_two_parcels_delivered_reads_as_such(service):
+    _post_all(
+        service,
+        [
+            shopify("orders_create"),
+            shopify("fulfillments_create"),
+            shopify("fulfillments_create__second_parcel"),
+            easypost("tracker_updated__delivered"),
+            easypost("tracker_updated__parcel2_in_transit"),
+        ],
+    )
+    order = service.order(ORDER_ID)
+    assert order["progress"] == "1 of 2 delivered"
+    assert order["status"] == "in_transit"
+
+
+def test_carrier_event_before_fulfillment_is_parked_then_applied(service):
+    _post_all(service, [shopify("orders_create"), easypost("tracker_updated__out_for_delivery")])
+    assert service.order(ORDER_ID)["shipments"] == []
+    _post_all(service, [shopify("fulfillments_create")])
+    order = service.order(ORDER_ID)
+    assert order["shipments"][0]["status"] == "out_for_delivery"
+    assert order["status"] == "out_for_delivery"
+    sources = {entry["source_event"]["source"] for entry in order["history"]}
+    assert sources == {"shopify", "easypost"}
+
+
+def test_shipment_api_finds_the_order_by_carrier_and_tracking_number(service):
+    _post_all(service, STORY[:3] + [easypost("tracker_updated__in_transit")])
+    response = service.api("/api/v1/shipments/usps/9400111899223344556677")
+    assert response.status_code == 200
+    assert response.json["status"] == "in_transit"
+    assert response.json["order"]["external_id"] == ORDER_ID

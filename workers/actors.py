@@ -1,0 +1,92 @@
+"""The actors. Each loads by id, calls the domain, commits, and enqueues what follows.
+No business rules here: those live in `ordertrack.pipeline` and `ordertrack.notifications`."""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dramatiq
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordertrack import pipeline
+from ordertrack.errors import OrdertrackError, StoreUnavailable
+from ordertrack.notifications import sender
+from ordertrack.store.models import Inbox, InboxStatus
+
+log = logging.getLogger(__name__)
+
+
+class GiveUp(Exception):
+    """The row is marked failed for good; Dramatiq dead-letters the message, no retry."""
+
+
+class TryAgain(Exception):
+    """A transient failure; Dramatiq retries with backoff."""
+
+
+@dataclass(frozen=True)
+class Actors:
+    process_event: dramatiq.Actor
+    send_notification: dramatiq.Actor
+
+
+def declare_actors(
+    broker: dramatiq.Broker,
+    sessions: sessionmaker[Session],
+    channels: sender.Channels,
+    max_attempts: int,
+) -> Actors:
+    @dramatiq.actor(broker=broker, queue_name="events", throws=(GiveUp,))
+    def process_event(inbox_id: int) -> None:
+        if not _start_attempt(sessions, inbox_id):
+            return
+        try:
+            with sessions.begin() as session:
+                row = pipeline.claim(session, inbox_id)
+                result = pipeline.process(session, row) if row else pipeline.Processed()
+        except Exception as exc:
+            _record_failure(sessions, inbox_id, exc, max_attempts)
+            raise
+        for outbox_id in result.outbox_ids:
+            send_notification.send(outbox_id)
+        for parked_id in result.unparked_inbox_ids:
+            process_event.send(parked_id)
+
+    @dramatiq.actor(broker=broker, queue_name="notifications", throws=(GiveUp,))
+    def send_notification(outbox_id: int) -> None:
+        outcome = sender.deliver(sessions, outbox_id, channels)
+        if outcome.retry:
+            raise TryAgain(outcome.reason)
+
+    return Actors(process_event, send_notification)
+
+
+def _start_attempt(sessions: sessionmaker[Session], inbox_id: int) -> bool:
+    """Count the attempt in its own commit, so even a worker killed mid-way counts it."""
+    with sessions.begin() as session:
+        row = session.get(Inbox, inbox_id, with_for_update={"skip_locked": True})
+        if row is None or row.status not in (*InboxStatus.UNFINISHED, InboxStatus.PARKED):
+            return False
+        row.attempts += 1
+        row.status = InboxStatus.PROCESSING if row.status != InboxStatus.PARKED else row.status
+        row.touched_at = datetime.now(UTC)
+        return True
+
+
+def _record_failure(sessions, inbox_id: int, exc: Exception, max_attempts: int) -> None:
+    """Permanent errors and the last attempt mark the row failed (GiveUp); others retry."""
+    permanent = isinstance(exc, OrdertrackError) and not isinstance(exc, StoreUnavailable)
+    reason = f"{type(exc).__name__}: {exc}"[:1000]
+    with sessions.begin() as session:
+        row = session.get(Inbox, inbox_id)
+        row.last_error, row.touched_at = reason, datetime.now(UTC)
+        give_up = permanent or row.attempts >= max_attempts
+        row.status = InboxStatus.FAILED if give_up else InboxStatus.PENDING
+    log.warning(
+        "inbox %s attempt failed (%s)%s",
+        inbox_id,
+        type(exc).__name__,
+        "; giving up" if give_up else "; will retry",
+    )
+    if give_up:
+        raise GiveUp(reason) from exc

@@ -1,0 +1,62 @@
+"""Worker processes under a tiny supervisor: Dramatiq's own CLI exits when one child dies
+(reliability.md 3.2), so here a dead child is replaced and the rest keep working."""
+
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+
+import dramatiq
+
+from ordertrack.settings import Settings
+from service.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+#: A child that dies faster than this after starting is crashing, not being unlucky.
+RESTART_DELAY_SECONDS = 1.0
+
+
+def run_worker_process(threads: int) -> None:
+    """One worker process: its own runtime, Dramatiq's worker loop, graceful on SIGTERM."""
+    from workers.runtime import build_runtime
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    worker = dramatiq.Worker(runtime.broker, worker_threads=threads)
+    worker.start()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    worker.stop(timeout=30_000)
+    runtime.broker.close()
+
+
+def supervise(processes: int, threads: int) -> int:
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    children = [_spawn(threads) for _ in range(processes)]
+    log.info("%d worker processes with %d threads each", processes, threads)
+    while not stopping.wait(0.5):
+        for index, child in enumerate(children):
+            if not child.is_alive():
+                log.warning(
+                    "worker pid %s exited (code %s); starting another", child.pid, child.exitcode
+                )
+                time.sleep(RESTART_DELAY_SECONDS)
+                children[index] = _spawn(threads)
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=60)
+    return 0
+
+
+def _spawn(threads: int) -> multiprocessing.Process:
+    child = multiprocessing.Process(target=run_worker_process, args=(threads,), daemon=False)
+    child.start()
+    return child
