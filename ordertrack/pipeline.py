@@ -13,7 +13,7 @@ from ordertrack.facts import Fact, FulfillmentFact, OrderFact, TrackingFact
 from ordertrack.notifications import policy
 from ordertrack.store import orders
 from ordertrack.store.inbox import insert_ignoring_duplicates
-from ordertrack.store.models import History, Inbox, InboxStatus, Order, Outbox
+from ordertrack.store.models import History, Inbox, InboxStatus, Order, Outbox, OutboxStatus
 
 
 @dataclass
@@ -122,7 +122,7 @@ def _record_history(session, row: Inbox, order: Order, index: int, fact: Fact, s
             "raw_status": fact.raw_status,
             "detail": fact.detail or fact.message,
         }
-    session.execute(insert_ignoring_duplicates(session.connection(), History.__table__, [entry]))
+    session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), [entry])
 
 
 def _queue_notifications(session: Session, order: Order, before, outcome) -> list[int]:
@@ -144,15 +144,15 @@ def _queue_notifications(session: Session, order: Order, before, outcome) -> lis
             "kind": kind,
             "channel": channel,
             "recipient": state.customer.email.strip().lower(),
-            "status": "pending",
+            "status": OutboxStatus.PENDING,
             "attempts": 0,
             "created_at": now,
             "touched_at": now,
         }
         for channel in policy.CHANNELS
     ]
-    statement = insert_ignoring_duplicates(session.connection(), table, rows).returning(table.c.id)
-    return list(session.scalars(statement))
+    statement = insert_ignoring_duplicates(session.connection(), table).returning(table.c.id)
+    return list(session.scalars(statement, rows))
 
 
 def _unpark(session: Session, indexed: list[tuple[int, Fact]]) -> list[int]:

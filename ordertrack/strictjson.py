@@ -7,7 +7,7 @@ each is refused here with `MalformedPayload` before anything else sees the body.
 
 import json
 import math
-import re
+from itertools import accumulate
 from typing import Any
 
 from ordertrack.errors import MalformedPayload
@@ -27,17 +27,18 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(r"[\[\]{}]")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_DELTA = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
-def _check_depth(text: str) -> None:
-    """Refuse deep nesting before the recursive parser sees it; regexes keep this at C speed."""
-    depth = 0
-    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
-        depth += 1 if bracket in "[{" else -1
-        if depth > MAX_DEPTH:
-            raise MalformedPayload(f"JSON nests deeper than {MAX_DEPTH} levels")
+def _check_depth(body: bytes) -> None:
+    """Refuse deep nesting before the recursive parser sees it. Escapes go first, then every
+    byte but quotes and brackets, then whole strings, all at C speed: what is left is the
+    bracket skeleton, whose running sum is the depth."""
+    skeleton = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    brackets = b"".join(skeleton.split(b'"')[::2])  # even pieces lie outside strings
+    if brackets and max(accumulate(map(_DELTA.__getitem__, brackets))) > MAX_DEPTH:
+        raise MalformedPayload(f"JSON nests deeper than {MAX_DEPTH} levels")
 
 
 def _finite_float(literal: str) -> float:
@@ -53,7 +54,7 @@ def loads(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedPayload(f"body is not valid UTF-8 (byte {exc.start})") from None
-    _check_depth(text)
+    _check_depth(body)
     try:
         return json.loads(
             text,

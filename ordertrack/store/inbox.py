@@ -21,10 +21,11 @@ class NewDelivery:
     handled: bool
 
 
-def insert_ignoring_duplicates(connection: Connection, table, rows: list[dict]):
-    """INSERT ... ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike."""
+def insert_ignoring_duplicates(connection: Connection, table):
+    """INSERT ... ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike. Execute it with a
+    list of rows: SQLAlchemy batches them into multi-row VALUES from one cached statement."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(rows).on_conflict_do_nothing()
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 def record(connection: Connection, deliveries: Sequence[NewDelivery]) -> list[int | None]:
@@ -46,10 +47,10 @@ def record(connection: Connection, deliveries: Sequence[NewDelivery]) -> list[in
         for d in deliveries
     ]
     table = Inbox.__table__
-    statement = insert_ignoring_duplicates(connection, table, rows).returning(
+    statement = insert_ignoring_duplicates(connection, table).returning(
         table.c.id, table.c.source, table.c.dedupe_key
     )
-    inserted = {(row.source, row.dedupe_key): row.id for row in connection.execute(statement)}
+    inserted = {(r.source, r.dedupe_key): r.id for r in connection.execute(statement, rows)}
     ids: list[int | None] = []
     for d in deliveries:
         ids.append(inserted.pop((d.source, d.dedupe_key), None))

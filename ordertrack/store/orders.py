@@ -27,7 +27,7 @@ def lock_or_create(session: Session, platform: str, external_id: str) -> Order:
         "created_at": now,
         "updated_at": now,
     }
-    session.execute(insert_ignoring_duplicates(session.connection(), Order.__table__, [row]))
+    session.execute(insert_ignoring_duplicates(session.connection(), Order.__table__), [row])
     query = (
         select(Order)
         .where(Order.platform == platform, Order.external_id == external_id)

@@ -588,6 +588,35 @@ def test_dockerfile_builder_copies_everything_the_wheel_build_needs():
         assert not dockerignored(probe), f".dockerignore leaves out {probe}"
 
 
+def test_every_data_file_in_the_packages_ships_in_the_wheel_the_image_installs():
+    """The image installs a built wheel, not the work tree: a template or migration that
+    [tool.setuptools.package-data] misses works in development and is absent in the image."""
+    setuptools_cfg = pyproject()["tool"]["setuptools"]
+    includes = setuptools_cfg["packages"]["find"]["include"]
+    package_data = setuptools_cfg.get("package-data", {})
+    roots = sorted({pattern.split(".")[0].rstrip("*") for pattern in includes})
+    unshipped = []
+    for root in roots:
+        for path in sorted((ROOT / root).rglob("*")):
+            relative = path.relative_to(ROOT)
+            if not path.is_file() or "__pycache__" in relative.parts:
+                continue
+            if path.suffix == ".py" and (path.parent / "__init__.py").exists():
+                continue  # a module of a package: always in the wheel
+            shipped = False
+            for parent in relative.parents:
+                if not (ROOT / parent / "__init__.py").exists():
+                    continue
+                package = ".".join(parent.parts)
+                inside = relative.relative_to(parent).as_posix()
+                patterns = [*package_data.get(package, []), *package_data.get("*", [])]
+                if any(_ignore_regex(pattern).fullmatch(inside) for pattern in patterns):
+                    shipped = True
+            if not shipped:
+                unshipped.append(relative.as_posix())
+    assert not unshipped, f"not in [tool.setuptools.package-data]: {unshipped}"
+
+
 def test_dockerignore_keeps_local_state_out_of_the_build_context():
     for path in (
         ".venv/bin/python",
@@ -698,7 +727,8 @@ def test_k8s_web_is_ready_on_readyz_and_alive_on_healthz():
     container = main_container("Deployment", "ordertrack-web")
     ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
     assert 8000 in ports.values()
-    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+    probes = (("readinessProbe", "/readyz?require=database"), ("livenessProbe", "/healthz"))
+    for probe, path in probes:
         http = container.get(probe, {}).get("httpGet")
         assert http, f"web has no HTTP {probe}"
         assert http["path"] == path, f"{probe} on {http['path']}"
