@@ -48,7 +48,8 @@ def process(session: Session, row: Inbox) -> Processed:
         row.status = InboxStatus.PARKED
         row.parked_tracking_number = parked[0].shipment.tracking_number
     else:
-        row.status, row.processed_at, row.parked_tracking_number = "processed", now, None
+        row.status, row.processed_at = InboxStatus.PROCESSED, now
+        row.parked_tracking_number = None
     return result
 
 

@@ -46,7 +46,9 @@ def declare_actors(
                 result = pipeline.process(session, row) if row else pipeline.Processed()
         except Exception as exc:
             _record_failure(sessions, inbox_id, exc, max_attempts)
-            raise
+            # Dramatiq logs what we raise; the original may quote payload data or SQL
+            # parameters (addresses), so only its type leaves this function.
+            raise TryAgain(f"inbox {inbox_id}: {type(exc).__name__}") from None
         for outbox_id in result.outbox_ids:
             send_notification.send(outbox_id)
         for parked_id in result.unparked_inbox_ids:
@@ -55,8 +57,8 @@ def declare_actors(
     @dramatiq.actor(broker=broker, queue_name="notifications", throws=(GiveUp,))
     def send_notification(outbox_id: int) -> None:
         outcome = sender.deliver(sessions, outbox_id, channels)
-        if outcome.retry:
-            raise TryAgain(outcome.reason)
+        if outcome.retry:  # the reason is in the outbox row; it may quote an address
+            raise TryAgain(f"outbox {outbox_id}: transient failure, will retry")
 
     return Actors(process_event, send_notification)
 
@@ -89,4 +91,4 @@ def _record_failure(sessions, inbox_id: int, exc: Exception, max_attempts: int) 
         "; giving up" if give_up else "; will retry",
     )
     if give_up:
-        raise GiveUp(reason) from exc
+        raise GiveUp(f"inbox {inbox_id}: {type(exc).__name__}, marked failed") from None
