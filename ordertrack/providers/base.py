@@ -48,6 +48,14 @@ class FlexibleDateTime(fields.DateTime):
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+class LocalDate(fields.DateTime):
+    """The calendar day as the sender wrote it. A delivery estimate of 21:00 on the 4th in
+    New York is the 4th; converting to UTC first would make it the 5th."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> date:
+        return super()._deserialize(value, attr, data, **kwargs).date()
+
+
 def load(schema: Schema, payload: Any, topic: str) -> dict[str, Any]:
     """Validate a payload against its schema; a miss names the fields that are wrong."""
     if not isinstance(payload, dict):
@@ -80,7 +88,3 @@ def status_lookup(table: Mapping[ShipmentStatus, tuple[str, ...]]) -> dict[str, 
             assert code not in lookup, f"status code {code} is mapped twice"
             lookup[code] = status
     return lookup
-
-
-def as_date(value: datetime | None) -> date | None:
-    return value.date() if value else None

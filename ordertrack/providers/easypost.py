@@ -17,7 +17,7 @@ from ordertrack.providers.base import (
     Envelope,
     FlexibleDateTime,
     Lenient,
-    as_date,
+    LocalDate,
     classify_topic,
     load,
     status_lookup,
@@ -60,7 +60,7 @@ class _Tracker(Lenient):
     carrier = fields.String(allow_none=True)
     status = fields.String(required=True)
     status_detail = fields.String(allow_none=True)
-    est_delivery_date = FlexibleDateTime(allow_none=True)
+    est_delivery_date = LocalDate(allow_none=True)
     updated_at = FlexibleDateTime(allow_none=True)
     tracking_details = fields.List(fields.Nested(_Detail), load_default=list)
 
@@ -136,6 +136,6 @@ def normalize(topic: str, payload: Any) -> list[Fact]:
             detail=tracker.get("status_detail"),
             message=details[-1].get("message") if details else None,
             carrier=tracker.get("carrier"),
-            est_delivery=as_date(tracker.get("est_delivery_date")),
+            est_delivery=tracker.get("est_delivery_date"),
         )
     ]

@@ -26,7 +26,7 @@ from ordertrack.providers.base import (
     Envelope,
     FlexibleDateTime,
     Lenient,
-    as_date,
+    LocalDate,
     classify_topic,
     load,
     status_lookup,
@@ -114,7 +114,7 @@ class _FulfillmentEvent(Lenient):
     status = fields.String(required=True)
     message = fields.String(allow_none=True)
     happened_at = FlexibleDateTime(required=True)
-    estimated_delivery_at = FlexibleDateTime(allow_none=True)
+    estimated_delivery_at = LocalDate(allow_none=True)
 
 
 SCHEMAS = {
@@ -247,7 +247,7 @@ def _event_fact(event: dict) -> TrackingFact:
         occurred_at=event["happened_at"],
         raw_status=event["status"],
         message=event.get("message"),
-        est_delivery=as_date(event.get("estimated_delivery_at")),
+        est_delivery=event.get("estimated_delivery_at"),
     )
 
 
