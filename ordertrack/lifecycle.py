@@ -35,7 +35,13 @@ class ShipmentState:
     est_delivery: date | None = None
     est_delivery_at: datetime | None = None
     fulfilled_at: datetime | None = None
+    #: The platform cancelled this fulfillment: final, whatever the carrier reports later.
     cancelled: bool = False
+
+    @property
+    def live(self) -> bool:
+        """Counts towards the order: neither the platform nor the carrier cancelled it."""
+        return not self.cancelled and self.status is not ShipmentStatus.CANCELLED
 
 
 @dataclass(frozen=True)
@@ -63,14 +69,19 @@ class Transition:
     furthest_stage_before: int
 
 
-def _newer(at: datetime, rank: int, known_at: datetime | None, known_rank: int) -> bool:
-    """A fact applies when it is newer; at the same instant the further status wins so the
-    outcome never depends on arrival order."""
-    return (at, rank) > (known_at or _NEVER, known_rank)
-
-
 def _rank(status: ShipmentStatus) -> int:
     return stage(status) if status in _STAGED else -1
+
+
+def _tracking_key(at: datetime | None, status: ShipmentStatus, raw: str | None, detail: str | None):
+    """Facts compare by time; at the same instant the further status wins, then the raw code
+    and detail decide, so two reports of one scan (the platform's and the carrier's) leave the
+    same state whichever arrives first."""
+    return (at or _NEVER, _rank(status), status.value, raw or "", detail or "")
+
+
+def _platform_key(at: datetime | None, status: OrderStatus) -> tuple:
+    return (at or _NEVER, stage(status), status.value)
 
 
 _STAGED = {s for s in ShipmentStatus if s not in (ShipmentStatus.UNKNOWN, ShipmentStatus.CANCELLED)}
@@ -84,9 +95,14 @@ def apply_tracking(shipment: ShipmentState, fact: TrackingFact) -> ShipmentState
         shipment = replace(
             shipment, est_delivery=fact.est_delivery, est_delivery_at=fact.occurred_at
         )
+    if fact.carrier and not shipment.carrier:
+        # Filled from any report, applied or not: which report came first must not matter.
+        shipment = replace(shipment, carrier=fact.carrier)
     if fact.status is ShipmentStatus.UNKNOWN:
         return shipment  # kept in the history with its raw code, never applied as a guess
-    if not _newer(fact.occurred_at, _rank(fact.status), shipment.status_at, _rank(shipment.status)):
+    new = _tracking_key(fact.occurred_at, fact.status, fact.raw_status, fact.detail)
+    known = _tracking_key(shipment.status_at, shipment.status, shipment.raw_status, shipment.detail)
+    if new <= known:
         return shipment
     return replace(
         shipment,
@@ -94,14 +110,20 @@ def apply_tracking(shipment: ShipmentState, fact: TrackingFact) -> ShipmentState
         status_at=fact.occurred_at,
         raw_status=fact.raw_status,
         detail=fact.detail,
-        carrier=shipment.carrier or fact.carrier,
-        cancelled=fact.status is ShipmentStatus.CANCELLED,
     )
 
 
 def apply_fulfillment(shipment: ShipmentState, fact: FulfillmentFact) -> ShipmentState:
     if shipment.fulfilled_at and fact.occurred_at < shipment.fulfilled_at:
-        return replace(shipment, cancelled=shipment.cancelled or fact.cancelled)
+        # An older report only fills what the newer ones left out.
+        return replace(
+            shipment,
+            fulfillment_id=shipment.fulfillment_id or fact.fulfillment_id,
+            carrier=shipment.carrier or fact.carrier,
+            tracking_number=shipment.tracking_number or fact.tracking_number,
+            tracking_url=shipment.tracking_url or fact.tracking_url,
+            cancelled=shipment.cancelled or fact.cancelled,
+        )
     return replace(
         shipment,
         fulfillment_id=fact.fulfillment_id,
@@ -122,8 +144,8 @@ def apply_order(state: OrderState, fact: OrderFact) -> OrderState:
             items=fact.items or state.items,
             info_at=fact.occurred_at,
         )
-    if fact.status and _newer(
-        fact.occurred_at, stage(fact.status), state.platform_status_at, stage(state.platform_status)
+    if fact.status and _platform_key(fact.occurred_at, fact.status) > _platform_key(
+        state.platform_status_at, state.platform_status
     ):
         state = replace(state, platform_status=fact.status, platform_status_at=fact.occurred_at)
     return state
@@ -142,16 +164,19 @@ def shipment_key(state: OrderState, fact: FulfillmentFact | TrackingFact) -> str
 
 
 def _upsert(state: OrderState, key: str, update) -> OrderState:
-    current = state.shipment(key) or ShipmentState(key=key)
-    others = tuple(s for s in state.shipments if s.key != key)
-    return replace(state, shipments=(*others, update(current)))
+    """Update a shipment in place (a new one goes last), so a repeated fact is a no-op."""
+    if state.shipment(key) is None:
+        return replace(state, shipments=(*state.shipments, update(ShipmentState(key=key))))
+    return replace(
+        state, shipments=tuple(update(s) if s.key == key else s for s in state.shipments)
+    )
 
 
 def derive_status(state: OrderState) -> OrderStatus:
     """The order is as far along as its least advanced live shipment; trouble shows first."""
     if state.platform_status in FINAL_ORDER_STATUSES:
         return state.platform_status
-    live = [s for s in state.shipments if not s.cancelled]
+    live = [s for s in state.shipments if s.live]
     if not live:
         return state.platform_status
     for trouble in ATTENTION:
@@ -206,7 +231,7 @@ def apply(state: OrderState, facts: list[Fact]) -> Outcome:
 
 def progress_summary(state: OrderState) -> str | None:
     """'1 of 2 delivered' while an order's parcels arrive apart."""
-    live = [s for s in state.shipments if not s.cancelled]
+    live = [s for s in state.shipments if s.live]
     if len(live) < 2:
         return None
     delivered = sum(s.status is ShipmentStatus.DELIVERED for s in live)

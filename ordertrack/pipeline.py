@@ -89,13 +89,13 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     outcome = lifecycle.apply(before, [fact for _, fact in indexed])
     orders.save_state(order, outcome.state)
     session.flush()
-    for index, fact in indexed:
-        _record_history(session, row, order, index, fact, outcome.state)
+    history = [_history_entry(row, order, i, fact, outcome.state) for i, fact in indexed]
+    session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)
     result.outbox_ids += _queue_notifications(session, order, before, outcome)
     result.unparked_inbox_ids += _unpark(session, indexed)
 
 
-def _record_history(session, row: Inbox, order: Order, index: int, fact: Fact, state) -> None:
+def _history_entry(row: Inbox, order: Order, index: int, fact: Fact, state) -> dict:
     entry = {
         "order_id": order.id,
         "inbox_id": row.id,
@@ -107,23 +107,21 @@ def _record_history(session, row: Inbox, order: Order, index: int, fact: Fact, s
         "detail": None,
     }
     if isinstance(fact, OrderFact):
-        entry |= {"kind": "order", "status": fact.status and fact.status.value}
-    elif isinstance(fact, FulfillmentFact):
-        entry |= {
+        return entry | {"kind": "order", "status": fact.status and fact.status.value}
+    if isinstance(fact, FulfillmentFact):
+        return entry | {
             "kind": "fulfillment",
             "status": "cancelled" if fact.cancelled else "fulfilled",
             "shipment_key": f"f:{fact.fulfillment_id}",
             "detail": fact.tracking_number,
         }
-    else:
-        entry |= {
-            "kind": "tracking",
-            "status": fact.status.value,
-            "shipment_key": lifecycle.shipment_key(state, fact),
-            "raw_status": fact.raw_status,
-            "detail": fact.detail or fact.message,
-        }
-    session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), [entry])
+    return entry | {
+        "kind": "tracking",
+        "status": fact.status.value,
+        "shipment_key": lifecycle.shipment_key(state, fact),
+        "raw_status": fact.raw_status,
+        "detail": fact.detail or fact.message,
+    }
 
 
 def _queue_notifications(session: Session, order: Order, before, outcome) -> list[int]:

@@ -1,12 +1,14 @@
 """Strict JSON for untrusted bodies.
 
-The standard library accepts NaN, silently keeps the last of duplicate keys and overflows the
-C stack on deep nesting (Flask answers 500 for a 2 KB bomb). Providers send none of those, so
-each is refused here with `MalformedPayload` before anything else sees the body.
+The standard library accepts NaN, silently keeps the last of duplicate keys, overflows the
+C stack on deep nesting (Flask answers 500 for a 2 KB bomb) and decodes "\\ud800" to a lone
+surrogate that no database can store. Providers send none of those, so each is refused here
+with `MalformedPayload` before anything else sees the body.
 """
 
 import json
 import math
+import re
 from itertools import accumulate
 from typing import Any
 
@@ -14,6 +16,9 @@ from ordertrack.errors import MalformedPayload
 
 #: Deeper than any provider payload we know (Shopify orders nest about 6 levels).
 MAX_DEPTH = 64
+#: Provider integers are ids and counts (at most 20 digits); the interpreter's own limit
+#: (4300 digits) can be switched off, and its message is not one to show a sender.
+MAX_INT_DIGITS = 64
 
 
 def _reject_constant(name: str) -> Any:
@@ -48,6 +53,27 @@ def _finite_float(literal: str) -> float:
     return value
 
 
+def _bounded_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise MalformedPayload(f"integer {literal[:20]}... has more than {MAX_INT_DIGITS} digits")
+    return int(literal)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(text: str, value: Any) -> None:
+    """A \\uD800-\\uDFFF escape is fine only as half of a pair; a lone one cannot be encoded."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedPayload(
+            "JSON string has a lone surrogate escape (not valid Unicode)"
+        ) from None
+
+
 def loads(body: bytes) -> Any:
     """Parse a webhook body or raise `MalformedPayload` saying what is wrong."""
     try:
@@ -56,13 +82,16 @@ def loads(body: bytes) -> Any:
         raise MalformedPayload(f"body is not valid UTF-8 (byte {exc.start})") from None
     _check_depth(body)
     try:
-        return json.loads(
+        value = json.loads(
             text,
             parse_constant=_reject_constant,
             parse_float=_finite_float,
+            parse_int=_bounded_int,
             object_pairs_hook=_unique_keys,
         )
     except MalformedPayload:
         raise
     except (ValueError, RecursionError) as exc:
         raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+    _check_unicode(text, value)
+    return value

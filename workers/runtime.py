@@ -19,7 +19,9 @@ from workers.broker import setup_broker
 @dataclass
 class Runtime:
     settings: Settings
+    #: Durable commits: the inbox writer and the API.
     engine: Engine
+    #: The workers' transactions (asynchronous commit on PostgreSQL).
     sessions: sessionmaker[Session]
     broker: dramatiq.Broker
     actors: Actors
@@ -27,7 +29,9 @@ class Runtime:
 
 def build_runtime(settings: Settings, *, broker: dramatiq.Broker | None = None) -> Runtime:
     engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
+    # Workers' own commits need not wait for the disk: their input stays in the durable
+    # inbox until they finish, and the sweeper re-drives whatever a crash loses.
+    sessions = make_sessionmaker(make_engine(settings.database_url, durable=False))
     broker = broker or setup_broker(settings)
     channels = Channels(
         smtp=smtp_config(settings),

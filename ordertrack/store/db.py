@@ -7,7 +7,11 @@ from sqlalchemy.orm import Session, sessionmaker
 CONNECT_TIMEOUT_SECONDS = 1
 
 
-def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(database_url: str, *, pool_size: int = 5, durable: bool = True) -> Engine:
+    """`durable=False` is for the workers' transactions: PostgreSQL then acknowledges a
+    commit before its WAL reaches disk (synchronous_commit=off). A crash can lose the last
+    few hundred milliseconds of processing, never the inbox (which the receiver commits
+    durably); the lost rows are simply pending again and the sweeper re-drives them."""
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 15}
@@ -18,13 +22,17 @@ def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
     url = database_url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    connect_args: dict[str, object] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    if not durable:
+        connect_args["options"] = "-c synchronous_commit=off"
+    # No pre-ping: it costs a round trip per transaction. A connection broken by a database
+    # restart fails one transaction, which is retried (worker) or answered 503 (receiver).
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        connect_args=connect_args,
     )
 
 

@@ -16,6 +16,9 @@ from ordertrack.store.models import Order, Shipment
 def lock_or_create(session: Session, platform: str, external_id: str) -> Order:
     """The order row, locked for this transaction (PostgreSQL), created if it is new. Every
     change to one order goes through this lock, so concurrent workers never interleave."""
+    order = _locked(session, Order.platform == platform, Order.external_id == external_id)
+    if order is not None:
+        return order
     now = datetime.now(UTC)
     row = {
         "platform": platform,
@@ -28,14 +31,18 @@ def lock_or_create(session: Session, platform: str, external_id: str) -> Order:
         "updated_at": now,
     }
     session.execute(insert_ignoring_duplicates(session.connection(), Order.__table__), [row])
+    return _locked(session, Order.platform == platform, Order.external_id == external_id)
+
+
+def _locked(session: Session, *where) -> Order | None:
     query = (
         select(Order)
-        .where(Order.platform == platform, Order.external_id == external_id)
+        .where(*where)
         .options(selectinload(Order.shipments))
         .with_for_update(of=Order)
         .execution_options(populate_existing=True)
     )
-    return session.scalars(query).one()
+    return session.scalars(query).first()
 
 
 def lock_tracking_numbers(session: Session, numbers: set[str]) -> None:
@@ -44,27 +51,28 @@ def lock_tracking_numbers(session: Session, numbers: set[str]) -> None:
     number looked for parked events, and wait for the sweeper. Taken before any order lock,
     in sorted order, so two transactions never wait on each other. (SQLite already writes
     one transaction at a time.)"""
-    if session.get_bind().dialect.name != "postgresql":
+    if not numbers or session.get_bind().dialect.name != "postgresql":
         return
-    for number in sorted(numbers):
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": number}
-        )
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(n, 0))"
+            " FROM unnest(CAST(:numbers AS text[])) AS n ORDER BY n"
+        ),
+        {"numbers": sorted(numbers)},
+    )
 
 
 def find_by_tracking_number(session: Session, tracking_number: str) -> Order | None:
-    """The order whose shipment carries this number; the most recent if several ever did."""
-    query = (
+    """The order whose shipment carries this number, locked; the most recent if several
+    orders ever did."""
+    newest = (
         select(Shipment.order_id)
         .where(Shipment.tracking_number == tracking_number)
         .order_by(Shipment.fulfilled_at.desc().nulls_last(), Shipment.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
-    order_id = session.scalar(query)
-    if order_id is None:
-        return None
-    order = session.get(Order, order_id)
-    return lock_or_create(session, order.platform, order.external_id)
+    return _locked(session, Order.id == newest)
 
 
 def to_state(order: Order) -> OrderState:

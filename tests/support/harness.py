@@ -53,6 +53,7 @@ class Service:
             self.worker.stop()
         self.runtime.broker.close()
         self.runtime.engine.dispose()
+        self.runtime.sessions.kw["bind"].dispose()
 
 
 def _queue_size(broker: dramatiq.Broker, queue: str) -> int:
