@@ -44,7 +44,9 @@ def process(session: Session, row: Inbox) -> Processed:
         _apply(session, row, order, indexed, result)
     now = datetime.now(UTC)
     row.touched_at = now
-    if parked and not groups:
+    if parked:
+        # Applied facts are applied again on release; that is harmless, since applying
+        # is idempotent, and it keeps one row's facts together.
         row.status = InboxStatus.PARKED
         row.parked_tracking_number = parked[0].shipment.tracking_number
     else:

@@ -80,7 +80,7 @@ def render(kind: str, state: OrderState, shop_name: str) -> Rendered:
                 "link": tracking_link(s.carrier, s.tracking_number, s.tracking_url),
             }
             for s in state.shipments
-            if not s.cancelled
+            if s.live
         ],
     }
     env = _templates()

@@ -219,7 +219,8 @@ def _fulfillment_facts(fulfillment: dict) -> list[Fact]:
             platform=NAME,
             order_id=str(fulfillment["order_id"]),
             fulfillment_id=str(fulfillment["id"]),
-            occurred_at=fulfillment["created_at"],
+            # A corrected tracking number arrives as an update: it must be the newer report.
+            occurred_at=fulfillment.get("updated_at") or fulfillment["created_at"],
             carrier=fulfillment.get("tracking_company"),
             tracking_number=normalize_tracking_number(tracking) if tracking else None,
             tracking_url=fulfillment.get("tracking_url"),

@@ -1,0 +1,313 @@
+"""Convergence through the real pipeline and store (DESIGN.md, "Rules that must hold").
+
+Each run records the story's webhooks in the inbox (`store.inbox.record`, as the receiver
+does) in some arrival order and processes each row at once with `pipeline.claim` and
+`pipeline.process`, one transaction per row, as the `process_event` actor does. Rows that a
+fulfillment unparks are processed again, as the actor re-enqueues them. A duplicate is both a
+provider re-sending the delivery (the inbox keeps one row) and the queue delivering the row's
+id again. No queue or worker is needed for that.
+"""
+
+import json
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, select
+
+from ordertrack import pipeline
+from ordertrack.store.db import make_engine, make_sessionmaker
+from ordertrack.store.inbox import NewDelivery, record
+from ordertrack.store.migrate import upgrade
+from ordertrack.store.models import History, Inbox, Order, Outbox, Shipment
+from ordertrack.store.views import order_document
+from tests.support.webhooks import ORDER_ID, STORY, Request, easypost, shopify
+
+#: Order #1042 as it happened (tests/fixtures/README.md, "Timeline"): STORY plus the Shopify
+#: webhooks that repeat what the carrier says, some at the very same instant.
+TIMELINE = [
+    *STORY[:3],  # orders_create 09:00, orders_paid 09:01, fulfillments_create 14:00
+    shopify("orders_partially_fulfilled"),  # 14:00:01
+    STORY[4],  # tracker_created 14:05
+    STORY[3],  # fulfillments_create__second_parcel 14:30
+    shopify("orders_fulfilled"),  # 14:30:01
+    STORY[5],  # USPS in_transit, 11-03 08:00
+    shopify("fulfillments_update"),  # parcel 1 in_transit 08:05
+    shopify("orders_updated"),  # 08:05
+    STORY[6],  # UPS in_transit 09:00
+    STORY[7],  # USPS out_for_delivery, 11-04 07:30
+    shopify("fulfillment_events_create"),  # out_for_delivery, 07:30 too
+    STORY[8],  # USPS delivered 15:12
+    shopify("fulfillment_events_create__delivered"),  # delivered, 15:12 too
+    STORY[9],  # UPS out_for_delivery, 11-05 07:00
+    STORY[10],  # UPS delivered 13:40
+]
+assert {r.name for r in STORY} <= {r.name for r in TIMELINE}
+
+#: Notification kinds in the order a customer may hear them, and the order statuses each
+#: announces: news never goes backwards.
+NEWS = {
+    "shipped": ("shipped", "in_transit"),
+    "out_for_delivery": ("out_for_delivery",),
+    "delivered": ("delivered",),
+}
+NEWS_ORDER = list(NEWS)
+
+CONVERGENCE = settings(max_examples=40, deadline=None)
+#: SQLite files for the examples live in memory where the machine offers it.
+_SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
+
+
+def _inbox_entry(request: Request) -> NewDelivery:
+    """What the receiver commits for this request. The topic and delivery id are read here
+    from the fixture itself, not through the provider module."""
+    if request.source == "shopify":
+        topic = request.headers["X-Shopify-Topic"]
+        dedupe_key = request.headers["X-Shopify-Webhook-Id"]
+    else:
+        event = json.loads(request.body)
+        topic, dedupe_key = event["description"], event["id"]
+    return NewDelivery(request.source, dedupe_key, topic, dict(request.headers), request.body, True)
+
+
+def _tracking_numbers(request: Request) -> tuple[set[str], set[str]]:
+    """(numbers this webhook's fulfillments name, numbers its carrier events report)."""
+    body = json.loads(request.body)
+    if request.source == "easypost":
+        return set(), {body["result"]["tracking_code"]}
+    fulfillments = body.get("fulfillments", [body] if "tracking_number" in body else [])
+    return {f["tracking_number"] for f in fulfillments if f.get("tracking_number")}, set()
+
+
+# ---------------------------------------------------------------------------------------------
+# One run: deliver, process, watch
+
+
+class Run:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = make_sessionmaker(engine)
+        #: request name -> inbox id of its first delivery
+        self.inbox_ids: dict[str, int] = {}
+        #: tracking numbers a processed fulfillment has named so far
+        self.named: set[str] = set()
+        #: outbox kinds in the order they were written
+        self.announced: list[str] = []
+        #: carrier events that arrived before any fulfillment named their parcel
+        self.parked = 0
+
+    def deliver(self, request: Request) -> None:
+        with self.engine.begin() as connection:
+            (new_id,) = record(connection, [_inbox_entry(request)])
+        if request.name in self.inbox_ids:
+            assert new_id is None, "a re-sent delivery must not make a second inbox row"
+        else:
+            assert new_id is not None
+            self.inbox_ids[request.name] = new_id
+        inbox_id = self.inbox_ids[request.name]
+        names, reports = _tracking_numbers(request)
+        parked_before = self._parked()
+        unparked = self.process(inbox_id)
+        self.named |= names
+        if reports and not reports & self.named:
+            assert inbox_id in self._parked(), f"{request.name} arrived first: it must be parked"
+            self.parked += 1
+        expected = {i for i, number in parked_before.items() if number in names}
+        assert set(unparked) == expected, "a fulfillment unparks exactly the events it names"
+        waiting = list(unparked)
+        while waiting:
+            waiting += self.process(waiting.pop(0))
+
+    def process(self, inbox_id: int) -> list[int]:
+        before = self._outbox_ids()
+        with self.sessions.begin() as session:
+            row = pipeline.claim(session, inbox_id)
+            result = pipeline.process(session, row) if row else pipeline.Processed()
+        self._check_announcements(before)
+        return result.unparked_inbox_ids
+
+    def _parked(self) -> dict[int, str]:
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Inbox.id, Inbox.parked_tracking_number).where(Inbox.status == "parked")
+            )
+            return {inbox_id: number for inbox_id, number in rows}
+
+    def _outbox_ids(self) -> set[int]:
+        with self.sessions() as session:
+            return set(session.scalars(select(Outbox.id)))
+
+    def _check_announcements(self, before: set[int]) -> None:
+        """Every outbox row tells where the order stands as it is written, and never news the
+        customer has already been told something further than."""
+        with self.sessions() as session:
+            new = session.scalars(
+                select(Outbox).where(Outbox.id.not_in(before)).order_by(Outbox.id)
+            ).all()
+            status = session.scalar(select(Order.status).where(Order.external_id == ORDER_ID))
+        for row in new:
+            assert status in NEWS[row.kind], (row.kind, status)
+            if self.announced:
+                assert NEWS_ORDER.index(row.kind) > NEWS_ORDER.index(self.announced[-1])
+            self.announced.append(row.kind)
+
+
+def _migrated_copy(template: Path, directory: str) -> str:
+    database = Path(directory) / "ordertrack.db"
+    shutil.copyfile(template, database)
+    return f"sqlite:///{database}"
+
+
+def _replay(url: str, arrival: list[Request]) -> tuple[dict, Run]:
+    run = Run(make_engine(url))
+    try:
+        for request in arrival:
+            run.deliver(request)
+        return _snapshot(run), run
+    finally:
+        run.engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# What must converge
+
+
+def _columns(row, skip: set[str]) -> dict:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip}
+
+
+def _snapshot(run: Run) -> dict:
+    with run.sessions() as session:
+        (order,) = session.scalars(select(Order)).all()
+        shipments = session.scalars(select(Shipment).order_by(Shipment.key)).all()
+        history = session.execute(
+            select(
+                History.occurred_at,
+                History.kind,
+                History.status,
+                History.raw_status,
+                History.detail,
+                History.shipment_key,
+                History.source,
+                Inbox.dedupe_key,
+                History.fact_index,
+            ).join(Inbox, Inbox.id == History.inbox_id)
+        ).all()
+        inbox = session.scalars(select(Inbox.status)).all()
+        return {
+            "progress": order_document(session, order)["progress"],
+            "order": _columns(order, {"id", "created_at", "updated_at"}),
+            "shipments": [_columns(s, {"id", "order_id"}) for s in shipments],
+            "history": sorted(tuple(entry) for entry in history),
+            "inbox": sorted(inbox),
+        }
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """One migrated SQLite file; every example starts from a fresh copy of it."""
+    path = tmp_path_factory.mktemp("template") / "ordertrack.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def in_order(template) -> tuple[dict, Run]:
+    with tempfile.TemporaryDirectory(dir=_SCRATCH) as directory:
+        return _replay(_migrated_copy(template, directory), TIMELINE)
+
+
+def test_the_story_in_order_ends_delivered_with_every_webhook_in_the_history(in_order):
+    snapshot, run = in_order
+    assert snapshot["order"]["status"] == "delivered"
+    assert snapshot["progress"] == "2 of 2 delivered"
+    assert [s["status"] for s in snapshot["shipments"]] == ["delivered", "delivered"]
+    assert snapshot["inbox"] == ["processed"] * len(TIMELINE)
+    delivery_ids = {entry[7] for entry in snapshot["history"]}
+    assert delivery_ids == {_inbox_entry(r).dedupe_key for r in TIMELINE}
+    assert run.announced == ["shipped", "out_for_delivery", "delivered"]
+
+
+def _assert_converged(snapshot: dict, run: Run, in_order: tuple[dict, Run]) -> None:
+    expected, in_order_run = in_order
+    assert snapshot["order"] == expected["order"]
+    assert snapshot["shipments"] == expected["shipments"]
+    assert snapshot["history"] == expected["history"]
+    assert snapshot["inbox"] == ["processed"] * len(TIMELINE), "nothing left parked or pending"
+    assert snapshot["progress"] == "2 of 2 delivered"
+    assert run.announced[-1] == "delivered"
+    assert set(run.announced) <= set(in_order_run.announced)
+
+
+arrivals = st.lists(st.sampled_from(TIMELINE), max_size=6).flatmap(
+    lambda duplicates: st.permutations([*TIMELINE, *duplicates])
+)
+
+
+@CONVERGENCE
+@given(arrival=arrivals)
+def test_any_arrival_order_with_duplicates_ends_in_the_same_state_and_history(
+    template, in_order, arrival
+):
+    with tempfile.TemporaryDirectory(dir=_SCRATCH) as directory:
+        snapshot, run = _replay(_migrated_copy(template, directory), arrival)
+        _assert_converged(snapshot, run, in_order)
+
+
+def test_a_shuffled_story_with_duplicates_converges_on_postgresql_too(postgres_url, in_order):
+    rng = random.Random(1042)
+    arrival = [*TIMELINE, *rng.sample(TIMELINE, 5)]
+    rng.shuffle(arrival)
+    snapshot, run = _replay(postgres_url, arrival)
+    assert run.parked > 0, "the shuffle should make some carrier event wait for its fulfillment"
+    _assert_converged(snapshot, run, in_order)
+
+
+def _one_parcel(database_url: str, *names: str) -> tuple[dict, Run]:
+    requests = [shopify("orders_create"), shopify("fulfillments_create")]
+    return _replay(database_url, [*requests, *(easypost(name) for name in names)])
+
+
+def _tracking_history(snapshot: dict) -> list[tuple[str, str, str | None]]:
+    """(status, raw_status, detail) of each carrier event in the history, oldest first."""
+    return [entry[2:5] for entry in snapshot["history"] if entry[1] == "tracking"]
+
+
+def test_an_older_carrier_event_is_kept_in_history_but_never_moves_the_shipment_back(
+    database_url,
+):
+    snapshot, run = _one_parcel(
+        database_url, "tracker_updated__out_for_delivery", "tracker_updated__in_transit"
+    )
+    (parcel,) = snapshot["shipments"]
+    assert (parcel["status"], parcel["raw_status"]) == ("out_for_delivery", "out_for_delivery")
+    assert snapshot["order"]["status"] == "out_for_delivery"
+    assert _tracking_history(snapshot) == [
+        ("in_transit", "in_transit", "received_at_origin_facility"),
+        ("out_for_delivery", "out_for_delivery", "out_for_delivery"),
+    ]
+    assert run.announced == ["shipped", "out_for_delivery"]
+
+
+def test_a_failed_attempt_after_out_for_delivery_moves_the_order_back_to_in_transit(
+    database_url,
+):
+    snapshot, run = _one_parcel(
+        database_url,
+        "tracker_updated__in_transit",
+        "tracker_updated__out_for_delivery",
+        "tracker_updated__failed_attempt",
+    )
+    (parcel,) = snapshot["shipments"]
+    assert (parcel["status"], parcel["detail"]) == ("in_transit", "delivery_exception")
+    assert snapshot["order"]["status"] == "in_transit"
+    assert [entry[0] for entry in _tracking_history(snapshot)] == [
+        "in_transit",
+        "out_for_delivery",
+        "in_transit",
+    ]
+    assert run.announced == ["shipped", "out_for_delivery"], "no stale 'shipped' news again"

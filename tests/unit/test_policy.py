@@ -1,0 +1,165 @@
+"""The notification policy: which move announces what, and when news has gone stale
+(DESIGN.md, "Notifications": "Never stale: if the order is already delivered, 'out for
+delivery' is not sent")."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ordertrack.notifications.policy import is_stale, kind_to_announce
+from ordertrack.statuses import OrderStatus, stage
+
+S = OrderStatus
+RECEIVED, OUT_FOR_DELIVERY = stage(S.RECEIVED), stage(S.OUT_FOR_DELIVERY)
+IN_TRANSIT, DELIVERED, COMPLETED = stage(S.IN_TRANSIT), stage(S.DELIVERED), stage(S.COMPLETED)
+
+#: What a fresh move to each status tells the customer (nothing, for the platform's own
+#: bookkeeping and for the ends a merchant handles himself).
+ANNOUNCES = {
+    S.RECEIVED: None,
+    S.PROCESSING: None,
+    S.ON_HOLD: None,
+    S.SHIPPED: "shipped",
+    S.IN_TRANSIT: "shipped",
+    S.OUT_FOR_DELIVERY: "out_for_delivery",
+    S.DELIVERY_FAILED: "delivery_failed",
+    S.AVAILABLE_FOR_PICKUP: "available_for_pickup",
+    S.EXCEPTION: "exception",
+    S.DELIVERED: "delivered",
+    S.RETURNED: None,
+    S.COMPLETED: None,
+    S.CANCELLED: None,
+    S.REFUNDED: None,
+}
+KINDS = sorted({kind for kind in ANNOUNCES.values() if kind})
+#: The furthest stage at which each kind is still news. "Delivered" stays news when the
+#: merchant completes the order a moment later.
+LAST_NEWS_STAGE = {
+    "shipped": IN_TRANSIT,
+    "out_for_delivery": OUT_FOR_DELIVERY,
+    "delivery_failed": OUT_FOR_DELIVERY,
+    "available_for_pickup": OUT_FOR_DELIVERY,
+    "exception": OUT_FOR_DELIVERY,
+    "delivered": COMPLETED,
+}
+#: Detours are news only while they are true.
+DETOURS = {"delivery_failed", "available_for_pickup", "exception"}
+
+
+def test_every_order_status_is_covered_by_these_tests():
+    assert set(ANNOUNCES) == set(OrderStatus)
+
+
+@pytest.mark.parametrize(("status", "kind"), ANNOUNCES.items())
+def test_a_fresh_order_moving_to_a_status_announces_its_kind(status, kind):
+    assert kind_to_announce(status, RECEIVED) == kind
+
+
+# ---------------------------------------------------------------------------------------------
+# kind_to_announce: a move never announces news the order had gone past
+
+
+def test_out_for_delivery_is_not_announced_once_the_order_had_been_delivered():
+    """A second parcel's out-for-delivery after the first parcel was delivered is old news."""
+    assert kind_to_announce(S.OUT_FOR_DELIVERY, DELIVERED) is None
+
+
+def test_in_transit_again_after_a_failed_attempt_does_not_announce_shipped_again():
+    assert kind_to_announce(S.IN_TRANSIT, OUT_FOR_DELIVERY) is None
+
+
+def test_shipped_is_still_news_for_an_order_that_had_only_got_as_far_as_in_transit():
+    assert kind_to_announce(S.SHIPPED, IN_TRANSIT) == "shipped"
+
+
+def test_an_exception_out_for_delivery_is_announced_but_not_after_delivery():
+    assert kind_to_announce(S.EXCEPTION, OUT_FOR_DELIVERY) == "exception"
+    assert kind_to_announce(S.EXCEPTION, DELIVERED) is None
+
+
+def test_delivered_is_announced_even_when_the_merchant_already_completed_the_order():
+    assert kind_to_announce(S.DELIVERED, COMPLETED) == "delivered"
+
+
+def test_nothing_is_announced_once_the_order_was_cancelled_or_refunded():
+    for furthest in (RECEIVED, stage(S.CANCELLED)):
+        assert kind_to_announce(S.CANCELLED, furthest) is None
+        assert kind_to_announce(S.REFUNDED, furthest) is None
+    assert kind_to_announce(S.DELIVERED, stage(S.CANCELLED)) is None
+
+
+statuses = st.sampled_from(OrderStatus)
+stages = st.integers(0, stage(S.REFUNDED))
+
+
+@settings(max_examples=300)
+@given(statuses, stages)
+def test_a_move_announces_its_kind_exactly_while_the_order_had_not_gone_past_it(status, furthest):
+    kind = ANNOUNCES[status]
+    expected = kind if kind and furthest <= LAST_NEWS_STAGE[kind] else None
+    assert kind_to_announce(status, furthest) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# is_stale: checked again when a message is about to be sent
+
+
+def test_out_for_delivery_is_stale_once_the_order_is_delivered():
+    assert is_stale("out_for_delivery", S.DELIVERED)
+
+
+def test_out_for_delivery_is_still_news_while_out_for_delivery():
+    assert not is_stale("out_for_delivery", S.OUT_FOR_DELIVERY)
+
+
+def test_shipped_is_stale_once_the_order_is_out_for_delivery():
+    assert is_stale("shipped", S.OUT_FOR_DELIVERY)
+    assert not is_stale("shipped", S.IN_TRANSIT)
+
+
+def test_delivered_stays_news_when_the_merchant_completes_the_order():
+    assert not is_stale("delivered", S.COMPLETED)
+
+
+def test_a_failed_attempt_is_stale_once_the_parcel_is_moving_again():
+    assert is_stale("delivery_failed", S.IN_TRANSIT)
+    assert is_stale("delivery_failed", S.OUT_FOR_DELIVERY)
+    assert not is_stale("delivery_failed", S.DELIVERY_FAILED)
+
+
+def test_an_exception_is_stale_once_it_is_no_longer_true():
+    assert not is_stale("exception", S.EXCEPTION)
+    assert is_stale("exception", S.IN_TRANSIT)
+
+
+def test_pickup_news_is_stale_once_the_parcel_is_picked_up():
+    assert not is_stale("available_for_pickup", S.AVAILABLE_FOR_PICKUP)
+    assert is_stale("available_for_pickup", S.DELIVERED)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("final", [S.CANCELLED, S.REFUNDED])
+def test_every_kind_is_stale_once_the_order_is_cancelled_or_refunded(kind, final):
+    assert is_stale(kind, final)
+
+
+@pytest.mark.parametrize("status", [s for s, kind in ANNOUNCES.items() if kind])
+def test_news_is_never_stale_at_the_moment_its_status_is_reached(status):
+    assert not is_stale(ANNOUNCES[status], status)
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(KINDS), statuses)
+def test_news_goes_out_only_while_the_order_has_not_moved_past_it(kind, current):
+    if not is_stale(kind, current):
+        assert current not in (S.CANCELLED, S.REFUNDED)
+        assert stage(current) <= LAST_NEWS_STAGE[kind]
+        if kind in DETOURS:
+            assert ANNOUNCES[current] == kind
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(KINDS), statuses)
+def test_main_line_news_is_still_sent_while_the_order_has_not_gone_past_it(kind, current):
+    if kind not in DETOURS and current not in (S.CANCELLED, S.REFUNDED):
+        assert is_stale(kind, current) is (stage(current) > LAST_NEWS_STAGE[kind])
