@@ -72,7 +72,7 @@ def test_carrier_event_before_fulfillment_is_parked_then_applied(service):
 
 
 def test_shipment_api_finds_the_order_by_carrier_and_tracking_number(service):
-    _post_all(service, STORY[:3] + [easypost("tracker_updated__in_transit")])
+    _post_all(service, [*STORY[:3], easypost("tracker_updated__in_transit")])
     response = service.api("/api/v1/shipments/usps/9400111899223344556677")
     assert response.status_code == 200
     assert response.json["status"] == "in_transit"

@@ -60,7 +60,8 @@ def _queue_size(broker: dramatiq.Broker, queue: str) -> int:
     from dramatiq.brokers.stub import StubBroker
 
     if isinstance(broker, StubBroker):
-        return sum(broker.queues[name].qsize() for name in (queue, f"{queue}.DQ") if name in broker.queues)
+        names = (queue, f"{queue}.DQ")
+        return sum(broker.queues[name].qsize() for name in names if name in broker.queues)
     return sum(broker.client.llen(f"{broker.namespace}:{name}") for name in (queue, f"{queue}.DQ"))
 
 
