@@ -58,6 +58,8 @@ class FulfillmentFact:
     tracking_number: str | None = None
     tracking_url: str | None = None
     cancelled: bool = False
+    #: The order's line items in this parcel, when the platform says.
+    items: tuple[LineItem, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class ShipmentState:
     est_delivery: date | None = None
     est_delivery_at: datetime | None = None
     fulfilled_at: datetime | None = None
+    items: tuple[LineItem, ...] = ()
     #: The platform cancelled this fulfillment: final, whatever the carrier reports later.
     cancelled: bool = False
 
@@ -122,6 +123,7 @@ def apply_fulfillment(shipment: ShipmentState, fact: FulfillmentFact) -> Shipmen
             carrier=shipment.carrier or fact.carrier,
             tracking_number=shipment.tracking_number or fact.tracking_number,
             tracking_url=shipment.tracking_url or fact.tracking_url,
+            items=shipment.items or fact.items,
             cancelled=shipment.cancelled or fact.cancelled,
         )
     return replace(
@@ -131,6 +133,7 @@ def apply_fulfillment(shipment: ShipmentState, fact: FulfillmentFact) -> Shipmen
         tracking_number=fact.tracking_number or shipment.tracking_number,
         tracking_url=fact.tracking_url or shipment.tracking_url,
         fulfilled_at=fact.occurred_at,
+        items=fact.items or shipment.items,
         cancelled=shipment.cancelled or fact.cancelled,
     )
 
@@ -184,9 +187,25 @@ def derive_status(state: OrderState) -> OrderStatus:
             return order_status_for_shipment(trouble)
     least = min(live, key=lambda s: stage(s.status))
     status = order_status_for_shipment(least.status)
+    if stage(status) >= stage(OrderStatus.DELIVERED) and items_not_shipped(state):
+        # Every parcel so far has arrived, but not every item has left: partly shipped.
+        return OrderStatus.SHIPPED
     if status is OrderStatus.DELIVERED and state.platform_status is OrderStatus.COMPLETED:
         return OrderStatus.COMPLETED
     return status
+
+
+def items_not_shipped(state: OrderState) -> int:
+    """How many ordered items no live parcel carries; 0 when the platform did not say which
+    items each parcel holds (then parcels are all we know)."""
+    live = [s for s in state.shipments if s.live]
+    if not state.items or not live or not all(s.items for s in live):
+        return 0
+    shipped: dict[str, int] = {}
+    for shipment in live:
+        for item in shipment.items:
+            shipped[item.external_id] = shipped.get(item.external_id, 0) + item.quantity
+    return sum(max(0, i.quantity - shipped.get(i.external_id, 0)) for i in state.items)
 
 
 @dataclass(frozen=True)
@@ -232,7 +251,11 @@ def apply(state: OrderState, facts: list[Fact]) -> Outcome:
 def progress_summary(state: OrderState) -> str | None:
     """'1 of 2 delivered' while an order's parcels arrive apart."""
     live = [s for s in state.shipments if s.live]
-    if len(live) < 2:
+    waiting = items_not_shipped(state)
+    if len(live) < 2 and not waiting:
         return None
     delivered = sum(s.status is ShipmentStatus.DELIVERED for s in live)
-    return f"{delivered} of {len(live)} delivered"
+    summary = f"{delivered} of {len(live)} delivered"
+    if waiting:
+        summary += f", {waiting} item{'s' if waiting > 1 else ''} not shipped yet"
+    return summary

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ordertrack import lifecycle, providers, strictjson
 from ordertrack.facts import Fact, FulfillmentFact, OrderFact, TrackingFact
 from ordertrack.notifications import policy
+from ordertrack.notifications.sender import STALE_PREFIX
 from ordertrack.store import orders
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import History, Inbox, InboxStatus, Order, Outbox, OutboxStatus
@@ -153,7 +154,26 @@ def _queue_notifications(session: Session, order: Order, before, outcome) -> lis
         for channel in policy.CHANNELS
     ]
     statement = insert_ignoring_duplicates(session.connection(), table).returning(table.c.id)
-    return list(session.scalars(statement, rows))
+    created = list(session.scalars(statement, rows))
+    return created or _revive_stale(session, order, kind, rows[0]["recipient"])
+
+
+def _revive_stale(session: Session, order: Order, kind: str, recipient: str) -> list[int]:
+    """A message skipped because the news had stopped being true (the order moved back) is
+    due again now that it is true again: still at most one ever sent."""
+    query = (
+        update(Outbox)
+        .where(
+            Outbox.order_id == order.id,
+            Outbox.kind == kind,
+            Outbox.recipient == recipient,
+            Outbox.status == OutboxStatus.SKIPPED,
+            Outbox.last_error.startswith(STALE_PREFIX),
+        )
+        .values(status=OutboxStatus.PENDING, last_error=None, touched_at=datetime.now(UTC))
+        .returning(Outbox.id)
+    )
+    return list(session.scalars(query))
 
 
 def _unpark(session: Session, indexed: list[tuple[int, Fact]]) -> list[int]:

@@ -4,14 +4,23 @@ envelope -> commit to the inbox -> 202. The provider module knows the format; th
 from flask import Blueprint, current_app, jsonify, request
 
 from ordertrack import providers, strictjson
-from ordertrack.errors import SourceNotConfigured, UnsupportedMediaType
+from ordertrack.errors import (
+    MissingFields,
+    PayloadTooLarge,
+    SourceNotConfigured,
+    UnsupportedMediaType,
+)
 from ordertrack.providers.base import Delivery
 from ordertrack.store.inbox import NewDelivery
+from ordertrack.store.models import Inbox
 
 bp = Blueprint("webhooks", __name__)
 
 #: Header names we never store: credentials and signatures are not ours to keep.
 _SECRET_HINTS = ("signature", "hmac", "authorization", "cookie", "token", "credential", "key")
+
+#: The inbox column's width: a longer delivery id cannot be stored (PostgreSQL refuses it).
+_MAX_DEDUPE_KEY = Inbox.__table__.c.dedupe_key.type.length
 
 
 @bp.post("/webhooks/<source>")
@@ -23,13 +32,15 @@ def receive(source: str):
         raise SourceNotConfigured(
             f"source {source!r} is not enabled: set WEBHOOK_SECRET_{source.upper()}"
         )
-    body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH, streamed or not
+    body = _read_body(edge.settings.max_body_bytes)
     if request.mimetype != "application/json":
         raise UnsupportedMediaType(f"expected application/json, got {request.mimetype or 'none'!r}")
     delivery = Delivery(body=body, headers=request.headers, query=request.args)
     provider.verify(delivery, secrets)
     payload = strictjson.loads(body)
     envelope = provider.envelope(delivery, payload)
+    if not 0 < len(envelope.dedupe_key) <= _MAX_DEDUPE_KEY:
+        raise MissingFields(f"{source} delivery id must be 1 to {_MAX_DEDUPE_KEY} characters long")
     inbox_id = edge.inbox_writer.write(
         NewDelivery(
             source=source,
@@ -45,6 +56,19 @@ def receive(source: str):
     if not envelope.handled:
         return jsonify(status="ignored", topic=envelope.topic, id=inbox_id), 200
     return jsonify(status="accepted", topic=envelope.topic, id=inbox_id), 202
+
+
+def _read_body(limit: int) -> bytes:
+    """The whole body, or 413. Werkzeug refuses a Content-Length over its limit but silently
+    truncates a chunked body at it, so read one byte past the limit to tell "at" from "over"."""
+    too_large = PayloadTooLarge(f"body is larger than the {limit}-byte limit (MAX_BODY_BYTES)")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise too_large
+    return body
 
 
 def _headers_worth_keeping(headers) -> dict[str, str]:

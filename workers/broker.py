@@ -2,6 +2,7 @@
 whose worker threads run inside the web process (`make run` needs nothing else)."""
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
@@ -34,17 +35,22 @@ def setup_broker(settings: Settings, *, heartbeat_timeout_ms: int = 15_000) -> d
         ),
     ]
     if settings.redis_url:
+        # The client is built here: given `url=`, Dramatiq makes its own connection pool and
+        # redis-py then ignores every timeout passed alongside.
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_CONNECT_TIMEOUT,
+            health_check_interval=30,
+        )
         broker = RedisBroker(
-            url=settings.redis_url,
+            client=client,
             middleware=middleware,
             namespace="ordertrack",
             # A dead worker's messages come back after this long, checked on 1 in 50 polls,
             # instead of Dramatiq's 60 s and 1 in 1000 (reliability.md 3.4).
             heartbeat_timeout=heartbeat_timeout_ms,
             maintenance_chance=20_000,
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=SOCKET_CONNECT_TIMEOUT,
-            health_check_interval=30,
         )
     else:
         broker = StubBroker(middleware=middleware)

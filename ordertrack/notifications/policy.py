@@ -42,8 +42,19 @@ def kind_to_announce(status: OrderStatus, furthest_stage_before: int) -> str | N
     return kind
 
 
+#: The earliest stage at which each kind is true: an order that moved back below it (a parcel
+#: nobody knew of turned up) must not hear "delivered" yet.
+KIND_FIRST_STAGE: dict[str, int] = {
+    kind: min(stage(status) for status, k in KIND_FOR_STATUS.items() if k == kind)
+    for kind in KIND_STAGE
+}
+
+
 def is_stale(kind: str, current: OrderStatus) -> bool:
-    """True when sending now would tell the customer something the order has moved past."""
-    if current in FINAL_ORDER_STATUSES or stage(current) > KIND_STAGE[kind]:
+    """True when sending now would tell the customer something that is no longer true: the
+    order has moved past it, or back before it, or out of the detour it announces."""
+    if current in FINAL_ORDER_STATUSES:
+        return True
+    if not KIND_FIRST_STAGE[kind] <= stage(current) <= KIND_STAGE[kind]:
         return True
     return kind in DETOUR_KINDS and KIND_FOR_STATUS.get(current) != kind

@@ -15,6 +15,9 @@ from ordertrack.notifications import email, messages, policy
 from ordertrack.store.models import Order, Outbox, OutboxStatus
 from ordertrack.store.orders import to_state
 
+#: Skipped because no longer true; such a row may become due again (see the pipeline).
+STALE_PREFIX = "stale:"
+
 #: A `sending` row older than this was abandoned by a dead worker.
 SENDING_LEASE = timedelta(minutes=2)
 
@@ -66,7 +69,7 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
 
 def _attempt(kind: str, recipient: str, message_id: str, state, channels: Channels) -> Delivered:
     if policy.is_stale(kind, state.status):
-        return Delivered(OutboxStatus.SKIPPED, f"stale: the order is already {state.status}")
+        return Delivered(OutboxStatus.SKIPPED, f"{STALE_PREFIX} the order is {state.status} now")
     if channels.smtp is None:
         return Delivered(OutboxStatus.SKIPPED, "SMTP_HOST is not set")
     content = messages.render(kind, state, channels.shop_name)

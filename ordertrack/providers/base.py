@@ -43,9 +43,15 @@ class FlexibleDateTime(fields.DateTime):
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, UTC)
+            try:
+                return datetime.fromtimestamp(value, UTC)
+            except (OverflowError, OSError, ValueError):
+                raise ValidationError("timestamp out of range") from None
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        try:
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC form
+            raise ValidationError("date out of range") from None
 
 
 class LocalDate(fields.DateTime):

@@ -91,6 +91,7 @@ class _Fulfillment(Lenient):
     tracking_url = fields.String(allow_none=True)
     created_at = FlexibleDateTime(required=True)
     updated_at = FlexibleDateTime(allow_none=True)
+    line_items = fields.List(fields.Nested(_LineItem), load_default=list)
 
 
 class _Order(Lenient):
@@ -205,10 +206,7 @@ def _order_fact(topic: str, order: dict) -> OrderFact:
             phone=order.get("phone") or customer.get("phone"),
             name=name or None,
         ),
-        items=tuple(
-            LineItem(str(item["id"]), item["title"], item["quantity"])
-            for item in order["line_items"]
-        ),
+        items=_items(order),
     )
 
 
@@ -225,6 +223,7 @@ def _fulfillment_facts(fulfillment: dict) -> list[Fact]:
             tracking_number=normalize_tracking_number(tracking) if tracking else None,
             tracking_url=fulfillment.get("tracking_url"),
             cancelled=fulfillment.get("status") in ("cancelled", "error", "failure"),
+            items=_items(fulfillment),
         )
     ]
     shipment_status = fulfillment.get("shipment_status")
@@ -250,6 +249,10 @@ def _event_fact(event: dict) -> TrackingFact:
         message=event.get("message"),
         est_delivery=event.get("estimated_delivery_at"),
     )
+
+
+def _items(resource: dict) -> tuple[LineItem, ...]:
+    return tuple(LineItem(str(i["id"]), i["title"], i["quantity"]) for i in resource["line_items"])
 
 
 def _ref(order_id: int, fulfillment_id: int) -> ShipmentRef:

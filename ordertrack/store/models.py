@@ -130,6 +130,7 @@ class Shipment(Base):
     est_delivery: Mapped[date | None] = mapped_column(Date)
     est_delivery_at: Mapped[datetime | None]
     fulfilled_at: Mapped[datetime | None]
+    items: Mapped[list] = mapped_column(JSON, default=list)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
 
     order: Mapped[Order] = relationship(back_populates="shipments")

@@ -103,6 +103,7 @@ def _shipment_state(row: Shipment) -> ShipmentState:
         est_delivery=row.est_delivery,
         est_delivery_at=row.est_delivery_at,
         fulfilled_at=row.fulfilled_at,
+        items=tuple(LineItem(**item) for item in row.items or ()),
         cancelled=row.cancelled,
     )
 

@@ -77,3 +77,33 @@ def test_shipment_api_finds_the_order_by_carrier_and_tracking_number(service):
     assert response.status_code == 200
     assert response.json["status"] == "in_transit"
     assert response.json["order"]["external_id"] == ORDER_ID
+
+
+def test_a_parcel_delivered_before_the_rest_shipped_is_not_a_delivered_order(service, smtp):
+    _post_all(
+        service,
+        [
+            shopify("orders_create"),
+            shopify("fulfillments_create__second_parcel"),
+            easypost("tracker_updated__parcel2_in_transit"),
+            easypost("tracker_updated__parcel2_delivered"),
+        ],
+    )
+    order = service.order(ORDER_ID)
+    assert order["status"] == "shipped"
+    assert order["progress"] == "1 of 1 delivered, 1 item not shipped yet"
+    assert not any("delivered" in m["Subject"] for m in smtp.to(CUSTOMER))
+
+    _post_all(
+        service,
+        [
+            shopify("fulfillments_create"),
+            easypost("tracker_updated__in_transit"),
+            easypost("tracker_updated__delivered"),
+        ],
+    )
+    order = service.order(ORDER_ID)
+    assert order["status"] == "delivered"
+    delivered_emails = [m for m in smtp.to(CUSTOMER) if "delivered" in m["Subject"]]
+    assert len(delivered_emails) == 1
+    assert "2 of 2 delivered" in delivered_emails[0].get_body(("plain",)).get_content()

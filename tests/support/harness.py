@@ -36,14 +36,14 @@ class Service:
         return response.json
 
     def drain(self, timeout: float = 20.0) -> None:
-        """Wait until every queue is empty and the worker is idle, twice in a row (actors
-        enqueue follow-ups, and the inbox relay enqueues after the commit)."""
+        """Wait until every message, follow-ups and retries included, has been acked. The
+        inbox relay enqueues after the commit, so the queues must stay idle twice in a row."""
         deadline = time.monotonic() + timeout
         quiet = 0
         while quiet < 2:
             assert time.monotonic() < deadline, "queues did not drain"
             time.sleep(0.05)
-            busy = any(_queue_size(self.runtime.broker, q) for q in QUEUES)
+            busy = _unfinished(self.runtime.broker)
             if not busy:
                 self.worker.join()
             quiet = 0 if busy else quiet + 1
@@ -56,13 +56,14 @@ class Service:
         self.runtime.sessions.kw["bind"].dispose()
 
 
-def _queue_size(broker: dramatiq.Broker, queue: str) -> int:
+def _unfinished(broker: dramatiq.Broker) -> int:
+    """Messages enqueued and not yet acked (delayed retries included)."""
     from dramatiq.brokers.stub import StubBroker
 
+    names = [name for queue in QUEUES for name in (queue, f"{queue}.DQ")]
     if isinstance(broker, StubBroker):
-        names = (queue, f"{queue}.DQ")
-        return sum(broker.queues[name].qsize() for name in names if name in broker.queues)
-    return sum(broker.client.llen(f"{broker.namespace}:{name}") for name in (queue, f"{queue}.DQ"))
+        return sum(broker.queues[n].unfinished_tasks for n in names if n in broker.queues)
+    return sum(broker.client.llen(f"{broker.namespace}:{name}") for name in names)
 
 
 def start_service(*, with_worker: bool = True, worker_threads: int = 2) -> Service:

@@ -2,6 +2,7 @@
 recipient with a transient (4xx) or permanent (5xx) reply, as RFC 5321 servers do."""
 
 import email
+import email.policy
 import socket
 from dataclasses import dataclass, field
 from email.message import Message
@@ -25,7 +26,7 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        message = email.message_from_bytes(envelope.content)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(message)
         return "250 Message accepted for delivery"
 

@@ -158,8 +158,19 @@ def test_news_goes_out_only_while_the_order_has_not_moved_past_it(kind, current)
             assert ANNOUNCES[current] == kind
 
 
+#: The earliest stage at which each main-line kind is true (shipped is news from "shipped").
+FIRST_NEWS_STAGE = {"shipped": 2, "out_for_delivery": 4, "delivered": 5}
+
+
 @settings(max_examples=300)
 @given(st.sampled_from(KINDS), statuses)
-def test_main_line_news_is_still_sent_while_the_order_has_not_gone_past_it(kind, current):
+def test_main_line_news_is_sent_only_while_the_order_stands_where_it_says(kind, current):
     if kind not in DETOURS and current not in (S.CANCELLED, S.REFUNDED):
-        assert is_stale(kind, current) is (stage(current) > LAST_NEWS_STAGE[kind])
+        true_now = FIRST_NEWS_STAGE[kind] <= stage(current) <= LAST_NEWS_STAGE[kind]
+        assert is_stale(kind, current) is not true_now
+
+
+def test_delivered_is_stale_when_the_order_moved_back_because_a_parcel_turned_up():
+    assert is_stale("delivered", S.SHIPPED)
+    assert is_stale("delivered", S.IN_TRANSIT)
+    assert not is_stale("delivered", S.DELIVERED)

@@ -97,6 +97,7 @@ FULFILLMENT_1 = FulfillmentFact(
     carrier="USPS",
     tracking_number="9400111899223344556677",
     tracking_url=USPS_URL,
+    items=ITEMS_1042[:1],  # the poster travels in parcel 1
 )
 FULFILLMENT_2 = FulfillmentFact(
     platform="shopify",
@@ -106,6 +107,7 @@ FULFILLMENT_2 = FulfillmentFact(
     carrier="UPS",
     tracking_number="1Z999AA10123456784",
     tracking_url=UPS_URL,
+    items=ITEMS_1042[1:],  # the two mugs in parcel 2
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 14:27:55.006684
+Create Date: 2026-11-26 14:56:45.510007
 """
 
 import sqlalchemy as sa
@@ -158,6 +158,7 @@ def upgrade() -> None:
         sa.Column(
             "fulfilled_at", ordertrack.store.models.UTCDateTime(timezone=True), nullable=True
         ),
+        sa.Column("items", sa.JSON(), nullable=False),
         sa.Column("cancelled", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
