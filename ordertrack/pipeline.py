@@ -5,7 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from ordertrack import lifecycle, providers, strictjson
@@ -24,6 +24,26 @@ class Processed:
     outbox_ids: list[int] = field(default_factory=list)
     #: Parked carrier events whose tracking number a fulfillment just named.
     unparked_inbox_ids: list[int] = field(default_factory=list)
+
+
+def start_attempt(inbox_id: int):
+    """One UPDATE that counts an attempt on a row still to be done, RETURNING its id."""
+    return (
+        update(Inbox)
+        .where(
+            Inbox.id == inbox_id, Inbox.status.in_((*InboxStatus.UNFINISHED, InboxStatus.PARKED))
+        )
+        .values(
+            attempts=Inbox.attempts + 1,
+            touched_at=datetime.now(UTC),
+            status=case(
+                (Inbox.status == InboxStatus.PARKED, InboxStatus.PARKED),
+                else_=InboxStatus.PROCESSING,
+            ),
+        )
+        .returning(Inbox.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def claim(session: Session, inbox_id: int) -> Inbox | None:

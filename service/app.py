@@ -13,6 +13,7 @@ from ordertrack.settings import Settings
 from service import api, errors, health, webhooks
 from service.inbox_writer import InboxWriter
 from workers import inprocess
+from workers.enqueue import send_many
 from workers.runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,7 @@ def start_inprocess_queue(app: Flask) -> None:
 
 def _enqueuer(runtime: Runtime):
     def enqueue(inbox_ids: list[int]) -> None:
-        for inbox_id in inbox_ids:
-            runtime.actors.process_event.send(inbox_id)
+        send_many(runtime.actors.process_event, inbox_ids)
 
     return enqueue
 

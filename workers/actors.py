@@ -64,15 +64,10 @@ def declare_actors(
 
 
 def _start_attempt(sessions: sessionmaker[Session], inbox_id: int) -> bool:
-    """Count the attempt in its own commit, so even a worker killed mid-way counts it."""
+    """Count the attempt in its own commit, so even a worker killed mid-way counts it.
+    False when the row is already done (a duplicate message, or another worker won)."""
     with sessions.begin() as session:
-        row = session.get(Inbox, inbox_id, with_for_update={"skip_locked": True})
-        if row is None or row.status not in (*InboxStatus.UNFINISHED, InboxStatus.PARKED):
-            return False
-        row.attempts += 1
-        row.status = InboxStatus.PROCESSING if row.status != InboxStatus.PARKED else row.status
-        row.touched_at = datetime.now(UTC)
-        return True
+        return session.execute(pipeline.start_attempt(inbox_id)).first() is not None
 
 
 def _record_failure(sessions, inbox_id: int, exc: Exception, max_attempts: int) -> None:

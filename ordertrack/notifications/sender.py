@@ -8,12 +8,12 @@ sweeper can hand a row stuck in `sending` to another worker after its lease.
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack.notifications import email, messages, policy
-from ordertrack.store.models import Order, Outbox, OutboxStatus
-from ordertrack.store.orders import to_state
+from ordertrack.store.models import Outbox, OutboxStatus
+from ordertrack.store.orders import load_order, to_state
 
 #: Skipped because no longer true; such a row may become due again (see the pipeline).
 STALE_PREFIX = "stale:"
@@ -38,15 +38,19 @@ class Channels:
     max_attempts: int
 
 
-def claim(session: Session, outbox_id: int) -> Outbox | None:
-    query = select(Outbox).where(Outbox.id == outbox_id).with_for_update(skip_locked=True)
-    row = session.scalars(query).one_or_none()
+def claim(session: Session, outbox_id: int):
+    """Mark a due row `sending` and count the attempt, in one UPDATE; None when it is not
+    due (done already, or another worker is sending it within its lease)."""
     now = datetime.now(UTC)
-    abandoned = row and row.status == OutboxStatus.SENDING and row.touched_at < now - SENDING_LEASE
-    if row is None or not (row.status == OutboxStatus.PENDING or abandoned):
-        return None
-    row.status, row.attempts, row.touched_at = OutboxStatus.SENDING, row.attempts + 1, now
-    return row
+    abandoned = (Outbox.status == OutboxStatus.SENDING) & (Outbox.touched_at < now - SENDING_LEASE)
+    query = (
+        update(Outbox)
+        .where(Outbox.id == outbox_id, (Outbox.status == OutboxStatus.PENDING) | abandoned)
+        .values(status=OutboxStatus.SENDING, attempts=Outbox.attempts + 1, touched_at=now)
+        .returning(Outbox.order_id, Outbox.kind, Outbox.recipient, Outbox.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(query).first()
 
 
 def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels) -> Delivered:
@@ -54,16 +58,16 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
         row = claim(session, outbox_id)
         if row is None:
             return Delivered("unchanged")
-        state = to_state(session.get(Order, row.order_id))
+        state = to_state(load_order(session, row.order_id))
         kind, recipient, attempts = row.kind, row.recipient, row.attempts
-        message_id = f"<ordertrack.{row.id}.{row.order_id}@{channels.message_domain}>"
+        message_id = f"<ordertrack.{outbox_id}.{row.order_id}@{channels.message_domain}>"
     outcome = _attempt(kind, recipient, message_id, state, channels)
     if outcome.retry and attempts >= channels.max_attempts:
         outcome = Delivered(
             OutboxStatus.FAILED, f"gave up after {attempts} attempts: {outcome.reason}"
         )
     with sessions.begin() as session:
-        _record(session.get(Outbox, outbox_id), outcome, message_id)
+        session.execute(_record(outbox_id, outcome, message_id))
     return outcome
 
 
@@ -84,11 +88,13 @@ def _attempt(kind: str, recipient: str, message_id: str, state, channels: Channe
     return Delivered(OutboxStatus.SENT)
 
 
-def _record(row: Outbox, outcome: Delivered, message_id: str) -> None:
+def _record(outbox_id: int, outcome: Delivered, message_id: str):
     now = datetime.now(UTC)
-    row.status, row.last_error, row.touched_at = outcome.status, outcome.reason, now
+    values = {"status": outcome.status, "last_error": outcome.reason, "touched_at": now}
     if outcome.status == OutboxStatus.SENT:
-        row.sent_at, row.message_id = now, message_id
+        values |= {"sent_at": now, "message_id": message_id}
+    query = update(Outbox).where(Outbox.id == outbox_id).values(**values)
+    return query.execution_options(synchronize_session=False)
 
 
 def unfinished(session: Session, untouched_for: timedelta, limit: int = 500) -> list[int]:

@@ -34,6 +34,12 @@ def lock_or_create(session: Session, platform: str, external_id: str) -> Order:
     return _locked(session, Order.platform == platform, Order.external_id == external_id)
 
 
+def load_order(session: Session, order_id: int) -> Order:
+    """An order with its shipments, in two queries, unlocked (for reading)."""
+    query = select(Order).where(Order.id == order_id).options(selectinload(Order.shipments))
+    return session.scalars(query).one()
+
+
 def _locked(session: Session, *where) -> Order | None:
     query = (
         select(Order)
