@@ -12,14 +12,16 @@ By default only the receiver runs (it commits and enqueues; the queue just grows
 import argparse
 import contextlib
 
-from bench import common
+from bench import common, processes
 from bench.load import constant_rate, latency_summary, open_loop
 from bench.payloads import Traffic
 from bench.smtp_sink import smtp_sink
 
 
-def run(rate: float = 1000, seconds: float = 20, app: str = "ordertrack",
-        with_workers: bool = False) -> dict:  # fmt: skip
+def run(
+    rate: float = 1000, seconds: float = 20, app: str = "ordertrack", with_workers: bool = False
+) -> dict:
+    busy = common.background_busy()
     traffic = Traffic()
     orders = int(rate * seconds / 3)
     warmup = constant_rate(traffic.stream(100), rate)
@@ -31,16 +33,25 @@ def run(rate: float = 1000, seconds: float = 20, app: str = "ordertrack",
         if app == "ordertrack":
             common.reset_state(env)
         if with_workers:
-            stack.enter_context(common.queue_worker(env))
-        stack.enter_context(common.gunicorn(common.app_spec(app), env, port))
+            stack.enter_context(processes.queue_worker(env))
+        stack.enter_context(processes.gunicorn(common.app_spec(app), env, port))
         common.log(f"warm-up: {latency_summary(open_loop(port, warmup))}")
         common.log(f"{len(schedule)} deliveries at {rate:.0f}/s for {seconds:.0f} s ...")
         summary = latency_summary(open_loop(port, schedule))
-    details = {"app": app, "rate_per_s": rate, "seconds": seconds,
-               "with_workers": with_workers, **summary}  # fmt: skip
-    name = "ack_latency" if app == "ordertrack" else f"ack_latency_{app}"
-    return common.finish(name, f"ack p99 ms at {rate:.0f}/s", summary["ack_p99_ms"], "<=", 25,
-                         details)  # fmt: skip
+    details = {
+        "background_busy": busy,
+        "app": app,
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "with_workers": with_workers,
+        **summary,
+    }
+    #: non-default runs get their own result file
+    name = "ack_latency" + ("" if app == "ordertrack" else f"_{app}")
+    name += "" if rate == 1000 else f"_{rate:g}"
+    return common.finish(
+        name, f"ack p99 ms at {rate:.0f}/s", summary["ack_p99_ms"], "<=", 25, details
+    )
 
 
 def main() -> None:

@@ -1,16 +1,13 @@
-"""Shared helpers: the bench environment, a fresh database and Redis db, the processes under
-test (gunicorn, `ordertrack worker`, `dramatiq`), readiness waits, RSS, and result files.
+"""Shared helpers: the bench environment, a fresh database and Redis db, waits on their
+state, percentiles and result files. The processes under test are in bench/processes.py.
 
-Every benchmark runs its processes as subprocesses in their own session and stops them by
-their own pid (SIGTERM, then SIGKILL to that process group), so nothing else on the host is
-touched. Override the targets with BENCH_PG_ADMIN_URL, BENCH_DB and BENCH_REDIS_URL.
+Override the targets with BENCH_PG_ADMIN_URL, BENCH_DB and BENCH_REDIS_URL.
 """
 
 import contextlib
-import http.client
 import json
+import math
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -27,10 +24,13 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRETS = {"shopify": "bench-shopify-secret", "easypost": "bench-easypost-secret"}
 REAL_APP = "service.wsgi:app"
 BARE_APP = "bench.bare_app:app"
+#: Extra gunicorn options for both apps, e.g. BENCH_GUNICORN_EXTRA=--reuse-port
+GUNICORN_EXTRA = os.environ.get("BENCH_GUNICORN_EXTRA", "")
+QUEUE_NAMESPACE = "ordertrack"  #: workers/broker.py's RedisBroker namespace
 
 
 def app_spec(name: str) -> str:
-    """"ordertrack" or "bare" -> the WSGI app gunicorn serves."""
+    """The WSGI app gunicorn serves for a benchmark's --app choice ("ordertrack" or "bare")."""
     return {"ordertrack": REAL_APP, "bare": BARE_APP}[name]
 
 
@@ -69,26 +69,58 @@ def service_env(smtp_port: int = 2525, web_port: int = 8000, **extra: str) -> di
     return env
 
 
+def background_busy(seconds: float = 1.0) -> float:
+    """Share of the machine's CPU busy before we start; warn when others are using it."""
+
+    def sample() -> tuple[int, int]:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # total, idle + iowait
+
+    (total0, idle0), _, (total1, idle1) = sample(), time.sleep(seconds), sample()
+    busy = 1 - (idle1 - idle0) / max(1, total1 - total0)
+    if busy > 0.15:
+        log(
+            f"WARNING: the machine is already {busy:.0%} busy before the benchmark; "
+            "other processes share the cores, so figures will be low and noisy"
+        )
+    return round(busy, 3)
+
+
 # --- state ----------------------------------------------------------------------------
 
 
 def reset_state(env: dict[str, str]) -> None:
     """Drop and recreate the bench database, migrate it, and empty the bench Redis db."""
     import psycopg
-    import redis
 
+    global _conn
+    if _conn is not None:
+        _conn.close()
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
     subprocess.run([BIN / "ordertrack", "migrate"], cwd=ROOT, env=env, check=True)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis_client().flushdb()
+
+
+_conn = None
 
 
 def sql(query: str, *params) -> list[tuple]:
+    """Query the bench database on one kept connection (polling must not load the server)."""
+    global _conn
     import psycopg
 
-    with psycopg.connect(db_url("postgresql")) as conn:
-        return conn.execute(query, params).fetchall()
+    for attempt in (1, 2):
+        if _conn is None or _conn.closed:
+            _conn = psycopg.connect(db_url("postgresql"), autocommit=True)
+        try:
+            return _conn.execute(query, params).fetchall()
+        except psycopg.OperationalError:
+            _conn = None  # e.g. the database was recreated: reconnect once
+            if attempt == 2:
+                raise
+    return []
 
 
 def inbox_counts() -> dict[str, int]:
@@ -96,7 +128,7 @@ def inbox_counts() -> dict[str, int]:
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> float:
-    """Poll `predicate` until true; return the seconds it took. Raise TimeoutError after `timeout`."""
+    """Poll `predicate` until true; return the seconds it took (TimeoutError after `timeout`)."""
     start = time.monotonic()
     while not predicate():
         if time.monotonic() - start > timeout:
@@ -105,112 +137,34 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> 
     return time.monotonic() - start
 
 
-# --- processes ------------------------------------------------------------------------
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(REDIS_URL)
 
 
-@contextlib.contextmanager
-def started(name: str, argv: list, env: dict[str, str]):
-    """Run `argv` in its own session with output in bench/results/logs/<name>.log."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    with open(LOGS / f"{name}.log", "wb") as out:
-        proc = subprocess.Popen(
-            [str(a) for a in argv], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            yield proc
-        finally:
-            stop(proc)
+def wait_settled(phase: str, timeout: float = 900) -> None:
+    """Wait until no inbox row is pending or processing, printing progress every 5 s."""
+    start = last_print = time.monotonic()
+    while True:
+        counts = inbox_counts()
+        unsettled = counts.get("pending", 0) + counts.get("processing", 0)
+        if not unsettled:
+            return
+        if time.monotonic() - last_print >= 5:
+            log(f"{phase}: waiting for the workers, inbox {counts}")
+            last_print = time.monotonic()
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"{phase}: {unsettled} inbox rows still unsettled: {counts}")
+        time.sleep(0.5)
 
 
-def stop(proc: subprocess.Popen, grace: float = 20) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            log(f"pid {proc.pid} ignored SIGTERM for {grace:.0f} s: SIGKILL")
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # our own session: stragglers only
-    proc.wait()
-
-
-@contextlib.contextmanager
-def gunicorn(app: str, env: dict[str, str], port: int, workers: int = 2, threads: int = 8):
-    """The one gunicorn command line used for the real receiver and the bare app alike."""
-    argv = [BIN / "gunicorn", "-w", workers, "-k", "gthread", "--threads", threads,
-            "-b", f"127.0.0.1:{port}", "--timeout", "30", "--log-level", "warning", app]  # fmt: skip
-    name = "web-bare" if app == BARE_APP else "web-ordertrack"
-    with started(name, argv, env) as proc:
-        wait_http(port, proc)
-        wait_until(lambda: len(children(proc.pid)) >= workers, 30, "gunicorn workers")
-        yield proc
-
-
-@contextlib.contextmanager
-def queue_worker(env: dict[str, str], processes: int = 1, threads: int = 8, module: str = ""):
-    """`ordertrack worker`, or `dramatiq <module>` if given; ready when every child says so."""
-    argv = [BIN / "ordertrack", "worker"]
-    if module:
-        argv = [BIN / "dramatiq", module]
-    argv += ["--processes", processes, "--threads", threads]
-    name = f"worker-{module or 'ordertrack'}"
-    with started(name, argv, env) as proc:
-        logfile = LOGS / f"{name}.log"
-        ready = "is ready for action"
-        wait_until(lambda: logfile.read_text(errors="replace").count(ready) >= processes
-                   or proc.poll() is not None, 60, f"{name} to start")  # fmt: skip
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}; see {logfile}")
-        yield proc
-
-
-def wait_http(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    """Wait until something answers HTTP on `port` (any status), or the process dies."""
-
-    def answers() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"pid {proc.pid} exited with {proc.returncode}; see {LOGS}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/__bench_ready")
-            conn.getresponse().read()
-            return True
-        except OSError:
-            return False
-
-    wait_until(answers, timeout, f"HTTP on port {port}", interval=0.2)
-
-
-def children(pid: int) -> list[int]:
-    """Direct children of `pid` (Linux /proc)."""
-    kids = []
-    with contextlib.suppress(FileNotFoundError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            kids += [int(p) for p in (task / "children").read_text().split()]
-    return kids
-
-
-def descendants(pid: int) -> list[int]:
-    kids = children(pid)
-    return kids + [grandchild for kid in kids for grandchild in descendants(kid)]
-
-
-def process_rss(pids: list[int]) -> list[dict]:
-    """[{pid, cmd, rss_mb}] from /proc, skipping processes that are gone."""
-    found = []
-    for pid in pids:
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-            found.append({"pid": pid, "cmd": cmd[:120], "rss_mb": round(rss_mb(pid), 1)})
-    return found
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def wait_outbox(timeout: float = 120) -> dict:
+    """Let the notifications drain too (best effort); return the outbox status counts."""
+    busy = "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending') LIMIT 1"
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: not sql(busy), timeout, "outbox to drain", interval=0.5)
+    return dict(sql("SELECT status, count(*) FROM outbox GROUP BY status"))
 
 
 # --- figures --------------------------------------------------------------------------
@@ -221,17 +175,24 @@ def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(1, round(pct / 100 * len(ordered) + 0.4999))
-    return ordered[min(rank, len(ordered)) - 1]
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
 
 
 def finish(name: str, label: str, figure: float, op: str, target: float, details: dict) -> dict:
     """Print the headline figure against its target and write bench/results/<name>.json."""
     met = figure >= target if op == ">=" else figure <= target
-    result = {"benchmark": name, "label": label, "figure": round(figure, 4),
-              "target": f"{op} {target}", "met": met, "details": details}  # fmt: skip
+    result = {
+        "benchmark": name,
+        "label": label,
+        "figure": round(figure, 4),
+        "target": f"{op} {target}",
+        "met": met,
+        "details": details,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(json.dumps(details, indent=2, default=str))
+    for key, value in details.items():
+        print(f"  {key}: {json.dumps(value, default=str)}")
     print(f"==> {label}: {figure:.4g} (target {op} {target}): {'MET' if met else 'NOT MET'}")
     return result

@@ -13,14 +13,17 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import log, percentile
+from bench.common import REAL_APP, free_port, log, percentile
 from bench.payloads import Webhook, write_requests
+from bench.processes import children, cpu_seconds, gunicorn
 
 LUA = Path(__file__).with_name("wrk_replay.lua")
+STALL_SECONDS = 60
 
 
 def require_wrk() -> str:
@@ -28,6 +31,31 @@ def require_wrk() -> str:
     if not path:
         raise SystemExit("wrk is not installed: run `apt-get install -y wrk` (Debian package)")
     return path
+
+
+def _await_wrk(proc: subprocess.Popen, threads: int) -> str:
+    """Stop wrk (SIGINT: it prints its summary) once every thread is done, or nothing has
+    been answered for STALL_SECONDS; return its stdout."""
+    last_progress = [time.monotonic()]
+
+    def watchdog() -> None:
+        while proc.poll() is None:
+            time.sleep(1)
+            if time.monotonic() - last_progress[0] > STALL_SECONDS:
+                log(f"no answers for {STALL_SECONDS} s: stopping wrk, the run is incomplete")
+                proc.send_signal(signal.SIGINT)
+                return
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    finished = 0
+    for line in proc.stderr:
+        last_progress[0] = time.monotonic()
+        finished += "wrk-thread-done" in line
+        if finished == threads:
+            proc.send_signal(signal.SIGINT)
+    out = proc.stdout.read()
+    proc.wait()
+    return out
 
 
 def replay(port: int, webhooks: list[Webhook], threads: int = 1, connections: int = 50) -> dict:
@@ -42,28 +70,29 @@ def replay(port: int, webhooks: list[Webhook], threads: int = 1, connections: in
         size = -(-len(webhooks) // threads)
         for t in range(threads):
             write_requests(Path(tmp) / f"requests.{t}", webhooks[t * size : (t + 1) * size])
-        argv = [wrk, "-t", str(threads), "-c", str(connections), "-d", "3600s",
-                "--timeout", "30s", "-s", str(LUA), f"http://127.0.0.1:{port}/", "--", tmp]  # fmt: skip
+        options = f"-t {threads} -c {connections} -d 3600s --timeout 30s -s {LUA}"
+        argv = [wrk, *options.split(), f"http://127.0.0.1:{port}/", "--", tmp]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        finished = 0
-        for line in proc.stderr:
-            finished += "wrk-thread-done" in line
-            if finished == threads:
-                proc.send_signal(signal.SIGINT)  # wrk prints its summary on SIGINT
-        out = proc.stdout.read()
-        proc.wait()
+        out = _await_wrk(proc, threads)
     line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk produced no result:\n{out}")
     result = json.loads(line.removeprefix("BENCH_JSON "))
+    if result["received"] < result["total"]:
+        log(f"WARNING: only {result['received']} of {result['total']} requests were answered")
     result["started_at"] = result.pop("first_us") / 1e6  # epoch seconds, like the database's
     result["finished_at"] = result.pop("last_us") / 1e6
     seconds = result["finished_at"] - result["started_at"]
     statuses = {int(k): v for k, v in result["statuses"].items()}
     ok = sum(n for code, n in statuses.items() if 200 <= code < 300)
-    return {**result, "statuses": statuses, "seconds": round(seconds, 3), "2xx": ok,
-            "requests_per_s": round(result["received"] / seconds, 1),
-            "2xx_per_s": round(ok / seconds, 1)}  # fmt: skip
+    return {
+        **result,
+        "statuses": statuses,
+        "seconds": round(seconds, 3),
+        "2xx": ok,
+        "requests_per_s": round(result["received"] / seconds, 1),
+        "2xx_per_s": round(ok / seconds, 1),
+    }
 
 
 @dataclass
@@ -139,12 +168,15 @@ def latency_summary(samples: list[Sample]) -> dict:
         statuses[s.status] = statuses.get(s.status, 0) + 1
     span = max(s.done for s in answered) - min(s.scheduled for s in samples) if answered else 0
     return {
-        "requests": len(samples), "answered": len(answered), "statuses": statuses,
+        "requests": len(samples),
+        "answered": len(answered),
+        "statuses": statuses,
         "achieved_per_s": round(len(answered) / span, 1) if span else 0,
-        "ack_p50_ms": round(percentile(acks, 50), 2), "ack_p99_ms": round(percentile(acks, 99), 2),
+        "ack_p50_ms": round(percentile(acks, 50), 2),
+        "ack_p99_ms": round(percentile(acks, 99), 2),
         "ack_max_ms": round(max(acks, default=float("nan")), 2),
         "client_lag_p99_ms": round(percentile(lag, 99), 2),
-    }  # fmt: skip
+    }
 
 
 def constant_rate(webhooks: list[Webhook], rate: float) -> list[tuple[float, Webhook]]:
@@ -152,21 +184,34 @@ def constant_rate(webhooks: list[Webhook], rate: float) -> list[tuple[float, Web
 
 
 def report_replay(label: str, result: dict) -> None:
-    log(f"{label}: {result['received']} requests in {result['seconds']} s = "
-        f"{result['requests_per_s']}/s, 2xx {result['2xx_per_s']}/s, statuses {result['statuses']}, "
-        f"p99 {result['p99_us'] / 1000:.1f} ms, errors {result['errors']}")  # fmt: skip
+    log(
+        f"{label}: {result['received']} requests in {result['seconds']} s = "
+        f"{result['requests_per_s']}/s, 2xx {result['2xx_per_s']}/s, "
+        f"statuses {result['statuses']}, p99 {result['p99_us'] / 1000:.1f} ms, "
+        f"errors {result['errors']}"
+        + (
+            f", web CPU {result['web_cpu_ms_per_request']} ms/request"
+            if "web_cpu_ms_per_request" in result
+            else ""
+        )
+    )
 
 
-def replay_against(app: str, env: dict, warmup: list[Webhook], webhooks: list[Webhook],
-                   **wrk) -> tuple[dict, dict]:  # fmt: skip
+def replay_against(
+    app: str, env: dict, warmup: list[Webhook], webhooks: list[Webhook], **wrk
+) -> tuple[dict, dict]:
     """Start `app` under the bench gunicorn, replay `warmup` then `webhooks`; both results."""
-    from bench.common import REAL_APP, free_port, gunicorn
-
     name = "ordertrack" if app == REAL_APP else "bare"
     port = free_port()
-    with gunicorn(app, env, port):
+    with gunicorn(app, env, port) as web:
         warm = replay(port, warmup, **wrk)
         report_replay(f"{name} warm-up", warm)
+        workers = children(web.pid)
+        before = [cpu_seconds([pid]) for pid in workers]
         main = replay(port, webhooks, **wrk)
+        used = [cpu_seconds([pid]) - b for pid, b in zip(workers, before, strict=True)]
+        #: CPU per request, and how it split over the workers (gthread balances poorly)
+        main["web_cpu_ms_per_request"] = round(sum(used) * 1000 / max(1, main["received"]), 3)
+        main["web_worker_cpu_s"] = [round(u, 2) for u in used]
         report_replay(f"{name} load", main)
     return warm, main

@@ -4,8 +4,8 @@ One order's story is three deliveries: Shopify `orders/create`, Shopify `fulfill
 (with a tracking number) and EasyPost `tracker.updated` with status `out_for_delivery`. Each
 order gets its own ids, tracking number and customer address (`bench.<n>@example.test`, which
 is how the end-to-end benchmark matches an email to its order), every delivery its own
-webhook id, and every body its own signature. Timestamps are shifted so the story happened in
-the last hour, in the fixtures' own order.
+webhook id, and every body its own signature. Timestamps keep the fixtures' spacing, shifted
+so that the story ends five minutes ago.
 """
 
 import base64
@@ -24,30 +24,6 @@ from bench.common import ROOT, SECRETS
 FIXTURES = ROOT / "tests" / "fixtures"
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 SHOP = "ordertrack-bench.myshopify.com"
-#: The built-in EasyPost event, used only until tests/fixtures/easypost has one.
-EASYPOST_FALLBACK = {
-    "id": "evt_fixture0001", "object": "Event", "mode": "test",
-    "description": "tracker.updated", "created_at": "2026-11-03T13:05:00Z",
-    "updated_at": "2026-11-03T13:05:00Z", "previous_attributes": {"status": "in_transit"},
-    "pending_urls": [], "completed_urls": [], "status": "pending",
-    "result": {
-        "id": "trk_fixture0001", "object": "Tracker", "mode": "test",
-        "tracking_code": "9400111899223344556677", "status": "out_for_delivery",
-        "status_detail": "out_for_delivery", "carrier": "USPS", "signed_by": None,
-        "created_at": "2026-11-02T14:00:00Z", "updated_at": "2026-11-03T13:05:00Z",
-        "est_delivery_date": "2026-11-03T20:00:00Z", "shipment_id": None,
-        "public_url": "https://track.easypost.com/djE6dHJrX2ZpeHR1cmUwMDAx",
-        "tracking_details": [
-            {"object": "TrackingDetail", "status": "pre_transit", "message": "Pre-Shipment",
-             "datetime": "2026-11-02T14:00:00Z", "source": "USPS"},
-            {"object": "TrackingDetail", "status": "in_transit", "message": "Arrived at hub",
-             "datetime": "2026-11-02T22:10:00Z", "source": "USPS"},
-            {"object": "TrackingDetail", "status": "out_for_delivery",
-             "message": "Out for Delivery", "datetime": "2026-11-03T13:00:00Z",
-             "source": "USPS"},
-        ],
-    },
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,13 +33,11 @@ class Webhook:
     raw: bytes  #: the complete signed HTTP/1.1 request
 
 
-def _fixture(source: str, *patterns: str) -> dict | None:
-    for pattern in patterns:
-        for path in sorted((FIXTURES / source).glob(pattern)):
-            data = json.loads(path.read_text())
-            if source != "easypost" or data.get("result", {}).get("status") == "out_for_delivery":
-                return data
-    return None
+def _fixture(source: str, name: str) -> dict:
+    path = FIXTURES / source / name
+    if not path.exists():
+        raise SystemExit(f"bench traffic is built from {path}, which is missing")
+    return json.loads(path.read_text())
 
 
 def _shift_times(value, delta: timedelta):
@@ -87,11 +61,9 @@ class Traffic:
     """Builds signed deliveries for order stories; one instance per benchmark run."""
 
     def __init__(self) -> None:
-        order = _fixture("shopify", "orders_create.json", "orders_create*.json")
-        fulfillment = _fixture("shopify", "fulfillments_create.json", "fulfillments_create*")
-        tracker = _fixture("easypost", "tracker_updated__out_for_delivery.json", "tracker_updated*.json")
-        tracker = tracker or EASYPOST_FALLBACK
-        tracker = json.loads(json.dumps(tracker))
+        order = _fixture("shopify", "orders_create.json")
+        fulfillment = _fixture("shopify", "fulfillments_create.json")
+        tracker = _fixture("easypost", "tracker_updated__out_for_delivery.json")
         tracker["result"]["tracking_code"] = fulfillment["tracking_number"]
         stories = (order, fulfillment, tracker)
         latest = max(_latest_time(p) for p in stories)
@@ -131,8 +103,11 @@ class Traffic:
         creation and its tracker update `lag` later still, as in steady real traffic."""
         out = []
         for step in range(orders + 2 * lag):
-            for kind, n in (("create", step), ("fulfillment", step - lag),
-                            ("tracker", step - 2 * lag)):  # fmt: skip
+            for kind, n in (
+                ("create", step),
+                ("fulfillment", step - lag),
+                ("tracker", step - 2 * lag),
+            ):
                 if 0 <= n < orders:
                     out.append(self.webhook(start + n, kind))
         return out

@@ -10,29 +10,28 @@ local SMTP sink. `drive_system` is shared with bench.memory.
 
 import argparse
 import contextlib
-import time
 from datetime import UTC
 
-from bench import common
+from bench import common, processes
 from bench.load import replay, replay_against, report_replay
 from bench.payloads import Traffic
 from bench.smtp_sink import smtp_sink
 
 WARMUP_ORDERS = 200
-UNSETTLED = ("pending", "processing")
 
 
 def run(orders: int = 4000, worker_threads: int = 8, connections: int = 50) -> dict:
+    busy = common.background_busy()
     traffic = Traffic()
     load = traffic.stream(orders, start=WARMUP_ORDERS)
     bare_env = common.service_env()
-    _, bare = replay_against(common.BARE_APP, bare_env, traffic.stream(WARMUP_ORDERS), load,
-                             connections=connections)  # fmt: skip
+    _, bare = replay_against(
+        common.BARE_APP, bare_env, traffic.stream(WARMUP_ORDERS), load, connections=connections
+    )
     system = drive_system(traffic, orders, worker_threads, connections)
     ratio = system["processed_per_s"] / bare["2xx_per_s"]
-    details = {"bare_2xx_per_s": bare["2xx_per_s"], **system}
-    return common.finish("sustained", "sustained ratio processed/bare", ratio, ">=", 0.30,
-                         details)  # fmt: skip
+    details = {"background_busy": busy, "bare_2xx_per_s": bare["2xx_per_s"], **system}
+    return common.finish("sustained", "sustained ratio processed/bare", ratio, ">=", 0.30, details)
 
 
 def drive_system(traffic: Traffic, orders: int, worker_threads: int, connections: int) -> dict:
@@ -42,55 +41,38 @@ def drive_system(traffic: Traffic, orders: int, worker_threads: int, connections
     with smtp_sink() as (smtp_port, mail), contextlib.ExitStack() as stack:
         env = common.service_env(smtp_port=smtp_port, web_port=port)
         common.reset_state(env)
-        worker = stack.enter_context(common.queue_worker(env, threads=worker_threads))
-        web = stack.enter_context(common.gunicorn(common.REAL_APP, env, port))
+        worker = stack.enter_context(processes.queue_worker(env, threads=worker_threads))
+        web = stack.enter_context(processes.gunicorn(common.REAL_APP, env, port))
         report_replay("ordertrack warm-up", replay(port, traffic.stream(WARMUP_ORDERS)))
-        wait_settled("warm-up")
+        common.wait_settled("warm-up")
         mark = common.sql("SELECT coalesce(max(id), 0) FROM inbox")[0][0]
         load = replay(port, traffic.stream(orders, start=WARMUP_ORDERS), connections=connections)
         report_replay("ordertrack load", load)
-        wait_settled("load")
+        common.wait_settled("load")
         processed, last = common.sql(
             "SELECT count(*), max(processed_at) FROM inbox WHERE id > %s AND status = 'processed'",
             mark,
         )[0]
         seconds = last.astimezone(UTC).timestamp() - load["started_at"]
-        outbox = wait_outbox()
-        rss = {"web": common.process_rss(common.children(web.pid)),
-               "queue": common.process_rss([worker.pid, *common.descendants(worker.pid)])}  # fmt: skip
+        outbox = common.wait_outbox()
+        rss = {
+            "web": processes.process_rss(processes.children(web.pid)),
+            "queue": processes.process_rss([worker.pid, *processes.descendants(worker.pid)]),
+        }
         emails = mail.count()
     return {
-        "deliveries": load["received"], "worker_threads": worker_threads,
-        "ingest_2xx_per_s": load["2xx_per_s"], "ingest_statuses": load["statuses"],
-        "processed": processed, "seconds": round(seconds, 2),
+        "deliveries": load["received"],
+        "worker_threads": worker_threads,
+        "ingest_2xx_per_s": load["2xx_per_s"],
+        "ingest_statuses": load["statuses"],
+        "processed": processed,
+        "seconds": round(seconds, 2),
         "processed_per_s": round(processed / seconds, 1),
-        "inbox": common.inbox_counts(), "outbox": outbox, "emails_received": emails, "rss": rss,
-    }  # fmt: skip
-
-
-def wait_settled(phase: str, timeout: float = 900) -> None:
-    """Wait until no inbox row is pending or processing, printing progress every 5 s."""
-    start = last_print = time.monotonic()
-    while True:
-        counts = common.inbox_counts()
-        unsettled = sum(counts.get(s, 0) for s in UNSETTLED)
-        if not unsettled:
-            return
-        if time.monotonic() - last_print >= 5:
-            common.log(f"{phase}: waiting for workers, inbox {counts}")
-            last_print = time.monotonic()
-        if time.monotonic() - start > timeout:
-            raise TimeoutError(f"{phase}: {unsettled} inbox rows still unsettled: {counts}")
-        time.sleep(0.25)
-
-
-def wait_outbox(timeout: float = 120) -> dict:
-    """Let the notifications drain too (best effort); return the outbox status counts."""
-    with contextlib.suppress(TimeoutError):
-        common.wait_until(lambda: not common.sql(
-            "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending') LIMIT 1"), timeout,
-            "outbox to drain", interval=0.25)  # fmt: skip
-    return dict(common.sql("SELECT status, count(*) FROM outbox GROUP BY status"))
+        "inbox": common.inbox_counts(),
+        "outbox": outbox,
+        "emails_received": emails,
+        "rss": rss,
+    }
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 -- Replays pre-signed raw HTTP requests, each exactly once, then idles (see bench/load.py).
 -- Usage: wrk -t T -c C -s bench/wrk_replay.lua URL -- <dir>   (reads <dir>/requests.<thread>)
--- Each thread reports "wrk-thread-done" on stderr after its last response, so the caller can
--- stop wrk; done() prints one "BENCH_JSON {...}" line with status counts and wall times.
+-- Each thread reports "wrk-thread-done" on stderr after its last response (and progress every
+-- 500), so the caller can stop wrk; done() prints one "BENCH_JSON {...}" line.
 local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_usec; } bench_timeval;
@@ -56,11 +56,13 @@ end
 function response(status, headers, body)
   received = received + 1
   statuses[status] = (statuses[status] or 0) + 1
+  last_us = now_us()
   if received == total then
-    last_us = now_us()
     io.stderr:write("wrk-thread-done\n")
-    io.stderr:flush()
+  elseif received % 500 == 0 then
+    io.stderr:write("wrk-progress\n") -- lets the caller notice a stall
   end
+  io.stderr:flush()
 end
 
 function done(summary, latency, requests)

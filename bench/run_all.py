@@ -1,0 +1,67 @@
+"""Run every benchmark in sequence and print one table: figure, target, met or not.
+
+    .venv/bin/python -m bench.run_all [--only ingest worker ...]
+
+Each benchmark also writes bench/results/<name>.json; this writes bench/results/summary.json.
+A benchmark that crashes is reported as such and the others still run.
+"""
+
+import argparse
+import json
+import traceback
+
+from bench import ack_latency, common, end_to_end, ingest, memory, sustained, worker
+
+BENCHMARKS = {
+    "ingest": ingest.run,
+    "sustained": sustained.run,
+    "ack_latency": ack_latency.run,
+    "end_to_end": end_to_end.run,
+    "worker": worker.run,
+    "memory": memory.run,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS))
+    args = parser.parse_args()
+    rows = []
+    for name in args.only:
+        common.log(f"===== {name} =====")
+        sustained_run = next((r for r in rows if r["benchmark"] == "sustained"), None)
+        try:
+            if name == "memory" and sustained_run:
+                result = memory.run(system=sustained_run["details"])
+            else:
+                result = BENCHMARKS[name]()
+        except Exception as exc:
+            traceback.print_exc()
+            rows.append(
+                {
+                    "benchmark": name,
+                    "label": f"CRASHED: {exc}"[:60],
+                    "figure": None,
+                    "target": "",
+                    "met": False,
+                }
+            )
+            continue
+        rows += result if isinstance(result, list) else [result]
+    print_table(rows)
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    (common.RESULTS / "summary.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
+
+
+def print_table(rows: list[dict]) -> None:
+    print()
+    print(f"{'benchmark':<14} {'measure':<40} {'figure':>10} {'target':>10}  met")
+    print("-" * 84)
+    for row in rows:
+        figure = "-" if row["figure"] is None else f"{row['figure']:.4g}"
+        met = "yes" if row["met"] else "NO"
+        print(f"{row['benchmark']:<14} {row['label']:<40} {figure:>10} {row['target']:>10}  {met}")
+
+
+if __name__ == "__main__":
+    main()
