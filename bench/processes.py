@@ -58,11 +58,11 @@ def stop(proc: subprocess.Popen, grace: float = 20) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: dict[str, str], port: int, workers: int = 2, threads: int = 8):
+def gunicorn(app: str, env: dict[str, str], port: int, workers: int = 2, threads: int = 32):
     """The one gunicorn command line used for the real receiver and the bare app alike."""
     options = (
         f"-w {workers} -k gthread --threads {threads} -b 127.0.0.1:{port} --timeout 30"
-        f" --keep-alive 5 --log-level warning {GUNICORN_EXTRA}"
+        f" --keep-alive 5 --reuse-port --log-level warning {GUNICORN_EXTRA}"
     )
     argv = [BIN / "gunicorn", *options.split(), app]
     name = "web-bare" if app == BARE_APP else "web-ordertrack"

@@ -40,7 +40,9 @@ def _check_depth(body: bytes) -> None:
     """Refuse deep nesting before the recursive parser sees it. Escapes go first, then every
     byte but quotes and brackets, then whole strings, all at C speed: what is left is the
     bracket skeleton, whose running sum is the depth."""
-    skeleton = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    if b"\\" in body:  # most bodies have no escapes: skip two copies of the whole body
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = body.translate(None, _NOT_STRUCTURE)
     brackets = b"".join(skeleton.split(b'"')[::2])  # even pieces lie outside strings
     if brackets and max(accumulate(map(_DELTA.__getitem__, brackets))) > MAX_DEPTH:
         raise MalformedPayload(f"JSON nests deeper than {MAX_DEPTH} levels")
@@ -57,6 +59,17 @@ def _bounded_int(literal: str) -> int:
     if len(literal.lstrip("-")) > MAX_INT_DIGITS:
         raise MalformedPayload(f"integer {literal[:20]}... has more than {MAX_INT_DIGITS} digits")
     return int(literal)
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+_SUSPECT_NUMBERS = (b"0" * (MAX_INT_DIGITS + 1), b"e000", b"e+000", b"e-000")
+
+
+def _may_hold_huge_numbers(body: bytes) -> bool:
+    """True if some digit run is longer than MAX_INT_DIGITS or some exponent has three
+    digits; translate and substring search keep this at C speed."""
+    shape = body.translate(_DIGITS_AS_ZERO)
+    return any(suspect in shape for suspect in _SUSPECT_NUMBERS)
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -81,13 +94,14 @@ def loads(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise MalformedPayload(f"body is not valid UTF-8 (byte {exc.start})") from None
     _check_depth(body)
+    # Checking every number costs a Python call each; only a body with a long digit run or
+    # a three-digit exponent can hold one too long or too large, so only such bodies pay.
+    numbers = {"parse_float": _finite_float, "parse_int": _bounded_int}
+    if not _may_hold_huge_numbers(body):
+        numbers = {}
     try:
         value = json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-            object_pairs_hook=_unique_keys,
+            text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys, **numbers
         )
     except MalformedPayload:
         raise

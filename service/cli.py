@@ -38,7 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("WEB_CONCURRENCY", "2")),
         help="gunicorn worker processes (WEB_CONCURRENCY, default 2)",
     )
-    serve.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=32,
+        help="threads per worker (default 32: a webhook thread mostly waits for its commit)",
+    )
     serve.add_argument("--dev", action="store_true", help="laptop mode: bind 127.0.0.1, 1 worker")
     worker = commands.add_parser(
         "worker",

@@ -28,6 +28,9 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
             "timeout": 30,
             "graceful_timeout": 30,
             "keepalive": 5,
+            # Each worker gets connections from the kernel in turn; without it a burst of
+            # keep-alive connections can land on one worker and leave the other idle.
+            "reuse_port": True,
             "accesslog": None,
         }
     ).run()

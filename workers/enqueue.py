@@ -10,6 +10,7 @@ from uuid import uuid4
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
+from redis.exceptions import NoScriptError
 
 
 def send_many(actor: dramatiq.Actor, args: list[int]) -> None:
@@ -18,25 +19,33 @@ def send_many(actor: dramatiq.Actor, args: list[int]) -> None:
         for arg in args:
             actor.send(arg)
         return
-    script = broker.scripts["dispatch"]
+    try:
+        _pipelined(broker, actor, args)
+    except NoScriptError:  # Redis restarted and forgot the script: load it, try once more
+        broker.client.script_load(broker.scripts["dispatch"].script)
+        _pipelined(broker, actor, args)
+
+
+def _pipelined(broker: RedisBroker, actor: dramatiq.Actor, args: list[int]) -> None:
+    # EVALSHA straight on the pipeline: redis-py's Script would first ask SCRIPT EXISTS.
+    sha = broker.scripts["dispatch"].sha
     pipe = broker.client.pipeline(transaction=False)
     for arg in args:
         message = actor.message(arg).copy(options={"redis_message_id": str(uuid4())})
         broker.emit_before("enqueue", message, None)
-        script(
-            keys=[broker.namespace],
-            args=[
-                "enqueue",
-                current_millis(),
-                message.queue_name,
-                broker.broker_id,
-                broker.heartbeat_timeout,
-                broker.dead_message_ttl,
-                0,  # no maintenance draw on a producer's enqueue
-                broker._max_unpack_size(),
-                message.options["redis_message_id"],
-                message.encode(),
-            ],
-            client=pipe,
+        pipe.evalsha(
+            sha,
+            1,
+            broker.namespace,
+            "enqueue",
+            current_millis(),
+            message.queue_name,
+            broker.broker_id,
+            broker.heartbeat_timeout,
+            broker.dead_message_ttl,
+            0,  # no maintenance draw on a producer's enqueue
+            broker._max_unpack_size(),
+            message.options["redis_message_id"],
+            message.encode(),
         )
     pipe.execute()

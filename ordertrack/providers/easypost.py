@@ -19,6 +19,7 @@ from ordertrack.providers.base import (
     Lenient,
     LocalDate,
     classify_topic,
+    edge_schema,
     load,
     status_lookup,
 )
@@ -77,7 +78,9 @@ class _EventHeader(Lenient):
     description = fields.String(required=True)
 
 
+EVENT_HEADER = _EventHeader()
 HANDLED_TOPICS = {"tracker.created": _Event(), "tracker.updated": _Event()}
+EDGE_SCHEMAS = {topic: edge_schema(schema) for topic, schema in HANDLED_TOPICS.items()}
 
 #: Real EasyPost event descriptions ordertrack does not use: answered 200, kept as ignored.
 IGNORED_TOPICS = frozenset(
@@ -110,11 +113,11 @@ def verify(delivery: Delivery, secrets: tuple[str, ...]) -> None:
 
 
 def envelope(delivery: Delivery, payload: Any) -> Envelope:
-    header = load(_EventHeader(), payload, "event")
+    header = load(EVENT_HEADER, payload, "event")
     topic = header["description"]
     handled = classify_topic(topic, HANDLED_TOPICS, IGNORED_TOPICS, NAME)
     if handled:
-        load(HANDLED_TOPICS[topic], payload, topic)
+        load(EDGE_SCHEMAS[topic], payload, topic)
     return Envelope(topic=topic, dedupe_key=header["id"], handled=handled)
 
 

@@ -28,6 +28,7 @@ from ordertrack.providers.base import (
     Lenient,
     LocalDate,
     classify_topic,
+    edge_schema,
     load,
     status_lookup,
 )
@@ -130,6 +131,8 @@ SCHEMAS = {
     "fulfillment_events/create": _FulfillmentEvent(),
 }
 
+EDGE_SCHEMAS = {topic: edge_schema(schema) for topic, schema in SCHEMAS.items()}
+
 #: Real Shopify topics ordertrack does not use: answered 200 and kept as ignored.
 IGNORED_TOPICS = frozenset(
     f"{resource}/{action}"
@@ -168,7 +171,7 @@ def envelope(delivery: Delivery, payload: Any) -> Envelope:
     if not webhook_id:
         raise MissingFields("X-Shopify-Webhook-Id header is missing")
     if handled:
-        load(SCHEMAS[topic], payload, topic)
+        load(EDGE_SCHEMAS[topic], payload, topic)
     return Envelope(topic=topic, dedupe_key=webhook_id, handled=handled)
 
 

@@ -43,3 +43,13 @@ def test_pipelined_messages_are_processed_once_each_by_a_real_worker(broker):
     finally:
         worker.stop()
     assert sorted(seen) == list(range(250))
+
+
+def test_a_redis_that_forgot_its_scripts_still_gets_the_batch(broker):
+    @dramatiq.actor(broker=broker, queue_name="events")
+    def record(value: int) -> None:
+        pass
+
+    broker.client.script_flush()  # as after a Redis restart
+    send_many(record, [1, 2, 3])
+    assert broker.client.llen("enqueue-test:events") == 3
