@@ -3,6 +3,9 @@
 from ordertrack.settings import Settings
 from service.app import create_app, start_inprocess_queue
 from service.logs import configure_logging
+from service.memory import limit_malloc_arenas
+
+limit_malloc_arenas()
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)

@@ -54,4 +54,5 @@ def smtp_config(settings: Settings) -> SmtpConfig | None:
         password=settings.smtp_password,
         starttls=settings.smtp_starttls,
         timeout=settings.smtp_timeout,
+        helo_name=urlsplit(settings.public_base_url).hostname or "localhost",
     )
