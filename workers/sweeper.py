@@ -9,8 +9,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ordertrack.notifications import sender
-from ordertrack.store import inbox
-from ordertrack.store.models import Inbox, InboxStatus, Shipment
+from ordertrack.store import inbox, overdue
+from ordertrack.store.models import Inbox, InboxStatus, Outbox, OutboxStatus, Shipment
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,8 @@ def sweep_once(runtime: Runtime) -> tuple[int, int]:
     with runtime.sessions.begin() as session:
         inbox_ids = inbox.unfinished(session, after) + _parked_now_known(session)
         outbox_ids = sender.unfinished(session, after)
-        inbox.touch(session, inbox_ids)
+        overdue.touch(session, Inbox, inbox_ids, InboxStatus.UNFINISHED)
+        overdue.touch(session, Outbox, outbox_ids, [OutboxStatus.PENDING])
     for inbox_id in inbox_ids:
         runtime.actors.process_event.send(inbox_id)
     for outbox_id in outbox_ids:

@@ -8,12 +8,13 @@ sweeper can hand a row stuck in `sending` to another worker after its lease.
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack.notifications import email, messages, policy
 from ordertrack.store.models import Outbox, OutboxStatus
 from ordertrack.store.orders import load_order, to_state
+from ordertrack.store.overdue import overdue_ids
 
 #: Skipped because no longer true; such a row may become due again (see the pipeline).
 STALE_PREFIX = "stale:"
@@ -100,10 +101,4 @@ def _record(outbox_id: int, outcome: Delivered, message_id: str):
 def unfinished(session: Session, untouched_for: timedelta, limit: int = 500) -> list[int]:
     """Notifications left pending, or sending past their lease, for the sweeper."""
     cutoff = datetime.now(UTC) - max(untouched_for, SENDING_LEASE)
-    query = (
-        select(Outbox.id)
-        .where(Outbox.status.in_(OutboxStatus.UNFINISHED), Outbox.touched_at < cutoff)
-        .order_by(Outbox.id)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
+    return overdue_ids(session, Outbox, OutboxStatus.UNFINISHED, cutoff, limit)

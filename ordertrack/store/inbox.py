@@ -5,11 +5,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ordertrack.store.models import Inbox, InboxStatus
+from ordertrack.store.overdue import overdue_ids
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,4 @@ def unfinished(session: Session, untouched_for: timedelta, limit: int = 500) -> 
     """Rows still pending or processing long after they were last touched: Redis was down,
     a worker was killed, or a retry was stranded. The sweeper sends them again."""
     cutoff = datetime.now(UTC) - untouched_for
-    query = (
-        select(Inbox.id)
-        .where(Inbox.status.in_(InboxStatus.UNFINISHED), Inbox.touched_at < cutoff)
-        .order_by(Inbox.id)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def touch(session: Session, ids: Sequence[int]) -> None:
-    """Mark rows as just enqueued so the sweeper leaves them alone for a while."""
-    if ids:
-        session.execute(update(Inbox).where(Inbox.id.in_(ids)).values(touched_at=datetime.now(UTC)))
+    return overdue_ids(session, Inbox, InboxStatus.UNFINISHED, cutoff, limit)
