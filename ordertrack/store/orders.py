@@ -41,6 +41,9 @@ def load_order(session: Session, order_id: int) -> Order:
 
 
 def _locked(session: Session, *where) -> Order | None:
+    # selectinload, not joinedload: the shipments must be read by a second query once the
+    # lock is ours. A join would read them from the snapshot taken before waiting for the
+    # lock, and miss a shipment that the transaction we waited for had just added.
     query = (
         select(Order)
         .where(*where)
