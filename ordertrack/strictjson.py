@@ -108,4 +108,18 @@ def loads(body: bytes) -> Any:
     except (ValueError, RecursionError) as exc:
         raise MalformedPayload(f"body is not valid JSON: {exc}") from None
     _check_unicode(text, value)
+    if "\\u0000" in text and _holds_nul(value):
+        # NUL is valid JSON, but PostgreSQL text cannot hold it; no provider sends one.
+        raise MalformedPayload("JSON string contains a NUL character (\\u0000)")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """The slow, exact check, for the rare body whose text mentions \\u0000 at all."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(map(_holds_nul, value))
+    return False

@@ -45,7 +45,7 @@ def declare_actors(
                 row = pipeline.claim(session, inbox_id)
                 result = pipeline.process(session, row) if row else pipeline.Processed()
         except Exception as exc:
-            _record_failure(sessions, inbox_id, exc, max_attempts)
+            _record_failure_quietly(sessions, inbox_id, exc, max_attempts)
             # Dramatiq logs what we raise; the original may quote payload data or SQL
             # parameters (addresses), so only its type leaves this function.
             raise TryAgain(f"inbox {inbox_id}: {type(exc).__name__}") from None
@@ -56,7 +56,10 @@ def declare_actors(
 
     @dramatiq.actor(broker=broker, queue_name="notifications", throws=(GiveUp,))
     def send_notification(outbox_id: int) -> None:
-        outcome = sender.deliver(sessions, outbox_id, channels)
+        try:
+            outcome = sender.deliver(sessions, outbox_id, channels)
+        except Exception as exc:  # the database, most likely; only the type is logged
+            raise TryAgain(f"outbox {outbox_id}: {type(exc).__name__}") from None
         if outcome.retry:  # the reason is in the outbox row; it may quote an address
             raise TryAgain(f"outbox {outbox_id}: transient failure, will retry")
 
@@ -70,12 +73,24 @@ def _start_attempt(sessions: sessionmaker[Session], inbox_id: int) -> bool:
         return session.execute(pipeline.start_attempt(inbox_id)).first() is not None
 
 
+def _record_failure_quietly(sessions, inbox_id: int, exc: Exception, max_attempts: int) -> None:
+    """Record the failure; if even that fails (the database is down), retry later."""
+    try:
+        _record_failure(sessions, inbox_id, exc, max_attempts)
+    except GiveUp:
+        raise
+    except Exception as failure:
+        raise TryAgain(f"inbox {inbox_id}: {type(failure).__name__} recording a failure") from None
+
+
 def _record_failure(sessions, inbox_id: int, exc: Exception, max_attempts: int) -> None:
     """Permanent errors and the last attempt mark the row failed (GiveUp); others retry."""
     permanent = isinstance(exc, OrdertrackError) and not isinstance(exc, StoreUnavailable)
     reason = f"{type(exc).__name__}: {exc}"[:1000]
     with sessions.begin() as session:
-        row = session.get(Inbox, inbox_id)
+        row = session.get(Inbox, inbox_id, with_for_update=True)
+        if row.status not in (*InboxStatus.UNFINISHED, InboxStatus.PARKED):
+            return  # another delivery of this message finished it meanwhile
         row.last_error, row.touched_at = reason, datetime.now(UTC)
         give_up = permanent or row.attempts >= max_attempts
         row.status = InboxStatus.FAILED if give_up else InboxStatus.PENDING

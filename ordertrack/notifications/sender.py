@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack.notifications import email, messages, policy
 from ordertrack.store.models import Outbox, OutboxStatus
-from ordertrack.store.orders import load_order, to_state
+from ordertrack.store.orders import load_order, lock_order, to_state
 from ordertrack.store.overdue import overdue_ids
 
 #: Skipped because no longer true; such a row may become due again (see the pipeline).
@@ -68,8 +68,19 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
             OutboxStatus.FAILED, f"gave up after {attempts} attempts: {outcome.reason}"
         )
     with sessions.begin() as session:
-        session.execute(_record(outbox_id, outcome, message_id))
+        if outcome.reason and outcome.reason.startswith(STALE_PREFIX):
+            outcome = _recheck_stale(session, row.order_id, kind, outcome)
+        session.execute(_record(outbox_id, attempts, outcome, message_id))
     return outcome
+
+
+def _recheck_stale(session: Session, order_id: int, kind: str, outcome: Delivered) -> Delivered:
+    """Decide "stale" again under the order's lock: a transition committing meanwhile would
+    otherwise find this row still `sending`, not revive it, and its news would be lost."""
+    state = to_state(lock_order(session, order_id))
+    if policy.is_stale(kind, state.status):
+        return outcome
+    return Delivered(OutboxStatus.PENDING, "true again while being skipped", retry=True)
 
 
 def _attempt(kind: str, recipient: str, message_id: str, state, channels: Channels) -> Delivered:
@@ -77,8 +88,8 @@ def _attempt(kind: str, recipient: str, message_id: str, state, channels: Channe
         return Delivered(OutboxStatus.SKIPPED, f"{STALE_PREFIX} the order is {state.status} now")
     if channels.smtp is None:
         return Delivered(OutboxStatus.SKIPPED, "SMTP_HOST is not set")
-    content = messages.render(kind, state, channels.shop_name)
     try:
+        content = messages.render(kind, state, channels.shop_name)
         email.send(
             channels.smtp, email.build_message(channels.smtp, recipient, message_id, content)
         )
@@ -86,15 +97,27 @@ def _attempt(kind: str, recipient: str, message_id: str, state, channels: Channe
         if exc.permanent:
             return Delivered(OutboxStatus.FAILED, exc.reason)
         return Delivered(OutboxStatus.PENDING, exc.reason, retry=True)
+    except Exception as exc:  # a bug of ours: recorded and visible, never re-driven forever
+        return Delivered(OutboxStatus.FAILED, f"could not build the message: {type(exc).__name__}")
     return Delivered(OutboxStatus.SENT)
 
 
-def _record(outbox_id: int, outcome: Delivered, message_id: str):
+def _record(outbox_id: int, attempt: int, outcome: Delivered, message_id: str):
+    """Record this attempt's outcome, only if the row is still this attempt's: a worker that
+    stalled past its lease must not overwrite what the one that took over recorded."""
     now = datetime.now(UTC)
     values = {"status": outcome.status, "last_error": outcome.reason, "touched_at": now}
     if outcome.status == OutboxStatus.SENT:
         values |= {"sent_at": now, "message_id": message_id}
-    query = update(Outbox).where(Outbox.id == outbox_id).values(**values)
+    query = (
+        update(Outbox)
+        .where(
+            Outbox.id == outbox_id,
+            Outbox.status == OutboxStatus.SENDING,
+            Outbox.attempts == attempt,
+        )
+        .values(**values)
+    )
     return query.execution_options(synchronize_session=False)
 
 

@@ -15,7 +15,9 @@ def make_engine(database_url: str, *, pool_size: int = 5, durable: bool = True) 
     durably); the lost rows are simply pending again and the sweeper re-drives them."""
     if database_url.startswith("sqlite"):
         engine = create_engine(
-            database_url, connect_args={"check_same_thread": False, "timeout": 15}
+            database_url,
+            connect_args={"check_same_thread": False, "timeout": 15},
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
@@ -34,6 +36,9 @@ def make_engine(database_url: str, *, pool_size: int = 5, durable: bool = True) 
         max_overflow=pool_size,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args=connect_args,
+        # Errors quote their statement's parameters, which hold addresses and phone
+        # numbers; Dramatiq logs errors, and logs must carry neither.
+        hide_parameters=True,
     )
 
 

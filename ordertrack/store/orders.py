@@ -40,6 +40,11 @@ def load_order(session: Session, order_id: int) -> Order:
     return session.scalars(query).one()
 
 
+def lock_order(session: Session, order_id: int) -> Order:
+    """An order with its shipments, locked for this transaction (PostgreSQL)."""
+    return _locked(session, Order.id == order_id)
+
+
 def _locked(session: Session, *where) -> Order | None:
     # selectinload, not joinedload: the shipments must be read by a second query once the
     # lock is ours. A join would read them from the snapshot taken before waiting for the
@@ -139,3 +144,15 @@ def save_state(order: Order, state: OrderState) -> None:
         values["status"] = shipment.status.value
         for name, value in values.items():
             setattr(row, name, value)
+    _fit_columns(order, *order.shipments)
+
+
+def _fit_columns(*rows) -> None:
+    """Cut text to its column's width: a 70-character order name must not fail a whole
+    event on PostgreSQL (SQLite never checks widths, so only production would notice)."""
+    for row in rows:
+        for column in row.__table__.columns:
+            width = getattr(column.type, "length", None)
+            value = getattr(row, column.key, None)
+            if width and isinstance(value, str) and len(value) > width:
+                setattr(row, column.key, value[:width])
