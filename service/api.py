@@ -49,3 +49,10 @@ def get_shipment(carrier: str, tracking_number: str):
         document = views.shipment_document(shipment)
         document["order"] = views.order_document(session, shipment.order)
         return jsonify(document)
+
+
+@bp.get("/unknown-codes")
+def get_unknown_codes():
+    """Provider status codes no table maps, counted: kept as `unknown`, never guessed."""
+    with current_app.extensions["ordertrack"].sessions() as session:
+        return jsonify(unknown_codes=views.unknown_codes(session))

@@ -82,6 +82,9 @@ EVENT_HEADER = _EventHeader()
 HANDLED_TOPICS = {"tracker.created": _Event(), "tracker.updated": _Event()}
 EDGE_SCHEMAS = {topic: edge_schema(schema) for topic, schema in HANDLED_TOPICS.items()}
 
+#: What docs/providers.md lists, generated from these very tables.
+TABLES = {"Tracker `status`": STATUSES}
+
 #: Real EasyPost event descriptions ordertrack does not use: answered 200, kept as ignored.
 IGNORED_TOPICS = frozenset(
     {

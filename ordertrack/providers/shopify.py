@@ -132,6 +132,13 @@ SCHEMAS = {
 }
 
 EDGE_SCHEMAS = {topic: edge_schema(schema) for topic, schema in SCHEMAS.items()}
+HANDLED_TOPICS = tuple(SCHEMAS)
+
+#: What docs/providers.md lists, generated from these very tables.
+TABLES = {
+    "Fulfillment `shipment_status` and FulfillmentEvent `status`": SHIPMENT_STATUSES,
+    "Order `financial_status`": FINANCIAL_STATUSES,
+}
 
 #: Real Shopify topics ordertrack does not use: answered 200 and kept as ignored.
 IGNORED_TOPICS = frozenset(

@@ -112,3 +112,23 @@ def mask_email(address: str) -> str:
 
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
+
+
+def unknown_codes(session: Session) -> list[dict]:
+    """Every status code a provider sent that its table does not know, with how often and
+    when last: what to add to the table, instead of a silent guess."""
+    query = (
+        select(
+            History.source,
+            History.raw_status,
+            func.count().label("count"),
+            func.max(History.occurred_at).label("last_seen"),
+        )
+        .where(History.status == "unknown")
+        .group_by(History.source, History.raw_status)
+        .order_by(func.count().desc(), History.source, History.raw_status)
+    )
+    return [
+        {"source": source, "raw_status": raw, "count": count, "last_seen": _iso(last_seen)}
+        for source, raw, count, last_seen in session.execute(query)
+    ]
