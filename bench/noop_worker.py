@@ -6,13 +6,12 @@
 """
 
 import argparse
-import signal
-import threading
 
 import dramatiq
 
 from ordertrack.settings import Settings
 from workers.broker import setup_broker
+from workers.supervisor import work_until_stopped
 
 QUEUE = "bench_noop"
 
@@ -31,14 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     broker = setup_broker(Settings.from_env())
     declare_noop(broker)
-    worker = dramatiq.Worker(broker, worker_threads=args.threads)
-    worker.start()
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-    worker.stop(timeout=10_000)
-    broker.close()
+    work_until_stopped(broker, args.threads)  # the very loop `ordertrack worker` runs
 
 
 if __name__ == "__main__":

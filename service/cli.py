@@ -7,9 +7,7 @@ needs, and runs until stopped (SIGTERM or Ctrl-C finish in-flight work first).
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 
 from ordertrack.settings import Settings
 from service.logs import configure_logging
@@ -99,15 +97,14 @@ def _worker(settings: Settings, args) -> int:
 def _sweep(settings: Settings, args) -> int:
     from workers import sweeper
     from workers.runtime import build_runtime
+    from workers.supervisor import stop_on_signals
 
     runtime = build_runtime(settings)
     if args.once:
         events, notifications = sweeper.sweep_once(runtime)
         print(f"re-enqueued {events} events and {notifications} notifications")
         return 0
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     log.info("sweeping every %ss", settings.sweep_interval_seconds)
     sweeper.run_forever(runtime, stop)
     return 0

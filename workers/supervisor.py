@@ -22,27 +22,34 @@ POLL_MS = 100
 RESTART_DELAY_SECONDS = 1.0
 
 
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or Ctrl-C: how every long-running command learns to stop."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def work_until_stopped(broker: dramatiq.Broker, threads: int) -> None:
+    """Dramatiq's worker loop on `broker` until SIGTERM, then finish in-flight messages."""
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=POLL_MS)
+    worker.start()
+    stop_on_signals().wait()
+    worker.stop(timeout=30_000)
+    broker.close()
+
+
 def run_worker_process(threads: int) -> None:
-    """One worker process: its own runtime, Dramatiq's worker loop, graceful on SIGTERM."""
+    """One worker process: its own runtime and the worker loop."""
     from workers.runtime import build_runtime
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    runtime = build_runtime(settings)
-    worker = dramatiq.Worker(runtime.broker, worker_threads=threads, worker_timeout=POLL_MS)
-    worker.start()
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-    worker.stop(timeout=30_000)
-    runtime.broker.close()
+    work_until_stopped(build_runtime(settings).broker, threads)
 
 
 def supervise(processes: int, threads: int) -> int:
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+    stopping = stop_on_signals()
     children = [_spawn(threads) for _ in range(processes)]
     log.info("%d worker processes with %d threads each", processes, threads)
     while not stopping.wait(0.5):
