@@ -6,6 +6,8 @@ class OrdertrackError(Exception):
     """Base of every error this package raises on purpose."""
 
     status_code = 500
+    #: True when trying again later may succeed (the queue edge retries these).
+    transient = False
 
     def __init__(self, message: str, details: object = None) -> None:
         super().__init__(message)
@@ -66,3 +68,19 @@ class StoreUnavailable(OrdertrackError):
     """The database could not commit in time: the sender must retry."""
 
     status_code = 503
+    transient = True
+
+
+class UpstreamUnavailable(OrdertrackError):
+    """A source's own API could not answer now (down, throttled, refused our credentials):
+    the worker retries with backoff."""
+
+    status_code = 502
+    transient = True
+
+
+class UpstreamRefused(OrdertrackError):
+    """A source's API says the resource is gone, or ordertrack is not set up to ask it:
+    retrying cannot help, so the event is marked failed with the reason."""
+
+    status_code = 502

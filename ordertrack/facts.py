@@ -1,6 +1,7 @@
 """The small typed records every provider emits. Normalizers turn payloads into these;
 the lifecycle only ever sees these, never a provider's JSON."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -33,6 +34,8 @@ class OrderFact:
     customer: Customer = field(default_factory=Customer)
     items: tuple[LineItem, ...] = ()
     detail: str | None = None
+    #: The platform's status code when no table knows it: kept and counted, never applied.
+    unknown_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class ShipmentRef:
     fulfillment id (Shopify's fulfillment events carry no tracking number)."""
 
     tracking_number: str | None = None
+    #: The carrier as the source names it; compared through `carrier_code()`.
+    carrier: str | None = None
     platform: str | None = None
     order_id: str | None = None
     fulfillment_id: str | None = None
@@ -82,3 +87,33 @@ Fact = OrderFact | FulfillmentFact | TrackingFact
 def normalize_tracking_number(value: str) -> str:
     """Carriers print tracking numbers with spaces and mixed case; the lookup key has neither."""
     return "".join(value.split()).upper()
+
+
+#: One code per carrier, whatever the source calls it: Shopify's "UPS", AfterShip's "ups",
+#: a merchant's "United Parcel Service", EasyPost's "FedEx", Shippo's "dhl_express".
+CARRIER_ALIASES = {
+    "unitedparcelservice": "ups",
+    "unitedstatespostalservice": "usps",
+    "uspostalservice": "usps",
+    "federalexpress": "fedex",
+    "fedexground": "fedex",
+    "fedexexpress": "fedex",
+    "fedexhomedelivery": "fedex",
+    "dhlexpress": "dhl",
+    "dhlexpressus": "dhl",
+}
+
+
+def carrier_code(name: str | None) -> str | None:
+    """'United Parcel Service', 'UPS' and 'ups' are one carrier: lower case, letters and
+    digits only, then the alias table. None when the source did not say."""
+    if not name:
+        return None
+    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    return CARRIER_ALIASES.get(key, key) or None
+
+
+def same_carrier(one: str | None, other: str | None) -> bool:
+    """Two names that could be the same carrier: equal codes, or one of them unknown."""
+    a, b = carrier_code(one), carrier_code(other)
+    return a is None or b is None or a == b

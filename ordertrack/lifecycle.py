@@ -6,9 +6,19 @@ status is then derived from the platform's latest word and its shipments, never 
 """
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol, TypeVar
 
-from ordertrack.facts import Customer, Fact, FulfillmentFact, LineItem, OrderFact, TrackingFact
+from ordertrack.facts import (
+    Customer,
+    Fact,
+    FulfillmentFact,
+    LineItem,
+    OrderFact,
+    ShipmentRef,
+    TrackingFact,
+    same_carrier,
+)
 from ordertrack.statuses import (
     ATTENTION,
     FINAL_ORDER_STATUSES,
@@ -126,6 +136,8 @@ def apply_fulfillment(shipment: ShipmentState, fact: FulfillmentFact) -> Shipmen
             items=shipment.items or fact.items,
             cancelled=shipment.cancelled or fact.cancelled,
         )
+    if _replaces_tracking_number(shipment, fact):
+        shipment = _relabelled(shipment)
     return replace(
         shipment,
         fulfillment_id=fact.fulfillment_id,
@@ -136,6 +148,42 @@ def apply_fulfillment(shipment: ShipmentState, fact: FulfillmentFact) -> Shipmen
         items=fact.items or shipment.items,
         cancelled=shipment.cancelled or fact.cancelled,
     )
+
+
+def _replaces_tracking_number(shipment: ShipmentState, fact: FulfillmentFact) -> bool:
+    return bool(
+        shipment.tracking_number
+        and fact.tracking_number
+        and fact.tracking_number != shipment.tracking_number
+    )
+
+
+def _relabelled(shipment: ShipmentState) -> ShipmentState:
+    """The parcel has a new tracking number: what the old one reported is not this parcel's
+    news any more (a typo'd number may even be somebody else's parcel), so the carrier status
+    starts again from the label. The old reports stay in the history."""
+    return replace(
+        shipment,
+        carrier=None,
+        tracking_url=None,
+        status=ShipmentStatus.LABEL_CREATED,
+        status_at=None,
+        raw_status=None,
+        detail=None,
+        est_delivery=None,
+        est_delivery_at=None,
+    )
+
+
+def replaced_tracking_numbers(before: OrderState, after: OrderState) -> list[str]:
+    """The new numbers of shipments whose tracking number was replaced: the customer must
+    hear of them, or they will watch a number that no longer moves."""
+    replaced = []
+    for shipment in after.shipments:
+        old = before.shipment(shipment.key)
+        if old and old.tracking_number and shipment.tracking_number != old.tracking_number:
+            replaced.append(shipment.tracking_number)
+    return replaced
 
 
 def apply_order(state: OrderState, fact: OrderFact) -> OrderState:
@@ -154,15 +202,58 @@ def apply_order(state: OrderState, fact: OrderFact) -> OrderState:
     return state
 
 
+#: Carriers recycle tracking numbers once a parcel is long gone (months, for UPS and USPS).
+#: A carrier event this long after a shipment was fulfilled is some later parcel's.
+TRACKING_NUMBER_REUSE = timedelta(days=120)
+
+#: A carrier may scan a label before the platform hears of the fulfillment (the label is
+#: bought first); an event from longer before than this is an earlier parcel's.
+LABEL_LEAD = timedelta(days=30)
+
+
+class Labelled(Protocol):
+    """A shipment as state or as a row: what deciding whose parcel an event is needs."""
+
+    tracking_number: str | None
+    carrier: str | None
+    fulfilled_at: datetime | None
+
+
+L = TypeVar("L", bound=Labelled)
+
+
+def claims(shipment: Labelled, ref: ShipmentRef, occurred_at: datetime) -> bool:
+    """Whether a carrier event naming `ref` at `occurred_at` is about this shipment: the same
+    number, a carrier that could be the same, and a time within the number's life here."""
+    if not ref.tracking_number or shipment.tracking_number != ref.tracking_number:
+        return False
+    if not same_carrier(shipment.carrier, ref.carrier):
+        return False
+    fulfilled = shipment.fulfilled_at
+    return fulfilled is None or (
+        fulfilled - LABEL_LEAD <= occurred_at <= fulfilled + TRACKING_NUMBER_REUSE
+    )
+
+
+def best_claim(shipments: list[L], ref: ShipmentRef, occurred_at: datetime) -> L | None:
+    """Of the shipments that claim an event, the one fulfilled most recently before it; if
+    none was fulfilled before it, the first fulfilled after it."""
+    claimants = [s for s in shipments if claims(s, ref, occurred_at)]
+    before = [s for s in claimants if not s.fulfilled_at or s.fulfilled_at <= occurred_at]
+    if before:
+        return max(before, key=lambda s: s.fulfilled_at or _NEVER)
+    return min(claimants, key=lambda s: s.fulfilled_at, default=None)
+
+
 def shipment_key(state: OrderState, fact: FulfillmentFact | TrackingFact) -> str | None:
     """Platform shipments are keyed by their fulfillment id; a carrier event finds its shipment
-    by tracking number, and None means no fulfillment has named that number yet."""
+    by carrier and tracking number, and None means no fulfillment has named them yet."""
     if isinstance(fact, FulfillmentFact):
         return f"f:{fact.fulfillment_id}"
     ref = fact.shipment
     if ref.fulfillment_id:
         return f"f:{ref.fulfillment_id}"
-    found = next((s for s in state.shipments if s.tracking_number == ref.tracking_number), None)
+    found = best_claim(list(state.shipments), ref, fact.occurred_at)
     return found.key if found else None
 
 

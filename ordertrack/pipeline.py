@@ -12,6 +12,7 @@ from ordertrack import lifecycle, providers, strictjson
 from ordertrack.facts import Fact, FulfillmentFact, OrderFact, TrackingFact
 from ordertrack.notifications import policy
 from ordertrack.notifications.sender import STALE_PREFIX
+from ordertrack.settings import Settings
 from ordertrack.store import orders
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import History, Inbox, InboxStatus, Order, Outbox, OutboxStatus
@@ -55,9 +56,12 @@ def claim(session: Session, inbox_id: int) -> Inbox | None:
     return row
 
 
-def process(session: Session, row: Inbox) -> Processed:
+def process(session: Session, row: Inbox, settings: Settings) -> Processed:
     provider = providers.get(row.source)
-    facts = provider.normalize(row.topic, strictjson.loads(row.body))
+    # A source whose webhooks only name what changed is asked for it here. The row's lock is
+    # held meanwhile, which is what keeps a second worker from fetching the same thing.
+    payload = providers.fetched(provider, row.topic, strictjson.loads(row.body), settings)
+    facts = provider.normalize(row.topic, payload, row.received_at)
     result = Processed()
     orders.lock_tracking_numbers(session, _tracking_numbers(facts))
     groups, parked = _group_by_order(session, facts)
@@ -104,7 +108,7 @@ def _order_for(session: Session, fact: Fact) -> Order | None:
     ref = fact.shipment
     if ref.fulfillment_id:
         return orders.lock_or_create(session, ref.platform, ref.order_id)
-    return orders.find_by_tracking_number(session, ref.tracking_number)
+    return orders.find_by_tracking_number(session, ref, fact.occurred_at)
 
 
 def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], result) -> None:
@@ -129,6 +133,8 @@ def _history_entry(row: Inbox, order: Order, index: int, fact: Fact, state) -> d
         "raw_status": None,
         "detail": None,
     }
+    if isinstance(fact, OrderFact) and fact.unknown_status:
+        return entry | {"kind": "order", "status": "unknown", "raw_status": fact.unknown_status}
     if isinstance(fact, OrderFact):
         return entry | {"kind": "order", "status": fact.status and fact.status.value}
     if isinstance(fact, FulfillmentFact):
@@ -151,13 +157,26 @@ def _queue_notifications(session: Session, order: Order, before, outcome) -> lis
     """An outbox row per announced kind, in the transition's own transaction. A customer whose
     email arrives only now still hears about where the order stands."""
     state = outcome.state
+    if not state.customer.email:
+        return []
+    recipient = state.customer.email.strip().lower()
     kind = None
     if outcome.transition:
         kind = policy.kind_to_announce(state.status, outcome.transition.furthest_stage_before)
-    elif state.customer.email and not before.customer.email:
+    elif not before.customer.email:
         kind = policy.kind_to_announce(state.status, 0)
-    if kind is None or not state.customer.email:
-        return []
+    queued = []
+    if kind is not None:
+        queued += _queue(session, order, kind, recipient) or _revive_stale(
+            session, order, kind, recipient
+        )
+    for number in lifecycle.replaced_tracking_numbers(before, state):
+        queued += _queue(session, order, policy.tracking_changed_kind(number), recipient)
+    return queued
+
+
+def _queue(session: Session, order: Order, kind: str, recipient: str) -> list[int]:
+    """One row per channel, unless this kind was queued for this recipient before."""
     now = datetime.now(UTC)
     table = Outbox.__table__
     rows = [
@@ -165,7 +184,7 @@ def _queue_notifications(session: Session, order: Order, before, outcome) -> lis
             "order_id": order.id,
             "kind": kind,
             "channel": channel,
-            "recipient": state.customer.email.strip().lower(),
+            "recipient": recipient,
             "status": OutboxStatus.PENDING,
             "attempts": 0,
             "created_at": now,
@@ -174,8 +193,7 @@ def _queue_notifications(session: Session, order: Order, before, outcome) -> lis
         for channel in policy.CHANNELS
     ]
     statement = insert_ignoring_duplicates(session.connection(), table).returning(table.c.id)
-    created = list(session.scalars(statement, rows))
-    return created or _revive_stale(session, order, kind, rows[0]["recipient"])
+    return list(session.scalars(statement, rows))
 
 
 def _revive_stale(session: Session, order: Order, kind: str, recipient: str) -> list[int]:

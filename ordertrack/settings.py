@@ -7,8 +7,11 @@ process's composition root and nowhere else.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from environs import Env
+
+from ordertrack.providers.base import Credentials
 
 DEFAULT_DATABASE_URL = "sqlite:///ordertrack.db"
 
@@ -21,6 +24,16 @@ class Settings:
     public_base_url: str = "http://localhost:8000"
     #: WEBHOOK_SECRET_<SOURCE>, lower-cased source -> secrets (comma-separated for rotation).
     webhook_secrets: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    #: WEBHOOK_TOKEN_<SOURCE>: URL tokens (Shippo's ?token=), comma-separated for rotation.
+    webhook_tokens: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    #: WEBHOOK_HEADER_<SOURCE>: the header carrying a static shared value (BigCommerce).
+    webhook_headers: dict[str, str] = field(default_factory=dict)
+    #: A signed timestamp older or newer than this is a replay (Shippo's t=).
+    webhook_tolerance_seconds: int = 300
+    bigcommerce_api_base: str = "https://api.bigcommerce.com"
+    bigcommerce_store_hash: str | None = None
+    bigcommerce_access_token: str | None = field(default=None, repr=False)
+    bigcommerce_timeout_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -52,7 +65,19 @@ class Settings:
             redis_url=env.str("REDIS_URL", None) or None,
             api_token=env.str("API_TOKEN", None) or None,
             public_base_url=env.str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"),
-            webhook_secrets=_webhook_secrets(os.environ),
+            webhook_secrets=_per_source(os.environ, "WEBHOOK_SECRET_"),
+            webhook_tokens=_per_source(os.environ, "WEBHOOK_TOKEN_"),
+            webhook_headers={
+                source: values[0]
+                for source, values in _per_source(os.environ, "WEBHOOK_HEADER_").items()
+            },
+            webhook_tolerance_seconds=env.int("WEBHOOK_TOLERANCE_SECONDS", 300),
+            bigcommerce_api_base=env.str(
+                "BIGCOMMERCE_API_BASE", "https://api.bigcommerce.com"
+            ).rstrip("/"),
+            bigcommerce_store_hash=env.str("BIGCOMMERCE_STORE_HASH", None) or None,
+            bigcommerce_access_token=env.str("BIGCOMMERCE_ACCESS_TOKEN", None) or None,
+            bigcommerce_timeout_seconds=env.float("BIGCOMMERCE_TIMEOUT_SECONDS", 10.0),
             max_body_bytes=env.int("MAX_BODY_BYTES", 1024 * 1024),
             smtp_host=env.str("SMTP_HOST", None) or None,
             smtp_port=env.int("SMTP_PORT", 25),
@@ -72,16 +97,21 @@ class Settings:
             shop_name=env.str("SHOP_NAME", "Our shop"),
         )
 
-    def secrets_for(self, source: str) -> tuple[str, ...]:
-        return self.webhook_secrets.get(source, ())
+    def credentials_for(self, source: str) -> Credentials:
+        """Everything configured for one source; `.configured` is False when nothing is."""
+        return Credentials(
+            secrets=self.webhook_secrets.get(source, ()),
+            tokens=self.webhook_tokens.get(source, ()),
+            header=self.webhook_headers.get(source),
+            tolerance=timedelta(seconds=self.webhook_tolerance_seconds),
+        )
 
 
-def _webhook_secrets(environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+def _per_source(environ: Mapping[str, str], prefix: str) -> dict[str, tuple[str, ...]]:
     """WEBHOOK_SECRET_SHOPIFY="new,old" -> {"shopify": ("new", "old")}: any of them verifies."""
-    prefix = "WEBHOOK_SECRET_"
-    secrets = {}
+    values = {}
     for name, value in environ.items():
         parts = tuple(part.strip() for part in value.split(",") if part.strip())
         if name.startswith(prefix) and parts:
-            secrets[name[len(prefix) :].lower()] = parts
-    return secrets
+            values[name[len(prefix) :].lower()] = parts
+    return values

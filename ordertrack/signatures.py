@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 from ordertrack.errors import BadSignature
 
@@ -17,9 +18,7 @@ def verify_any(presented: str | None, expected: Iterable[str]) -> None:
     """Raise `BadSignature` unless `presented` equals one of `expected` (constant time each)."""
     if not presented:
         raise BadSignature("signature header is missing")
-    candidate = presented.strip().encode("ascii", "replace")
-    matches = [hmac.compare_digest(candidate, value.encode("ascii")) for value in expected]
-    if not any(matches):
+    if not _matches(presented.strip(), list(expected)):
         raise BadSignature("signature does not match")
 
 
@@ -29,3 +28,38 @@ def base64_digests(secrets: Iterable[bytes], body: bytes) -> list[str]:
 
 def hex_digests(secrets: Iterable[bytes], body: bytes) -> list[str]:
     return [hmac_sha256(secret, body).hex() for secret in secrets]
+
+
+def verify_timestamped(
+    header: str | None,
+    body: bytes,
+    secrets: Iterable[str],
+    tolerance: timedelta,
+    now: datetime,
+) -> None:
+    """Stripe's scheme, which Shippo uses: `t=<unix>,v1=<hex>[,v1=<hex>...]`, each v1 an
+    HMAC-SHA256 of `"<t>.<body>"`. The signed time must lie within `tolerance` of now, in
+    either direction, so a captured request cannot be replayed later."""
+    if not header:
+        raise BadSignature("signature header is missing")
+    parts = [part.strip().partition("=") for part in header.split(",")]
+    stamps = [value for name, _, value in parts if name == "t"]
+    presented = [value for name, _, value in parts if name == "v1" and value]
+    if len(stamps) != 1 or not stamps[0].isdigit() or len(stamps[0]) > 12 or not presented:
+        raise BadSignature("signature header is not t=<unix seconds>,v1=<hex>")
+    signed_at = datetime.fromtimestamp(int(stamps[0]), UTC)
+    if abs(now - signed_at) > tolerance:
+        raise BadSignature(
+            f"signature timestamp is more than {int(tolerance.total_seconds())} s from now:"
+            " refused as a replay"
+        )
+    signed = stamps[0].encode("ascii") + b"." + body
+    expected = hex_digests((secret.encode() for secret in secrets), signed)
+    if not any(_matches(value, expected) for value in presented):
+        raise BadSignature("signature does not match")
+
+
+def _matches(presented: str, expected: list[str]) -> bool:
+    """Compares against every expected value, never stopping early, so timing says nothing."""
+    candidate = presented.encode("ascii", "replace")
+    return any([hmac.compare_digest(candidate, value.encode("ascii")) for value in expected])

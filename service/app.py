@@ -69,7 +69,7 @@ def _enqueuer(runtime: Runtime):
 
 def _log_sources(settings: Settings) -> None:
     known = sorted(providers.registry())
-    enabled = [name for name in known if settings.secrets_for(name)]
+    enabled = [name for name in known if settings.credentials_for(name).configured]
     disabled = [name for name in known if name not in enabled]
     log.info("webhook sources enabled: %s", ", ".join(enabled) or "none")
     if disabled:

@@ -30,16 +30,18 @@ _MAX_DEDUPE_KEY = Inbox.__table__.c.dedupe_key.type.length
 def receive(source: str):
     edge = current_app.extensions["ordertrack"]
     provider = providers.get(source)
-    secrets = edge.settings.secrets_for(source)
-    if not secrets:
+    credentials = edge.settings.credentials_for(source)
+    if not credentials.configured:
         raise SourceNotConfigured(
             f"source {source!r} is not enabled: set WEBHOOK_SECRET_{source.upper()}"
         )
     body = _read_body(edge.settings.max_body_bytes)
+    delivery = Delivery(body=body, headers=request.headers, query=request.args)
+    if providers.is_handshake(provider, delivery):
+        return _answer(200, status="handshake")
     if request.mimetype != "application/json":
         raise UnsupportedMediaType(f"expected application/json, got {request.mimetype or 'none'!r}")
-    delivery = Delivery(body=body, headers=request.headers, query=request.args)
-    provider.verify(delivery, secrets)
+    provider.verify(delivery, credentials)
     payload = strictjson.loads(body)
     envelope = provider.envelope(delivery, payload)
     if not 0 < len(envelope.dedupe_key) <= _MAX_DEDUPE_KEY:

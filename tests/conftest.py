@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ordertrack.store.migrate import upgrade
-from tests.support.webhooks import SECRETS
+from tests.support.webhooks import source_env
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -51,8 +51,7 @@ def postgres_url() -> Iterator[str]:
 def base_env(monkeypatch) -> dict[str, str]:
     """The environment every app under test starts from."""
     env = {
-        "WEBHOOK_SECRET_SHOPIFY": SECRETS["shopify"],
-        "WEBHOOK_SECRET_EASYPOST": SECRETS["easypost"],
+        **source_env(),
         "API_TOKEN": "test-api-token",
         "PUBLIC_BASE_URL": "http://shop.test",
         "RETRY_MIN_BACKOFF_MS": "10",
@@ -60,7 +59,7 @@ def base_env(monkeypatch) -> dict[str, str]:
         "MAX_ATTEMPTS": "3",
     }
     for name in list(os.environ):
-        if name.startswith(("WEBHOOK_SECRET_", "SMTP_", "REDIS_URL", "DATABASE_URL")):
+        if name.startswith(("WEBHOOK_", "BIGCOMMERCE_", "SMTP_", "REDIS_URL", "DATABASE_URL")):
             monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

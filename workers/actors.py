@@ -9,8 +9,9 @@ import dramatiq
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack import pipeline
-from ordertrack.errors import OrdertrackError, StoreUnavailable
+from ordertrack.errors import OrdertrackError
 from ordertrack.notifications import sender
+from ordertrack.settings import Settings
 from ordertrack.store.models import Inbox, InboxStatus
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,10 @@ def declare_actors(
     broker: dramatiq.Broker,
     sessions: sessionmaker[Session],
     channels: sender.Channels,
-    max_attempts: int,
+    settings: Settings,
 ) -> Actors:
+    max_attempts = settings.max_attempts
+
     @dramatiq.actor(broker=broker, queue_name="events", throws=(GiveUp,))
     def process_event(inbox_id: int) -> None:
         if not _start_attempt(sessions, inbox_id):
@@ -43,7 +46,7 @@ def declare_actors(
         try:
             with sessions.begin() as session:
                 row = pipeline.claim(session, inbox_id)
-                result = pipeline.process(session, row) if row else pipeline.Processed()
+                result = pipeline.process(session, row, settings) if row else pipeline.Processed()
         except Exception as exc:
             _record_failure_quietly(sessions, inbox_id, exc, max_attempts)
             # Dramatiq logs what we raise; the original may quote payload data or SQL
@@ -85,7 +88,7 @@ def _record_failure_quietly(sessions, inbox_id: int, exc: Exception, max_attempt
 
 def _record_failure(sessions, inbox_id: int, exc: Exception, max_attempts: int) -> None:
     """Permanent errors and the last attempt mark the row failed (GiveUp); others retry."""
-    permanent = isinstance(exc, OrdertrackError) and not isinstance(exc, StoreUnavailable)
+    permanent = isinstance(exc, OrdertrackError) and not exc.transient
     reason = f"{type(exc).__name__}: {exc}"[:1000]
     with sessions.begin() as session:
         row = session.get(Inbox, inbox_id, with_for_update=True)

@@ -39,7 +39,7 @@ def build_runtime(settings: Settings, *, broker: dramatiq.Broker | None = None) 
         message_domain=urlsplit(settings.public_base_url).hostname or "localhost",
         max_attempts=settings.max_attempts,
     )
-    actors = declare_actors(broker, sessions, channels, settings.max_attempts)
+    actors = declare_actors(broker, sessions, channels, settings)
     return Runtime(settings, engine, sessions, broker, actors)
 
 

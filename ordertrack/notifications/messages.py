@@ -6,7 +6,9 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ordertrack.facts import carrier_code
 from ordertrack.lifecycle import OrderState, progress_summary
+from ordertrack.notifications import policy
 
 HEADLINES: dict[str, tuple[str, str]] = {
     # kind: (subject, headline)
@@ -28,6 +30,11 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "available_for_pickup": (
         "Your order {order} is ready for pickup",
         "Your parcel is waiting for you at a pickup point.",
+    ),
+    policy.TRACKING_CHANGED: (
+        "New tracking number for order {order}",
+        "Your parcel has a new tracking number. The one we sent before no longer shows "
+        "its progress; please use the one below.",
     ),
 }
 
@@ -59,12 +66,12 @@ def _templates() -> Environment:
 def tracking_link(carrier: str | None, number: str | None, url: str | None) -> str | None:
     if url:
         return url
-    template = CARRIER_LINKS.get((carrier or "").lower())
+    template = CARRIER_LINKS.get(carrier_code(carrier) or "")
     return template.format(number=quote(number)) if template and number else None
 
 
 def render(kind: str, state: OrderState, shop_name: str) -> Rendered:
-    subject, headline = HEADLINES[kind]
+    subject, headline = HEADLINES[policy.base_kind(kind)]
     order_name = state.name or "(unnamed)"
     context = {
         "subject": subject.format(order=order_name),

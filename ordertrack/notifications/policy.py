@@ -4,6 +4,8 @@ Read this file to know what a customer will receive. Kinds are per order: at mos
 kind per (channel, recipient), ever, enforced by the outbox's unique key.
 """
 
+import hashlib
+
 from ordertrack.statuses import FINAL_ORDER_STATUSES, OrderStatus, stage
 
 #: Order status -> the notification kind it announces. In transit is still "shipped" news.
@@ -50,11 +52,28 @@ KIND_FIRST_STAGE: dict[str, int] = {
 }
 
 
+#: A shipment's tracking number was replaced. The kind carries a digest of the new number,
+#: so the outbox's once-only key tells each replacement once.
+TRACKING_CHANGED = "tracking_changed"
+
+
+def tracking_changed_kind(new_number: str) -> str:
+    digest = hashlib.blake2b(new_number.encode(), digest_size=6).hexdigest()
+    return f"{TRACKING_CHANGED}:{digest}"
+
+
+def base_kind(kind: str) -> str:
+    """The kind without what makes it unique: what picks the template and the staleness rule."""
+    return kind.partition(":")[0]
+
+
 def is_stale(kind: str, current: OrderStatus) -> bool:
     """True when sending now would tell the customer something that is no longer true: the
     order has moved past it, or back before it, or out of the detour it announces."""
     if current in FINAL_ORDER_STATUSES:
         return True
+    if base_kind(kind) == TRACKING_CHANGED:  # moot once the order has arrived
+        return stage(current) >= stage(OrderStatus.DELIVERED)
     if not KIND_FIRST_STAGE[kind] <= stage(current) <= KIND_STAGE[kind]:
         return True
     return kind in DETOUR_KINDS and KIND_FOR_STATUS.get(current) != kind

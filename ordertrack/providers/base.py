@@ -1,9 +1,9 @@
 """What every provider module shares: the delivery it verifies, the envelope it reads, and the
 schema helpers that turn untrusted JSON into typed errors instead of KeyErrors."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
@@ -19,6 +19,30 @@ class Delivery:
     body: bytes
     headers: Mapping[str, str]
     query: Mapping[str, str]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How one source proves a delivery is its own, as configured by the environment. Every
+    list holds all values currently valid, so a secret rotates without downtime."""
+
+    #: WEBHOOK_SECRET_<SOURCE>: HMAC keys, or the static value a source echoes in a header.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: WEBHOOK_TOKEN_<SOURCE>: a token the source sends back in the URL (Shippo's ?token=).
+    tokens: tuple[str, ...] = field(default=(), repr=False)
+    #: WEBHOOK_HEADER_<SOURCE>: which header carries a static value, where the user chose it.
+    header: str | None = None
+    #: A signed timestamp further than this from now is refused as a replay.
+    tolerance: timedelta = timedelta(minutes=5)
+    now: Callable[[], datetime] = _utc_now
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secrets or self.tokens)
 
 
 @dataclass(frozen=True)
@@ -67,12 +91,12 @@ def edge_schema(schema: Schema) -> Schema:
     before it commits (a miss is a 422 the sender sees); the worker validates the rest, which
     spares every request a full walk of a large order."""
     required: dict[str, fields.Field] = {}
-    for name, field in schema.fields.items():
-        if not field.required:
+    for name, declared in schema.fields.items():
+        if not declared.required:
             continue
-        if isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
-            field = fields.Nested(edge_schema(field.schema), required=True)
-        required[name] = field
+        if isinstance(declared, fields.Nested) and isinstance(declared.schema, Schema):
+            declared = fields.Nested(edge_schema(declared.schema), required=True)
+        required[name] = declared
     return Lenient.from_dict(required, name=f"Edge{type(schema).__name__}")()
 
 

@@ -7,12 +7,14 @@ body, keyed by the webhook secret after Unicode NFKD normalization.
 """
 
 import unicodedata
+from datetime import datetime
 from typing import Any
 
 from marshmallow import fields
 
 from ordertrack.facts import Fact, ShipmentRef, TrackingFact, normalize_tracking_number
 from ordertrack.providers.base import (
+    Credentials,
     Delivery,
     Envelope,
     FlexibleDateTime,
@@ -110,8 +112,10 @@ def _key(secret: str) -> bytes:
     return unicodedata.normalize("NFKD", secret).encode("utf-8")
 
 
-def verify(delivery: Delivery, secrets: tuple[str, ...]) -> None:
-    expected = [SIGNATURE_PREFIX + h for h in hex_digests(map(_key, secrets), delivery.body)]
+def verify(delivery: Delivery, credentials: Credentials) -> None:
+    expected = [
+        SIGNATURE_PREFIX + h for h in hex_digests(map(_key, credentials.secrets), delivery.body)
+    ]
     verify_any(delivery.headers.get(SIGNATURE_HEADER), expected)
 
 
@@ -124,7 +128,7 @@ def envelope(delivery: Delivery, payload: Any) -> Envelope:
     return Envelope(topic=topic, dedupe_key=header["id"], handled=handled)
 
 
-def normalize(topic: str, payload: Any) -> list[Fact]:
+def normalize(topic: str, payload: Any, received_at: datetime) -> list[Fact]:
     event = load(HANDLED_TOPICS[topic], payload, topic)
     tracker = event["result"]
     details = tracker["tracking_details"]
@@ -134,7 +138,8 @@ def normalize(topic: str, payload: Any) -> list[Fact]:
     return [
         TrackingFact(
             shipment=ShipmentRef(
-                tracking_number=normalize_tracking_number(tracker["tracking_code"])
+                tracking_number=normalize_tracking_number(tracker["tracking_code"]),
+                carrier=tracker.get("carrier"),
             ),
             status=STATUSES.get(tracker["status"], ShipmentStatus.UNKNOWN),
             occurred_at=occurred_at or tracker.get("updated_at") or event["created_at"],

@@ -22,6 +22,7 @@ from ordertrack.facts import (
     normalize_tracking_number,
 )
 from ordertrack.providers.base import (
+    Credentials,
     Delivery,
     Envelope,
     FlexibleDateTime,
@@ -119,7 +120,7 @@ class _FulfillmentEvent(Lenient):
     estimated_delivery_at = LocalDate(allow_none=True)
 
 
-SCHEMAS = {
+HANDLED_TOPICS = {
     "orders/create": _Order(),
     "orders/updated": _Order(),
     "orders/paid": _Order(),
@@ -131,8 +132,7 @@ SCHEMAS = {
     "fulfillment_events/create": _FulfillmentEvent(),
 }
 
-EDGE_SCHEMAS = {topic: edge_schema(schema) for topic, schema in SCHEMAS.items()}
-HANDLED_TOPICS = tuple(SCHEMAS)
+EDGE_SCHEMAS = {topic: edge_schema(schema) for topic, schema in HANDLED_TOPICS.items()}
 
 #: What docs/providers.md lists, generated from these very tables.
 TABLES = {
@@ -166,14 +166,14 @@ IGNORED_TOPICS = frozenset(
 )
 
 
-def verify(delivery: Delivery, secrets: tuple[str, ...]) -> None:
-    expected = base64_digests((s.encode() for s in secrets), delivery.body)
+def verify(delivery: Delivery, credentials: Credentials) -> None:
+    expected = base64_digests((s.encode() for s in credentials.secrets), delivery.body)
     verify_any(delivery.headers.get(SIGNATURE_HEADER), expected)
 
 
 def envelope(delivery: Delivery, payload: Any) -> Envelope:
     topic = delivery.headers.get("X-Shopify-Topic")
-    handled = classify_topic(topic, SCHEMAS, IGNORED_TOPICS, NAME)
+    handled = classify_topic(topic, HANDLED_TOPICS, IGNORED_TOPICS, NAME)
     webhook_id = delivery.headers.get("X-Shopify-Webhook-Id")
     if not webhook_id:
         raise MissingFields("X-Shopify-Webhook-Id header is missing")
@@ -182,8 +182,8 @@ def envelope(delivery: Delivery, payload: Any) -> Envelope:
     return Envelope(topic=topic, dedupe_key=webhook_id, handled=handled)
 
 
-def normalize(topic: str, payload: Any) -> list[Fact]:
-    data = load(SCHEMAS[topic], payload, topic)
+def normalize(topic: str, payload: Any, received_at: datetime) -> list[Fact]:
+    data = load(HANDLED_TOPICS[topic], payload, topic)
     if topic.startswith("orders/"):
         return _order_facts(topic, data)
     if topic.startswith("fulfillments/"):
@@ -201,7 +201,8 @@ def _order_facts(topic: str, order: dict) -> list[Fact]:
 def _order_fact(topic: str, order: dict) -> OrderFact:
     customer = order.get("customer") or {}
     name = " ".join(filter(None, (customer.get("first_name"), customer.get("last_name"))))
-    status = FINANCIAL_STATUSES.get(order.get("financial_status") or "pending")
+    financial = order.get("financial_status") or "pending"
+    status = FINANCIAL_STATUSES.get(financial)
     occurred_at: datetime = order.get("updated_at") or order["created_at"]
     if order.get("cancelled_at") or topic == "orders/cancelled":
         status, occurred_at = OrderStatus.CANCELLED, order.get("cancelled_at") or occurred_at
@@ -217,6 +218,7 @@ def _order_fact(topic: str, order: dict) -> OrderFact:
             name=name or None,
         ),
         items=_items(order),
+        unknown_status=None if financial in FINANCIAL_STATUSES else financial,
     )
 
 

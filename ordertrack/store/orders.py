@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ordertrack.facts import Customer, LineItem
-from ordertrack.lifecycle import OrderState, ShipmentState
+from ordertrack.facts import Customer, LineItem, ShipmentRef
+from ordertrack.lifecycle import OrderState, ShipmentState, best_claim
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import Order, Shipment
@@ -76,17 +76,17 @@ def lock_tracking_numbers(session: Session, numbers: set[str]) -> None:
     )
 
 
-def find_by_tracking_number(session: Session, tracking_number: str) -> Order | None:
-    """The order whose shipment carries this number, locked; the most recent if several
-    orders ever did."""
-    newest = (
-        select(Shipment.order_id)
-        .where(Shipment.tracking_number == tracking_number)
-        .order_by(Shipment.fulfilled_at.desc().nulls_last(), Shipment.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    return _locked(session, Order.id == newest)
+def find_by_tracking_number(
+    session: Session, ref: ShipmentRef, occurred_at: datetime
+) -> Order | None:
+    """The order whose shipment this carrier event is about, locked: the same number and
+    carrier, and the parcel that had the number at the event's time (`lifecycle.claims`), so a
+    number the carrier reused months later never merges two orders. None parks the event."""
+    query = select(
+        Shipment.order_id, Shipment.tracking_number, Shipment.carrier, Shipment.fulfilled_at
+    ).where(Shipment.tracking_number == ref.tracking_number)
+    found = best_claim(list(session.execute(query)), ref, occurred_at)
+    return _locked(session, Order.id == found.order_id) if found else None
 
 
 def to_state(order: Order) -> OrderState:

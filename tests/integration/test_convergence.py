@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from ordertrack import pipeline
+from ordertrack.settings import Settings
 from ordertrack.store.db import make_engine, make_sessionmaker
 from ordertrack.store.inbox import NewDelivery, record
 from ordertrack.store.migrate import upgrade
@@ -126,7 +127,7 @@ class Run:
         before = self._outbox_ids()
         with self.sessions.begin() as session:
             row = pipeline.claim(session, inbox_id)
-            result = pipeline.process(session, row) if row else pipeline.Processed()
+            result = pipeline.process(session, row, Settings()) if row else pipeline.Processed()
         self._check_announcements(before)
         return result.unparked_inbox_ids
 

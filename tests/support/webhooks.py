@@ -1,17 +1,16 @@
-"""Fixtures as providers send them, signed the way each provider signs. The signing here is
-written from the providers' documentation, independently of ordertrack's verifiers."""
+"""Fixtures as providers send them, signed the way each provider signs. Each source's signing
+lives in `tests/support/sources/<source>.py`, written from the provider's documentation,
+independently of ordertrack's verifiers; this module finds them and tells the shared story."""
 
-import base64
-import hashlib
-import hmac
-import json
-import unicodedata
-from dataclasses import dataclass
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlencode
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-SECRETS = {"shopify": "shpss_test_secret", "easypost": "sécret-easypost"}
-_SHOPIFY_TOPICS = json.loads((FIXTURES / "shopify" / "topics.json").read_text())
 
 
 @dataclass(frozen=True)
@@ -20,10 +19,12 @@ class Request:
     name: str
     body: bytes
     headers: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
-        return f"/webhooks/{self.source}"
+        suffix = f"?{urlencode(self.query)}" if self.query else ""
+        return f"/webhooks/{self.source}{suffix}"
 
 
 def fixture_body(source: str, name: str) -> bytes:
@@ -35,44 +36,50 @@ def fixture_names(source: str) -> list[str]:
     return sorted(p.stem for p in (FIXTURES / source).glob("*.json") if p.stem not in skip)
 
 
-def shopify_signature(body: bytes, secret: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+@cache
+def source_modules() -> dict[str, ModuleType]:
+    """Every `tests/support/sources/<name>.py`, by source name."""
+    from tests.support import sources
 
-
-def easypost_signature(body: bytes, secret: str) -> str:
-    key = unicodedata.normalize("NFKD", secret).encode()
-    return "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-def shopify(name: str, body: bytes | None = None, *, webhook_id: str | None = None) -> Request:
-    meta = _SHOPIFY_TOPICS[name]
-    body = fixture_body("shopify", name) if body is None else body
-    headers = {
-        "Content-Type": "application/json",
-        "X-Shopify-Topic": meta["topic"],
-        "X-Shopify-Hmac-Sha256": shopify_signature(body, SECRETS["shopify"]),
-        "X-Shopify-Shop-Domain": meta["shop_domain"],
-        "X-Shopify-API-Version": meta["api_version"],
-        "X-Shopify-Webhook-Id": webhook_id or meta["webhook_id"],
-        "X-Shopify-Event-Id": meta["event_id"],
-        "X-Shopify-Triggered-At": meta["triggered_at"],
+    return {
+        info.name: importlib.import_module(f"{sources.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(sources.__path__)
     }
-    return Request("shopify", name, body, headers)
+
+
+def source_env() -> dict[str, str]:
+    """The settings that enable every source under test: its secret, token and extras."""
+    env = {}
+    for name, module in source_modules().items():
+        env[f"WEBHOOK_SECRET_{name.upper()}"] = module.SECRET
+        if getattr(module, "TOKEN", None):
+            env[f"WEBHOOK_TOKEN_{name.upper()}"] = module.TOKEN
+        env |= getattr(module, "ENV", {})
+    return env
+
+
+def request_for(source: str, name: str, body: bytes | None = None, **options) -> Request:
+    return source_modules()[source].request(name, body, **options)
+
+
+def shopify(name: str, body: bytes | None = None, **options) -> Request:
+    return request_for("shopify", name, body, **options)
 
 
 def easypost(name: str, body: bytes | None = None) -> Request:
-    body = fixture_body("easypost", name) if body is None else body
-    headers = {
-        "Content-Type": "application/json",
-        "X-Hmac-Signature": easypost_signature(body, SECRETS["easypost"]),
-        "User-Agent": "EasyPost WebHook Agent 1.0",
-    }
-    return Request("easypost", name, body, headers)
+    return request_for("easypost", name, body)
 
 
-def request_for(source: str, name: str) -> Request:
-    return {"shopify": shopify, "easypost": easypost}[source](name)
+def shopify_signature(body: bytes, secret: str) -> str:
+    return source_modules()["shopify"].signature(body, secret)
 
+
+def easypost_signature(body: bytes, secret: str) -> str:
+    return source_modules()["easypost"].signature(body, secret)
+
+
+#: Each source's test secret, by source name.
+SECRETS = {name: module.SECRET for name, module in source_modules().items()}
 
 #: The whole story of order #1042: two parcels, both delivered.
 STORY = [

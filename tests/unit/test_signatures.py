@@ -6,14 +6,21 @@ import hashlib
 import hmac
 import json
 import unicodedata
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from werkzeug.datastructures import Headers
 
 from ordertrack.errors import BadSignature
 from ordertrack.providers import easypost, shopify
-from ordertrack.providers.base import Delivery
-from ordertrack.signatures import base64_digests, hex_digests, hmac_sha256, verify_any
+from ordertrack.providers.base import Credentials, Delivery
+from ordertrack.signatures import (
+    base64_digests,
+    hex_digests,
+    hmac_sha256,
+    verify_any,
+    verify_timestamped,
+)
 from tests.support.webhooks import FIXTURES, fixture_body
 
 #: EasyPost's published example: secret, body file and the X-Hmac-Signature it sent.
@@ -60,24 +67,26 @@ def _flip_last(signature: str) -> str:
 
 
 def test_easypost_known_answer_vector_verifies():
-    easypost.verify(_easypost(VECTOR["signature"]), (VECTOR["secret"],))
+    easypost.verify(_easypost(VECTOR["signature"]), Credentials(secrets=(VECTOR["secret"],)))
 
 
 def test_easypost_vector_verifies_whatever_the_header_name_case():
     delivery = _delivery(VECTOR_BODY, **{"x-hmac-signature": VECTOR["signature"]})
-    easypost.verify(delivery, (VECTOR["secret"],))
+    easypost.verify(delivery, Credentials(secrets=(VECTOR["secret"],)))
 
 
 def test_easypost_vector_with_the_wrong_secret_is_rejected():
     with pytest.raises(BadSignature, match="does not match"):
-        easypost.verify(_easypost(VECTOR["signature"]), ("secret",))
+        easypost.verify(_easypost(VECTOR["signature"]), Credentials(secrets=("secret",)))
 
 
 def test_easypost_vector_over_a_changed_body_is_rejected():
     changed = VECTOR_BODY.replace(b'"in_transit"', b'"delivered"', 1)
     assert changed != VECTOR_BODY
     with pytest.raises(BadSignature, match="does not match"):
-        easypost.verify(_easypost(VECTOR["signature"], changed), (VECTOR["secret"],))
+        easypost.verify(
+            _easypost(VECTOR["signature"], changed), Credentials(secrets=(VECTOR["secret"],))
+        )
 
 
 def test_easypost_key_is_nfkd_normalized_so_the_raw_key_signature_does_not_verify():
@@ -86,13 +95,13 @@ def test_easypost_key_is_nfkd_normalized_so_the_raw_key_signature_does_not_verif
     raw_key = hmac.new(secret.encode("utf-8"), VECTOR_BODY, hashlib.sha256).hexdigest()
     assert "hmac-sha256-hex=" + raw_key != VECTOR["signature"]
     with pytest.raises(BadSignature):
-        easypost.verify(_easypost("hmac-sha256-hex=" + raw_key), (secret,))
+        easypost.verify(_easypost("hmac-sha256-hex=" + raw_key), Credentials(secrets=(secret,)))
 
 
 def test_easypost_secret_configured_in_decomposed_form_still_verifies():
     decomposed = unicodedata.normalize("NFD", VECTOR["secret"])
     assert decomposed != VECTOR["secret"]
-    easypost.verify(_easypost(VECTOR["signature"]), (decomposed,))
+    easypost.verify(_easypost(VECTOR["signature"]), Credentials(secrets=(decomposed,)))
 
 
 @pytest.mark.parametrize(
@@ -107,60 +116,70 @@ def test_easypost_secret_configured_in_decomposed_form_still_verifies():
 )
 def test_easypost_signature_in_any_other_form_is_rejected(signature):
     with pytest.raises(BadSignature, match="does not match"):
-        easypost.verify(_easypost(signature), (VECTOR["secret"],))
+        easypost.verify(_easypost(signature), Credentials(secrets=(VECTOR["secret"],)))
 
 
 def test_easypost_missing_signature_is_rejected_as_missing():
     with pytest.raises(BadSignature, match="missing"):
-        easypost.verify(_delivery(VECTOR_BODY), (VECTOR["secret"],))
+        easypost.verify(_delivery(VECTOR_BODY), Credentials(secrets=(VECTOR["secret"],)))
 
 
 def test_easypost_rotation_verifies_with_either_secret():
-    easypost.verify(_easypost(VECTOR["signature"]), ("the-new-one", VECTOR["secret"]))
-    easypost.verify(_easypost(VECTOR["signature"]), (VECTOR["secret"], "the-old-one"))
+    easypost.verify(
+        _easypost(VECTOR["signature"]), Credentials(secrets=("the-new-one", VECTOR["secret"]))
+    )
+    easypost.verify(
+        _easypost(VECTOR["signature"]), Credentials(secrets=(VECTOR["secret"], "the-old-one"))
+    )
 
 
 # --- Shopify ---------------------------------------------------------------------------------
 
 
 def test_shopify_verifies_an_independently_computed_base64_hmac():
-    shopify.verify(_shopify(_shopify_signature(SHOPIFY_SECRET)), (SHOPIFY_SECRET,))
+    shopify.verify(
+        _shopify(_shopify_signature(SHOPIFY_SECRET)), Credentials(secrets=(SHOPIFY_SECRET,))
+    )
 
 
 def test_shopify_rejects_a_signature_made_with_another_secret():
     with pytest.raises(BadSignature, match="does not match"):
-        shopify.verify(_shopify(_shopify_signature("shpss_other")), (SHOPIFY_SECRET,))
+        shopify.verify(
+            _shopify(_shopify_signature("shpss_other")), Credentials(secrets=(SHOPIFY_SECRET,))
+        )
 
 
 def test_shopify_rejects_the_right_signature_for_another_body():
     other_body = fixture_body("shopify", "orders_paid")
     signature = _shopify_signature(SHOPIFY_SECRET, other_body)
     with pytest.raises(BadSignature, match="does not match"):
-        shopify.verify(_shopify(signature), (SHOPIFY_SECRET,))
+        shopify.verify(_shopify(signature), Credentials(secrets=(SHOPIFY_SECRET,)))
 
 
 def test_shopify_rejects_a_body_changed_by_one_trailing_newline():
     signature = _shopify_signature(SHOPIFY_SECRET)
     with pytest.raises(BadSignature):
-        shopify.verify(_shopify(signature, SHOPIFY_BODY + b"\n"), (SHOPIFY_SECRET,))
+        shopify.verify(
+            _shopify(signature, SHOPIFY_BODY + b"\n"), Credentials(secrets=(SHOPIFY_SECRET,))
+        )
 
 
 def test_shopify_rejects_the_hex_form_of_the_right_digest():
     digest = hmac.new(SHOPIFY_SECRET.encode(), SHOPIFY_BODY, hashlib.sha256).hexdigest()
     with pytest.raises(BadSignature):
-        shopify.verify(_shopify(digest), (SHOPIFY_SECRET,))
+        shopify.verify(_shopify(digest), Credentials(secrets=(SHOPIFY_SECRET,)))
 
 
 @pytest.mark.parametrize("signature", [None, ""], ids=["absent", "empty"])
 def test_shopify_missing_signature_is_rejected_as_missing(signature):
     headers = {} if signature is None else {"X-Shopify-Hmac-Sha256": signature}
     with pytest.raises(BadSignature, match="missing"):
-        shopify.verify(_delivery(SHOPIFY_BODY, **headers), (SHOPIFY_SECRET,))
+        shopify.verify(_delivery(SHOPIFY_BODY, **headers), Credentials(secrets=(SHOPIFY_SECRET,)))
 
 
 def test_shopify_verifies_with_any_member_of_a_list_of_secrets():
-    secrets = ("shpss_new", "shpss_current", "shpss_old")
-    for secret in secrets:
+    secrets = Credentials(secrets=("shpss_new", "shpss_current", "shpss_old"))
+    for secret in secrets.secrets:
         shopify.verify(_shopify(_shopify_signature(secret)), secrets)
     with pytest.raises(BadSignature):
         shopify.verify(_shopify(_shopify_signature("shpss_removed")), secrets)
@@ -217,3 +236,53 @@ def test_verify_any_without_a_signature_says_it_is_missing(presented):
 def test_verify_any_with_no_secrets_verifies_nothing():
     with pytest.raises(BadSignature):
         verify_any(RFC4231_HMAC_SHA256, [])
+
+
+# --- Stripe's timestamped scheme (Shippo-Auth-Signature): t=<unix>,v1=<hex of "t.body">
+
+STAMPED_BODY = b'{"event":"track_updated"}'
+SIGNED_AT = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+FIVE_MINUTES = timedelta(minutes=5)
+
+
+def _stamped(secret: str, at: datetime = SIGNED_AT, body: bytes = STAMPED_BODY) -> str:
+    t = str(int(at.timestamp()))
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def test_a_timestamped_signature_within_the_tolerance_verifies_either_side_of_now():
+    for skew in (timedelta(0), timedelta(minutes=4), -timedelta(minutes=4)):
+        verify_timestamped(
+            _stamped("whsec"), STAMPED_BODY, ["whsec"], FIVE_MINUTES, SIGNED_AT + skew
+        )
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=6), -timedelta(minutes=6)])
+def test_a_timestamp_outside_the_tolerance_is_refused_as_a_replay(skew):
+    with pytest.raises(BadSignature, match="replay"):
+        verify_timestamped(
+            _stamped("whsec"), STAMPED_BODY, ["whsec"], FIVE_MINUTES, SIGNED_AT + skew
+        )
+
+
+def test_the_timestamp_is_part_of_what_is_signed():
+    moved = _stamped("whsec").replace(
+        f"t={int(SIGNED_AT.timestamp())}", f"t={int(SIGNED_AT.timestamp()) + 1}"
+    )
+    with pytest.raises(BadSignature, match="does not match"):
+        verify_timestamped(moved, STAMPED_BODY, ["whsec"], FIVE_MINUTES, SIGNED_AT)
+
+
+def test_any_v1_entry_and_any_secret_verifies_during_a_rotation():
+    header = _stamped("old") + "," + _stamped("new").split(",")[1]
+    verify_timestamped(header, STAMPED_BODY, ["new"], FIVE_MINUTES, SIGNED_AT)
+    verify_timestamped(_stamped("old"), STAMPED_BODY, ["new", "old"], FIVE_MINUTES, SIGNED_AT)
+
+
+@pytest.mark.parametrize(
+    "header", [None, "", "v1=abc", "t=abc,v1=abc", "t=1,t=2,v1=abc", "t=1793880000"]
+)
+def test_a_malformed_timestamped_header_is_refused(header):
+    with pytest.raises(BadSignature):
+        verify_timestamped(header, STAMPED_BODY, ["whsec"], FIVE_MINUTES, SIGNED_AT)
