@@ -32,9 +32,12 @@ def _section(name: str, module) -> str:
         "",
         inspect.cleandoc(module.__doc__ or ""),
         "",
-        f"- Point the provider at `https://<your host>/webhooks/{name}` and set "
-        f"`WEBHOOK_SECRET_{name.upper()}` (comma-separated to rotate).",
-        f"- Verified: the `{module.SIGNATURE_HEADER}` header over the raw body.",
+        "### Point it at ordertrack",
+        "",
+        inspect.cleandoc(module.SETUP),
+        "",
+        f"- Verified: {module.VERIFIED} Every value in `WEBHOOK_SECRET_{name.upper()}` "
+        "(comma-separated) is tried, so a secret rotates without downtime.",
         f"- Handled: {_codes(module.HANDLED_TOPICS)}.",
         f"- Answered 200 and kept, not used: {_codes(sorted(module.IGNORED_TOPICS))}.",
         "",

@@ -61,5 +61,5 @@ def verify_timestamped(
 
 def _matches(presented: str, expected: list[str]) -> bool:
     """Compares against every expected value, never stopping early, so timing says nothing."""
-    candidate = presented.encode("ascii", "replace")
-    return any([hmac.compare_digest(candidate, value.encode("ascii")) for value in expected])
+    candidate = presented.encode("utf-8", "replace")
+    return any([hmac.compare_digest(candidate, value.encode("utf-8")) for value in expected])

@@ -33,6 +33,16 @@ KIND = "carrier"
 SIGNATURE_HEADER = "X-Hmac-Signature"
 SIGNATURE_PREFIX = "hmac-sha256-hex="
 
+SETUP = """\
+Create a webhook (dashboard > Webhooks, or `POST /v2/webhooks`) with the URL
+`https://<your host>/webhooks/easypost` and a `webhook_secret`; set `WEBHOOK_SECRET_EASYPOST`
+to the same secret. Without a secret EasyPost signs nothing, and ordertrack refuses it.
+"""
+VERIFIED = (
+    "`X-Hmac-Signature`: `hmac-sha256-hex=` + hex HMAC-SHA256 of the raw body, keyed by the "
+    "NFKD-normalized secret; the delivery id is the Event `id`."
+)
+
 #: Tracker `status`, every documented value (Tracker object, API v2).
 STATUSES = status_lookup(
     {

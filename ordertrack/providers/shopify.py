@@ -40,6 +40,17 @@ NAME = "shopify"
 KIND = "platform"
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
 
+SETUP = """\
+Subscribe each handled topic to `https://<your host>/webhooks/shopify` in JSON, either from
+your app (Admin API `webhookSubscriptionCreate`, or `shopify.app.toml`) or in the admin under
+Settings > Notifications > Webhooks. Set `WEBHOOK_SECRET_SHOPIFY` to the app's client secret
+(API secret key), or to the key the Notifications page shows for webhooks made there.
+"""
+VERIFIED = (
+    "`X-Shopify-Hmac-Sha256`: base64 HMAC-SHA256 of the raw body; the delivery id is "
+    "`X-Shopify-Webhook-Id`."
+)
+
 #: Fulfillment `shipment_status` and FulfillmentEvent `status` (REST forms of the GraphQL
 #: FulfillmentEventStatus enum).
 SHIPMENT_STATUSES = status_lookup(

@@ -1,0 +1,591 @@
+"""BigCommerce provider, pure: every callback fixture through verify and envelope, every fetched
+fixture set through normalize, every documented order status id against a table written from
+the documentation, the RFC 2822 dates of the V2 API and the dedupe key rule. No network (the
+fetch is tested against `responses` in tests/integration/test_bigcommerce_fetch.py)."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from marshmallow import ValidationError
+from werkzeug.datastructures import Headers
+
+from ordertrack import lifecycle
+from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
+from ordertrack.facts import Customer, Fact, FulfillmentFact, LineItem, OrderFact
+from ordertrack.providers import bigcommerce
+from ordertrack.providers.base import Credentials, Delivery, Envelope
+from ordertrack.providers.bigcommerce.resources import Rfc2822DateTime
+from ordertrack.statuses import OrderStatus
+from tests.support.sources.bigcommerce import SECRET, api_body, request
+from tests.support.webhooks import Request, fixture_body
+
+#: When ordertrack received a delivery: only a last resort, and BigCommerce never needs it.
+RECEIVED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+CREDENTIALS = Credentials(secrets=(SECRET,))
+
+# --- Documentation table: Orders V2, GET /order_statuses "Order Status Descriptions".
+# Written from each status's documented meaning, not from ordertrack's table. NO_FACTS: the
+# order is an abandoned checkout and must not reach the lifecycle at all.
+NO_FACTS = object()
+DOCUMENTED_STATUS_IDS = {
+    0: ("Incomplete", NO_FACTS),  # reached the payment page, did not complete
+    1: ("Pending", OrderStatus.RECEIVED),  # started checkout, not completed
+    2: ("Shipped", OrderStatus.SHIPPED),  # seller used Ship Items
+    3: ("Partially Shipped", OrderStatus.SHIPPED),  # some items shipped
+    4: ("Refunded", OrderStatus.REFUNDED),
+    5: ("Cancelled", OrderStatus.CANCELLED),
+    6: ("Declined", OrderStatus.CANCELLED),  # declined for lack of payment: will not ship
+    7: ("Awaiting Payment", OrderStatus.RECEIVED),  # payment not yet confirmed
+    8: ("Awaiting Pickup", OrderStatus.AVAILABLE_FOR_PICKUP),  # waiting for the customer
+    9: ("Awaiting Shipment", OrderStatus.PROCESSING),  # packed, waiting for the carrier
+    10: ("Completed", OrderStatus.COMPLETED),
+    11: ("Awaiting Fulfillment", OrderStatus.PROCESSING),  # paid, to be fulfilled
+    12: ("Manual Verification Required", OrderStatus.ON_HOLD),
+    13: ("Disputed", OrderStatus.ON_HOLD),  # PayPal dispute open
+    14: ("Partially Refunded", None),  # no change: the order goes on
+}
+
+# --- The story (tests/fixtures/bigcommerce/README.md)
+
+ADA = Customer(email="ada@example.com", phone="+15555550142", name="Ada Lovelace")
+ITEMS_3001 = (
+    LineItem("4101", "Analytical Engine Poster", 1),
+    LineItem("4102", "Difference Engine Mug", 2),
+)
+UPS_3001 = "1Z999AA10123453001"
+UPS_3002 = "1Z999AA10123453002"
+
+
+def utc(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
+
+
+def order_3001(occurred_at: datetime, status: OrderStatus | None) -> OrderFact:
+    return OrderFact(
+        platform="bigcommerce",
+        order_id="3001",
+        occurred_at=occurred_at,
+        status=status,
+        name="#3001",
+        customer=ADA,
+        items=ITEMS_3001,
+    )
+
+
+def shipment_31(occurred_at: datetime, tracking: str = UPS_3001) -> FulfillmentFact:
+    return FulfillmentFact(
+        platform="bigcommerce",
+        order_id="3001",
+        fulfillment_id="31",
+        occurred_at=occurred_at,
+        carrier="ups",
+        tracking_number=tracking,
+        tracking_url=f"https://www.ups.com/track?tracknum={tracking}",
+        items=ITEMS_3001,
+    )
+
+
+# --- The helpers: what the receiver does, and what the worker normalizes
+
+
+def delivery(req: Request) -> Delivery:
+    return Delivery(body=req.body, headers=Headers(req.headers), query={})
+
+
+def receive(name: str, body: bytes | None = None) -> Envelope:
+    """Verify and read one callback as the receiver does."""
+    req = request(name, body)
+    bigcommerce.verify(delivery(req), CREDENTIALS)
+    return bigcommerce.envelope(delivery(req), json.loads(req.body))
+
+
+def callback(name: str) -> dict:
+    return json.loads(fixture_body("bigcommerce", name))
+
+
+def fetched(name: str, order: str, products: str | None = None, shipments: str | None = None):
+    """What fetch() hands normalize(): the callback and the recorded API answers (a single
+    shipment for the shipment scopes, the order's list for the order scopes)."""
+    body = api_body(shipments) if shipments else []
+    return {
+        "event": callback(name),
+        "order": api_body(order),
+        "products": api_body(products) if products else [],
+        "shipments": body if isinstance(body, list) else [body],
+    }
+
+
+def normalize(name: str, payload: dict) -> list[Fact]:
+    facts = bigcommerce.normalize(callback(name)["scope"], payload, RECEIVED_AT)
+    for fact in facts:
+        assert fact.occurred_at.utcoffset() == timedelta(0), fact
+    return facts
+
+
+def handled(name: str) -> Envelope:
+    event = callback(name)
+    key = f"{event['scope']}:{event['hash']}:{event['created_at']}"
+    return Envelope(topic=event["scope"], dedupe_key=key, handled=True)
+
+
+# --- Every callback fixture: verified by the hook's header, named and keyed
+
+
+@pytest.mark.parametrize(
+    ("name", "scope", "is_handled"),
+    [
+        ("order_created", "store/order/created", True),
+        ("order_created__incomplete", "store/order/created", True),
+        ("order_statusUpdated", "store/order/statusUpdated", True),
+        ("order_statusUpdated__shipped", "store/order/statusUpdated", True),
+        ("order_statusUpdated__cancelled", "store/order/statusUpdated", True),
+        ("order_statusUpdated__refunded", "store/order/statusUpdated", True),
+        ("order_statusUpdated__partially_refunded", "store/order/statusUpdated", True),
+        ("order_updated", "store/order/updated", True),
+        ("shipment_created", "store/shipment/created", True),
+        ("shipment_updated__tracking_replaced", "store/shipment/updated", True),
+        ("shipment_deleted", "store/shipment/deleted", True),
+        ("order_refund_created", "store/order/refund/created", False),
+        ("order_archived", "store/order/archived", False),
+    ],
+)
+def test_callback_verifies_and_is_keyed_by_scope_hash_and_created_at(name, scope, is_handled):
+    event = callback(name)
+    assert receive(name) == Envelope(
+        topic=scope,
+        dedupe_key=f"{scope}:{event['hash']}:{event['created_at']}",
+        handled=is_handled,
+    )
+
+
+def test_a_wrong_header_value_is_refused():
+    req = request("order_created", token="not-the-hook-token")
+    with pytest.raises(BadSignature, match="X-Webhook-Token header does not match"):
+        bigcommerce.verify(delivery(req), CREDENTIALS)
+
+
+def test_a_callback_without_the_header_is_refused_and_the_header_is_named():
+    req = request("order_created")
+    del req.headers["X-Webhook-Token"]
+    with pytest.raises(BadSignature, match="X-Webhook-Token header is missing"):
+        bigcommerce.verify(delivery(req), CREDENTIALS)
+
+
+def test_the_header_name_is_case_insensitive_as_http_says():
+    req = request("order_created", header="x-webhook-token")
+    bigcommerce.verify(delivery(req), CREDENTIALS)
+
+
+def test_webhook_header_bigcommerce_names_another_header():
+    req = request("order_created", header="X-Shop-Secret")
+    bigcommerce.verify(delivery(req), Credentials(secrets=(SECRET,), header="X-Shop-Secret"))
+    with pytest.raises(BadSignature, match="X-Webhook-Token header is missing"):
+        bigcommerce.verify(delivery(req), CREDENTIALS)
+
+
+def test_the_default_header_is_not_accepted_once_another_is_configured():
+    req = request("order_created")  # X-Webhook-Token carries the right value
+    with pytest.raises(BadSignature, match="X-Shop-Secret header is missing"):
+        bigcommerce.verify(delivery(req), Credentials(secrets=(SECRET,), header="X-Shop-Secret"))
+
+
+def test_while_rotating_both_the_old_and_the_new_value_verify():
+    rotating = Credentials(secrets=("bc-hook-token-new", SECRET))
+    bigcommerce.verify(delivery(request("order_created")), rotating)
+    bigcommerce.verify(delivery(request("order_created", token="bc-hook-token-new")), rotating)
+    with pytest.raises(BadSignature):
+        bigcommerce.verify(delivery(request("order_created", token="bc-hook-token-old")), rotating)
+
+
+def test_a_valid_standard_webhooks_signature_does_not_replace_the_header():
+    """The webhook-signature header is keyed by an app secret ordertrack does not hold."""
+    req = request("order_created")
+    del req.headers["X-Webhook-Token"]
+    assert req.headers["webhook-signature"].startswith("v1,")
+    with pytest.raises(BadSignature):
+        bigcommerce.verify(delivery(req), CREDENTIALS)
+
+
+def test_an_unknown_scope_is_refused():
+    body = json.dumps(callback("order_created") | {"scope": "store/order/teleported"}).encode()
+    with pytest.raises(UnknownTopic):
+        receive("order_created", body)
+
+
+def test_handled_and_ignored_scopes_do_not_overlap_and_ignored_ones_are_real():
+    assert not set(bigcommerce.HANDLED_TOPICS) & bigcommerce.IGNORED_TOPICS
+    for scope in ("store/order/refund/created", "store/cart/converted", "store/product/updated"):
+        assert scope in bigcommerce.IGNORED_TOPICS
+    assert "store/channel/*/inventory/product/stock_changed" in bigcommerce.IGNORED_TOPICS
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("order_created", lambda e: e.pop("hash")),
+        ("order_created", lambda e: e.pop("created_at")),
+        ("order_created", lambda e: e.update(created_at="1794236400")),  # a string, not unix
+        ("order_created", lambda e: e.update(created_at=10**300)),  # no time, and no short key
+        ("order_created", lambda e: e.update(producer="stores/../../v3/hooks")),
+        ("order_created", lambda e: e["data"].pop("id")),
+        ("shipment_created", lambda e: e["data"].pop("orderId")),
+    ],
+)
+def test_a_callback_lacking_what_its_scope_must_carry_is_422(name, edit):
+    event = callback(name)
+    edit(event)
+    with pytest.raises(MissingFields):
+        receive(name, json.dumps(event).encode())
+
+
+# --- The dedupe key rule
+
+
+def test_a_retry_resends_the_same_callback_so_it_has_the_same_key():
+    assert receive("order_updated").dedupe_key == receive("order_updated").dedupe_key
+
+
+def test_two_updates_of_one_order_share_the_hash_but_not_the_key():
+    """store/order/updated's data is {type, id}: its documented SHA-1 is the same for every
+    update of order 3001, so the hash alone would drop the second update as a duplicate."""
+    first = callback("order_updated")
+    later = first | {"created_at": first["created_at"] + 3600}
+    assert later["hash"] == first["hash"]
+    assert (
+        receive("order_updated").dedupe_key
+        != receive("order_updated", json.dumps(later).encode()).dedupe_key
+    )
+
+
+def test_created_and_updated_of_one_order_share_the_hash_but_not_the_key():
+    created, updated = callback("order_created"), callback("order_updated")
+    assert created["hash"] == updated["hash"]  # both SHA-1 of {"type":"order","id":3001}
+    assert receive("order_created").dedupe_key != receive("order_updated").dedupe_key
+
+
+def test_the_key_fits_the_inbox_column():
+    longest = max(bigcommerce.HANDLED_TOPICS | dict.fromkeys(bigcommerce.IGNORED_TOPICS), key=len)
+    key = bigcommerce.dedupe_key({"scope": longest, "hash": "f" * 128, "created_at": 10**11})
+    assert len(key) <= 255
+
+
+# --- normalize: one test per fetched fixture set
+
+
+def test_order_created_is_order_3001_awaiting_fulfillment_with_ada_and_two_items():
+    payload = fetched("order_created", "order_3001__awaiting_fulfillment", "order_3001_products")
+    assert normalize("order_created", payload) == [
+        order_3001(utc(9, 15, 0, 2), OrderStatus.PROCESSING)  # date_modified, not created_at
+    ]
+
+
+def test_order_status_updated_to_awaiting_fulfillment_reads_the_fetched_order():
+    payload = fetched(
+        "order_statusUpdated", "order_3001__awaiting_fulfillment", "order_3001_products"
+    )
+    assert normalize("order_statusUpdated", payload) == [
+        order_3001(utc(9, 15, 0, 2), OrderStatus.PROCESSING)
+    ]
+
+
+def test_shipment_created_is_shipment_31_by_ups_with_both_items_at_its_creation():
+    payload = fetched(
+        "shipment_created",
+        "order_3001__shipped",
+        "order_3001_products__shipped",
+        "order_3001_shipment_31",
+    )
+    assert normalize("shipment_created", payload) == [
+        order_3001(utc(10, 14, 0, 1), OrderStatus.SHIPPED),
+        shipment_31(utc(10, 14)),
+    ]
+
+
+@pytest.mark.parametrize("name", ["order_statusUpdated__shipped", "order_updated"])
+def test_order_shipped_carries_its_shipments_as_of_the_callback(name):
+    payload = fetched(
+        name, "order_3001__shipped", "order_3001_products__shipped", "order_3001_shipments"
+    )
+    assert normalize(name, payload) == [
+        order_3001(utc(10, 14, 0, 1), OrderStatus.SHIPPED),
+        shipment_31(utc(10, 14, 0, 1)),  # the callback is a second after the shipment
+    ]
+
+
+def test_shipment_updated_replaces_the_tracking_number_and_is_newer_than_the_creation():
+    payload = fetched(
+        "shipment_updated__tracking_replaced",
+        "order_3001__shipped",
+        "order_3001_products__shipped",
+        "order_3001_shipment_31__tracking_replaced",
+    )
+    facts = normalize("shipment_updated__tracking_replaced", payload)
+    assert facts == [
+        order_3001(utc(10, 14, 0, 1), OrderStatus.SHIPPED),
+        shipment_31(utc(10, 16, 30), tracking=UPS_3002),  # same date_created, later callback
+    ]
+
+
+@pytest.mark.parametrize("replaced_first", [False, True])
+def test_the_replaced_tracking_number_wins_whichever_callback_is_processed_first(replaced_first):
+    created = normalize(
+        "shipment_created",
+        fetched(
+            "shipment_created",
+            "order_3001__shipped",
+            "order_3001_products__shipped",
+            "order_3001_shipment_31",
+        ),
+    )
+    replaced = normalize(
+        "shipment_updated__tracking_replaced",
+        fetched(
+            "shipment_updated__tracking_replaced",
+            "order_3001__shipped",
+            "order_3001_products__shipped",
+            "order_3001_shipment_31__tracking_replaced",
+        ),
+    )
+    batches = [replaced, created] if replaced_first else [created, replaced]
+    state = lifecycle.OrderState()
+    for facts in batches:
+        state = lifecycle.apply(state, facts).state
+    (shipment,) = state.shipments
+    assert shipment.tracking_number == UPS_3002
+
+
+def test_shipment_deleted_cancels_fulfillment_31_from_the_callback_alone():
+    facts = normalize("shipment_deleted", {"event": callback("shipment_deleted")})
+    assert facts == [
+        FulfillmentFact(
+            platform="bigcommerce",
+            order_id="3001",
+            fulfillment_id="31",
+            occurred_at=utc(10, 17),
+            cancelled=True,
+        )
+    ]
+
+
+def test_a_deleted_shipment_no_longer_counts_towards_the_order():
+    shipped = normalize(
+        "shipment_created",
+        fetched(
+            "shipment_created",
+            "order_3001__shipped",
+            "order_3001_products__shipped",
+            "order_3001_shipment_31",
+        ),
+    )
+    deleted = normalize("shipment_deleted", {"event": callback("shipment_deleted")})
+    state = lifecycle.apply(lifecycle.apply(lifecycle.OrderState(), shipped).state, deleted).state
+    assert not any(s.live for s in state.shipments)
+    assert state.status is OrderStatus.SHIPPED  # the platform's own word is what remains
+
+
+def test_order_status_updated_cancelled_is_order_3002_cancelled_at_1800():
+    payload = fetched(
+        "order_statusUpdated__cancelled", "order_3002__cancelled", "order_3002_products"
+    )
+    assert normalize("order_statusUpdated__cancelled", payload) == [
+        OrderFact(
+            platform="bigcommerce",
+            order_id="3002",
+            occurred_at=utc(9, 18),
+            status=OrderStatus.CANCELLED,
+            name="#3002",
+            customer=ADA,
+            items=(LineItem("4103", "Difference Engine Mug", 1),),
+        )
+    ]
+
+
+def test_order_status_updated_refunded_is_order_3001_refunded():
+    payload = fetched(
+        "order_statusUpdated__refunded",
+        "order_3001__refunded",
+        "order_3001_products__shipped",
+        "order_3001_shipments",
+    )
+    assert normalize("order_statusUpdated__refunded", payload) == [
+        order_3001(utc(16, 10), OrderStatus.REFUNDED),
+        shipment_31(utc(16, 10)),
+    ]
+
+
+def test_order_status_updated_partially_refunded_leaves_the_status_alone():
+    payload = fetched(
+        "order_statusUpdated__partially_refunded",
+        "order_3001__partially_refunded",
+        "order_3001_products__shipped",
+        "order_3001_shipments",
+    )
+    assert normalize("order_statusUpdated__partially_refunded", payload) == [
+        order_3001(utc(16, 10), None),
+        shipment_31(utc(16, 10)),
+    ]
+
+
+def test_an_incomplete_order_is_an_abandoned_checkout_and_yields_no_facts():
+    payload = {"event": callback("order_created__incomplete")}
+    payload["order"] = api_body("order_3003__incomplete")
+    assert normalize("order_created__incomplete", payload) == []
+
+
+def test_an_order_scope_without_its_fetched_order_is_refused():
+    with pytest.raises(MissingFields, match="fetched order"):
+        normalize("order_created", {"event": callback("order_created")})
+
+
+def test_a_fetched_order_with_a_date_that_is_not_rfc_2822_is_refused():
+    payload = fetched("order_created", "order_3001__awaiting_fulfillment")
+    payload["order"]["date_modified"] = "2026-11-09T15:00:02+00:00"
+    with pytest.raises(MissingFields):
+        normalize("order_created", payload)
+
+
+# --- Every documented status id
+
+
+def _with_status(status_id: int) -> dict:
+    payload = fetched("order_created", "order_3001__awaiting_fulfillment", "order_3001_products")
+    payload["order"]["status_id"] = status_id
+    return payload
+
+
+def test_the_table_holds_every_documented_status_id_and_nothing_else():
+    assert set(bigcommerce.ORDER_STATUSES) == {str(i) for i in DOCUMENTED_STATUS_IDS}
+    assert list(bigcommerce.TABLES.values()) == [bigcommerce.ORDER_STATUSES]
+
+
+@pytest.mark.parametrize(
+    ("status_id", "name", "meaning"),
+    [(i, name, meaning) for i, (name, meaning) in DOCUMENTED_STATUS_IDS.items()],
+)
+def test_each_documented_status_id_maps_to_its_documented_meaning(status_id, name, meaning):
+    facts = normalize("order_created", _with_status(status_id))
+    if meaning is NO_FACTS:
+        assert facts == [], name
+    else:
+        (fact,) = facts
+        assert (fact.status, fact.detail) == (meaning, None), name
+
+
+def test_an_unknown_status_id_changes_nothing_and_names_the_raw_code():
+    payload = _with_status(15)
+    payload["order"]["status"] = "Ready for Courier"
+    (fact,) = normalize("order_created", payload)
+    assert fact.status is None
+    assert fact.unknown_status == "15 (Ready for Courier)"
+
+
+# --- Items, carriers and customers as the V2 API writes them
+
+
+def test_a_partial_shipment_leaves_the_mugs_not_shipped():
+    """Parcel items and order items are both named by the order product id."""
+    shipment = api_body("order_3001_shipment_31")
+    shipment["items"] = shipment["items"][:1]  # the poster only
+    payload = fetched("shipment_created", "order_3001__shipped", "order_3001_products__shipped")
+    payload["shipments"] = [shipment]
+    state = lifecycle.apply(lifecycle.OrderState(), normalize("shipment_created", payload)).state
+    assert lifecycle.items_not_shipped(state) == 2
+
+
+@pytest.mark.parametrize(
+    ("edit", "carrier", "url"),
+    [
+        ({}, "ups", f"https://www.ups.com/track?tracknum={UPS_3001}"),
+        ({"tracking_carrier": "dhl"}, "dhl", f"https://www.ups.com/track?tracknum={UPS_3001}"),
+        (
+            {"shipping_provider": "upsready"},
+            "ups",
+            f"https://www.ups.com/track?tracknum={UPS_3001}",
+        ),
+        (
+            {"shipping_provider": "endicia"},
+            "usps",
+            f"https://www.ups.com/track?tracknum={UPS_3001}",
+        ),
+        (
+            {"shipping_provider": "shipperhq"},
+            None,
+            f"https://www.ups.com/track?tracknum={UPS_3001}",
+        ),
+        (
+            {"shipping_provider": "carrier_1234567"},
+            None,
+            f"https://www.ups.com/track?tracknum={UPS_3001}",
+        ),
+        ({"shipping_provider": ""}, None, f"https://www.ups.com/track?tracknum={UPS_3001}"),
+        (
+            {"tracking_link": "https://track.example.com/31", "generated_tracking_link": ""},
+            "ups",
+            "https://track.example.com/31",
+        ),
+        ({"generated_tracking_link": ""}, "ups", None),
+    ],
+)
+def test_the_carrier_and_tracking_link_of_a_shipment(edit, carrier, url):
+    shipment = api_body("order_3001_shipment_31") | edit
+    payload = fetched("shipment_created", "order_3001__shipped", "order_3001_products__shipped")
+    payload["shipments"] = [shipment]
+    fact = normalize("shipment_created", payload)[1]
+    assert (fact.carrier, fact.tracking_url) == (carrier, url)
+
+
+def test_a_shipment_without_a_tracking_number_has_none():
+    shipment = api_body("order_3001_shipment_31") | {"tracking_number": ""}
+    payload = fetched("shipment_created", "order_3001__shipped", "order_3001_products__shipped")
+    payload["shipments"] = [shipment]
+    assert normalize("shipment_created", payload)[1].tracking_number is None
+
+
+def test_empty_billing_fields_are_not_a_customer_name_or_email():
+    payload = fetched("order_created", "order_3001__awaiting_fulfillment")
+    payload["order"]["billing_address"] |= {"email": "", "phone": "", "last_name": ""}
+    (fact,) = normalize("order_created", payload)
+    assert fact.customer == Customer(email=None, phone=None, name="Ada")
+
+
+# --- RFC 2822, the V2 date format
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Tue, 20 Nov 2012 00:00:00 +0000", datetime(2012, 11, 20, tzinfo=UTC)),
+        ("Mon, 09 Nov 2026 10:00:02 -0500", utc(9, 15, 0, 2)),  # converted, not relabelled
+        ("Mon, 09 Nov 2026 15:00:02 -0000", utc(9, 15, 0, 2)),  # "zone unknown": V2 is UTC
+        ("09 Nov 2026 15:00:02 GMT", utc(9, 15, 0, 2)),  # the weekday is optional
+    ],
+)
+def test_rfc_2822_dates_become_aware_utc(value, expected):
+    parsed = Rfc2822DateTime().deserialize(value)
+    assert parsed == expected
+    assert parsed.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "value", ["", "   ", "2026-11-09T15:00:02Z", "yesterday", "Mon, 99 Nov 2026 15:00:02 +0000", 0]
+)
+def test_anything_but_an_rfc_2822_date_is_a_validation_error(value):
+    with pytest.raises(ValidationError):
+        Rfc2822DateTime().deserialize(value)
+
+
+def test_a_shipment_update_is_newer_than_its_creation_by_the_callback_time_alone():
+    """A V2 shipment has no modified date: both answers carry the same date_created, so
+    without the callback's created_at a replaced tracking number would tie with the original."""
+    original = api_body("order_3001_shipment_31")
+    updated = api_body("order_3001_shipment_31__tracking_replaced")
+    assert original["date_created"] == updated["date_created"]
+    payload = fetched(
+        "shipment_updated__tracking_replaced",
+        "order_3001__shipped",
+        "order_3001_products__shipped",
+        "order_3001_shipment_31__tracking_replaced",
+    )
+    replaced = normalize("shipment_updated__tracking_replaced", payload)[1]
+    assert replaced.occurred_at > shipment_31(utc(10, 14)).occurred_at

@@ -1,0 +1,566 @@
+"""WooCommerce provider, pure: every fixture through one helper (verify -> envelope -> normalize),
+every documented order status against a table written from the documentation, the ping, the
+secret's entity decoding, the dedupe key WooCommerce does not give us, and the ways a delivery
+is refused. No database, no app."""
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from werkzeug.datastructures import Headers
+
+from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
+from ordertrack.facts import Customer, Fact, FulfillmentFact, LineItem, OrderFact
+from ordertrack.providers import woocommerce
+from ordertrack.providers.base import Credentials, Delivery, Envelope
+from ordertrack.statuses import OrderStatus
+from tests.support.sources import woocommerce as wc
+from tests.support.webhooks import Request, fixture_body, fixture_names
+
+# --- Documentation table (/work/shared/reference/webhooks.md section 2; the REST API's order
+# `status` options and Automattic\WooCommerce\Enums\OrderStatus). Written from the documented
+# meaning of each code, not from ordertrack's own table.
+
+DOCUMENTED_ORDER_STATUSES = {
+    "pending": OrderStatus.RECEIVED,  # created, no payment yet
+    "processing": OrderStatus.PROCESSING,  # paid, stock reduced, awaiting fulfilment
+    "on-hold": OrderStatus.ON_HOLD,  # awaiting payment confirmation, or held by hand
+    "completed": OrderStatus.COMPLETED,  # fulfilled and complete
+    "cancelled": OrderStatus.CANCELLED,  # cancelled by the admin or the customer
+    "refunded": OrderStatus.REFUNDED,  # fully refunded
+    "failed": OrderStatus.ON_HOLD,  # payment failed or declined: somebody has to act
+    "trash": OrderStatus.CANCELLED,  # moved to the bin
+}
+#: Block checkout in progress and admin drafts: orders nobody has placed.
+DOCUMENTED_NOT_PLACED = ("checkout-draft", "draft", "auto-draft")
+#: Statuses shipment-tracking plugins register; WooCommerce does not document them.
+PLUGIN_STATUSES = ("shipped", "delivered", "partial-shipped")
+
+# --- The story (tests/fixtures/woocommerce/README.md)
+
+ORDER_ID = "2001"
+ADA = Customer(email="ada@example.com", phone="+15555550142", name="Ada Lovelace")
+ITEMS = (
+    LineItem("101", "Analytical Engine Poster", 1),
+    LineItem("102", "Difference Engine Mug", 2),
+)
+TRACKING_ID = "a1d90dbe4c5874f77d18ff1a34e9291c"
+USPS_NUMBER = "9400111899223300002001"
+#: When ordertrack heard of the deletion: the only time a deletion has.
+RECEIVED_AT = datetime(2026, 11, 9, 16, 0, 5, tzinfo=UTC)
+CREDENTIALS = Credentials(secrets=(wc.SECRET,))
+
+
+def utc(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
+
+
+def order_2001(occurred_at: datetime, status: OrderStatus) -> OrderFact:
+    return OrderFact(
+        platform="woocommerce",
+        order_id=ORDER_ID,
+        occurred_at=occurred_at,
+        status=status,
+        name="#2001",
+        customer=ADA,
+        items=ITEMS,
+    )
+
+
+def usps_parcel(occurred_at: datetime) -> FulfillmentFact:
+    return FulfillmentFact(
+        platform="woocommerce",
+        order_id=ORDER_ID,
+        fulfillment_id=TRACKING_ID,
+        occurred_at=occurred_at,
+        carrier="USPS",
+        tracking_number=USPS_NUMBER,
+    )
+
+
+# --- The one helper
+
+
+def delivery(request: Request) -> Delivery:
+    return Delivery(body=request.body, headers=Headers(request.headers), query={})
+
+
+def edited(name: str, edit: Callable[[dict], None]) -> bytes:
+    """The fixture's JSON with one change, serialized again (and signed again by the helper)."""
+    payload = json.loads(fixture_body("woocommerce", name))
+    edit(payload)
+    return json.dumps(payload).encode()
+
+
+def with_status(code: str, name: str = "order_updated__processing") -> bytes:
+    return edited(name, lambda p: p.update(status=code))
+
+
+def tracking_meta(order: dict) -> dict:
+    return next(m for m in order["meta_data"] if m["key"] == "_wc_shipment_tracking_items")
+
+
+def receive(name: str, body: bytes | None = None, **options) -> tuple[Envelope, list[Fact]]:
+    """What the receiver and the worker do with one delivery, in order; every fact's time
+    must come out as aware UTC."""
+    request = wc.request(name, body, **options)
+    assert not woocommerce.handshake(delivery(request))
+    woocommerce.verify(delivery(request), CREDENTIALS)
+    payload = json.loads(request.body)
+    envelope = woocommerce.envelope(delivery(request), payload)
+    facts = woocommerce.normalize(envelope.topic, payload, RECEIVED_AT) if envelope.handled else []
+    for fact in facts:
+        assert fact.occurred_at.utcoffset() == timedelta(0), fact
+    return envelope, facts
+
+
+def handled_as(envelope: Envelope, topic: str) -> None:
+    assert (envelope.topic, envelope.handled) == (topic, True)
+    assert envelope.dedupe_key.startswith("sha256:")
+
+
+# --- One test per fixture
+
+
+def test_order_created_is_order_2001_received_at_1400_with_ada_and_two_items():
+    envelope, facts = receive("order_created")
+    handled_as(envelope, "order.created")
+    assert facts == [order_2001(utc(9, 14), OrderStatus.RECEIVED)]
+
+
+def test_order_updated_processing_is_order_2001_paid_at_140042():
+    envelope, facts = receive("order_updated__processing")
+    handled_as(envelope, "order.updated")
+    assert facts == [order_2001(utc(9, 14, 0, 42), OrderStatus.PROCESSING)]
+
+
+def test_order_updated_completed_completes_order_2001_and_ships_it_with_usps():
+    envelope, facts = receive("order_updated__completed")
+    handled_as(envelope, "order.updated")
+    assert facts == [
+        order_2001(utc(10, 15, 30, 5), OrderStatus.COMPLETED),
+        usps_parcel(utc(10, 15, 30, 5)),
+    ]
+
+
+def test_order_updated_on_hold_holds_order_2001_at_1820():
+    envelope, facts = receive("order_updated__on_hold")
+    handled_as(envelope, "order.updated")
+    assert facts == [order_2001(utc(9, 18, 20), OrderStatus.ON_HOLD)]
+
+
+def test_order_updated_failed_payment_holds_order_2001_and_does_not_cancel_it():
+    envelope, facts = receive("order_updated__failed")
+    handled_as(envelope, "order.updated")
+    assert facts == [order_2001(utc(9, 14, 0, 42), OrderStatus.ON_HOLD)]
+
+
+def test_order_updated_cancelled_cancels_the_unpaid_order_2001_at_1500():
+    envelope, facts = receive("order_updated__cancelled")
+    handled_as(envelope, "order.updated")
+    assert facts == [order_2001(utc(9, 15), OrderStatus.CANCELLED)]
+
+
+def test_order_updated_refunded_refunds_order_2001_and_still_names_its_parcel():
+    envelope, facts = receive("order_updated__refunded")
+    handled_as(envelope, "order.updated")
+    assert facts == [
+        order_2001(utc(16, 17, 45), OrderStatus.REFUNDED),
+        usps_parcel(utc(16, 17, 45)),  # the order's last change is the newest news of it
+    ]
+
+
+def test_order_created_checkout_draft_is_stored_but_creates_no_order():
+    envelope, facts = receive("order_created__checkout_draft")
+    handled_as(envelope, "order.created")
+    assert facts == []
+
+
+def test_order_deleted_cancels_order_2001_when_ordertrack_heard_of_it():
+    envelope, facts = receive("order_deleted")
+    handled_as(envelope, "order.deleted")
+    assert facts == [
+        OrderFact(
+            platform="woocommerce",
+            order_id=ORDER_ID,
+            occurred_at=RECEIVED_AT,  # the body is {"id": 2001} and nothing else
+            status=OrderStatus.CANCELLED,
+            detail="deleted",
+        )
+    ]
+
+
+def test_order_restored_brings_order_2001_back_to_processing_at_160210():
+    envelope, facts = receive("order_restored")
+    handled_as(envelope, "order.restored")
+    assert facts == [order_2001(utc(9, 16, 2, 10), OrderStatus.PROCESSING)]
+
+
+def test_a_restore_heard_after_a_late_deletion_is_dated_when_heard_so_it_wins():
+    request = wc.request("order_restored")
+    payload = json.loads(request.body)
+    heard = utc(9, 16, 30)  # the deletion was only heard at 16:20, after the 16:02 restore
+    (order,) = woocommerce.normalize("order.restored", payload, heard)
+    assert (order.status, order.occurred_at) == (OrderStatus.PROCESSING, heard)
+
+
+def test_a_real_topic_ordertrack_does_not_use_is_kept_as_ignored():
+    envelope, facts = receive("order_created", topic="product.updated")
+    assert (envelope.topic, envelope.handled, facts) == ("product.updated", False, [])
+
+
+# --- Every documented status
+
+
+def test_every_documented_order_status_is_in_the_providers_table():
+    documented = set(DOCUMENTED_ORDER_STATUSES) | set(DOCUMENTED_NOT_PLACED)
+    assert documented <= set(woocommerce.ORDER_STATUSES)
+    assert woocommerce.TABLES == {"Order `status`": woocommerce.ORDER_STATUSES}
+
+
+@pytest.mark.parametrize(("code", "expected"), DOCUMENTED_ORDER_STATUSES.items())
+def test_order_status_moves_the_order_to_its_documented_meaning(code, expected):
+    (order,) = receive("order_updated__processing", with_status(code))[1]
+    assert (order.status, order.unknown_status) == (expected, None)
+
+
+@pytest.mark.parametrize("code", DOCUMENTED_NOT_PLACED)
+@pytest.mark.parametrize("name", ["order_created", "order_updated__completed", "order_restored"])
+def test_an_order_nobody_placed_creates_nothing_not_even_its_parcels(code, name):
+    assert receive(name, with_status(code, name))[1] == []
+
+
+@pytest.mark.parametrize("code", PLUGIN_STATUSES)
+def test_a_status_a_plugin_added_is_kept_as_unknown_and_never_guessed(code):
+    order, parcel = receive(
+        "order_updated__completed", with_status(code, "order_updated__completed")
+    )[1]
+    assert (order.status, order.unknown_status) == (None, code)
+    assert (order.name, order.customer, order.items) == ("#2001", ADA, ITEMS)
+    assert parcel == usps_parcel(utc(10, 15, 30, 5))  # the parcel is real news all the same
+
+
+# --- Times
+
+
+def test_the_event_time_is_date_modified_gmt_read_as_utc_not_the_shops_wall_clock():
+    payload = json.loads(fixture_body("woocommerce", "order_updated__completed"))
+    assert payload["date_modified"] == "2026-11-10T10:30:05"  # New York, no offset given
+    (order, _) = receive("order_updated__completed")[1]
+    assert order.occurred_at == utc(10, 15, 30, 5)
+
+
+def test_without_date_modified_gmt_the_order_is_as_old_as_date_created_gmt():
+    body = edited("order_updated__processing", lambda p: p.update(date_modified_gmt=None))
+    (order,) = receive("order_updated__processing", body)[1]
+    assert order.occurred_at == utc(9, 14)
+
+
+def test_a_date_that_is_no_time_names_the_field():
+    body = edited("order_created", lambda p: p.update(date_modified_gmt="yesterday"))
+    with pytest.raises(MissingFields) as refused:
+        woocommerce.normalize("order.created", json.loads(body), RECEIVED_AT)
+    assert "date_modified_gmt" in refused.value.details
+
+
+# --- Tracking from the Shipment Tracking plugin
+
+
+def _custom_provider(order: dict) -> None:
+    (item,) = tracking_meta(order)["value"]
+    item.update(
+        tracking_provider="",
+        custom_tracking_provider="Analytical Couriers",
+        custom_tracking_link="https://track.analytical-couriers.example/AC-2001",
+        tracking_number=" ac 2001 ",
+    )
+
+
+def test_a_custom_provider_names_the_carrier_and_its_link_is_the_tracking_url():
+    body = edited("order_updated__completed", _custom_provider)
+    parcel = receive("order_updated__completed", body)[1][1]
+    assert (parcel.carrier, parcel.tracking_number, parcel.tracking_url) == (
+        "Analytical Couriers",
+        "AC2001",
+        "https://track.analytical-couriers.example/AC-2001",
+    )
+
+
+def test_each_tracking_item_is_its_own_parcel_in_the_plugins_order():
+    second = {
+        "tracking_provider": "UPS",
+        "custom_tracking_provider": "",
+        "custom_tracking_link": "",
+        "tracking_number": "1Z999AA10123452001",
+        "date_shipped": "1794355200",
+        "tracking_id": "5b0f3c9e8d7a6b5c4d3e2f1a0b9c8d7e",
+    }
+    body = edited("order_updated__completed", lambda p: tracking_meta(p)["value"].append(second))
+    parcels = receive("order_updated__completed", body)[1][1:]
+    assert [(p.fulfillment_id, p.carrier, p.tracking_number) for p in parcels] == [
+        (TRACKING_ID, "USPS", USPS_NUMBER),
+        ("5b0f3c9e8d7a6b5c4d3e2f1a0b9c8d7e", "UPS", "1Z999AA10123452001"),
+    ]
+
+
+def test_a_tracking_item_without_tracking_id_is_known_by_its_number():
+    body = edited(
+        "order_updated__completed", lambda p: tracking_meta(p)["value"][0].pop("tracking_id")
+    )
+    parcel = receive("order_updated__completed", body)[1][1]
+    assert parcel.fulfillment_id == USPS_NUMBER
+
+
+def test_tracking_items_stored_with_gaps_in_their_keys_are_read_all_the_same():
+    def gapped(order: dict) -> None:
+        meta = tracking_meta(order)
+        meta["value"] = {"1": meta["value"][0]}  # PHP array [1 => item] after an unset()
+
+    parcel = receive("order_updated__completed", edited("order_updated__completed", gapped))[1][1]
+    assert parcel == usps_parcel(utc(10, 15, 30, 5))
+
+
+def test_a_tracking_item_with_a_blank_number_is_no_parcel():
+    body = edited(
+        "order_updated__completed",
+        lambda p: tracking_meta(p)["value"][0].update(tracking_number="  "),
+    )
+    assert receive("order_updated__completed", body)[1] == [
+        order_2001(utc(10, 15, 30, 5), OrderStatus.COMPLETED)
+    ]
+
+
+def test_tracking_meta_that_is_not_tracking_items_names_the_meta():
+    body = edited(
+        "order_updated__completed",
+        lambda p: tracking_meta(p).update(value=[{"tracking_provider": "USPS"}]),
+    )
+    with pytest.raises(MissingFields) as refused:
+        woocommerce.normalize("order.updated", json.loads(body), RECEIVED_AT)
+    assert "meta_data" in refused.value.details
+
+
+# --- Signature
+
+
+def test_the_signature_is_over_the_bytes_as_sent_with_their_escaped_slashes():
+    request = wc.request("order_updated__completed")
+    assert b'"https:\\/\\/analytical-engines.example\\/wp-json' in request.body
+    woocommerce.verify(delivery(request), CREDENTIALS)
+    reserialized = json.dumps(json.loads(request.body)).encode()  # "/" no longer escaped
+    same_json = Request("woocommerce", "x", reserialized, request.headers)
+    with pytest.raises(BadSignature):
+        woocommerce.verify(delivery(same_json), CREDENTIALS)
+
+
+def test_a_signature_made_with_another_secret_is_refused():
+    request = wc.request("order_created", secret="another secret")
+    with pytest.raises(BadSignature):
+        woocommerce.verify(delivery(request), CREDENTIALS)
+
+
+def test_a_body_changed_after_signing_is_refused():
+    request = wc.request("order_created")
+    tampered = Request("woocommerce", "x", request.body.replace(b"65.70", b"0.01"), request.headers)
+    with pytest.raises(BadSignature):
+        woocommerce.verify(delivery(tampered), CREDENTIALS)
+
+
+def test_a_delivery_without_signature_is_refused():
+    request = wc.request("order_created")
+    headers = {k: v for k, v in request.headers.items() if k != "X-WC-Webhook-Signature"}
+    with pytest.raises(BadSignature):
+        woocommerce.verify(
+            delivery(Request("woocommerce", "x", request.body, headers)), CREDENTIALS
+        )
+
+
+def _signed_with_key(key: bytes, name: str = "order_created") -> Request:
+    body = fixture_body("woocommerce", name)
+    signature = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
+    request = wc.request(name)
+    return Request(
+        request.source, name, body, {**request.headers, "X-WC-Webhook-Signature": signature}
+    )
+
+
+def test_a_secret_shown_with_html_entities_signs_with_them_decoded():
+    # The admin shows `a&amp;b`; WooCommerce signs with wp_specialchars_decode(): `a&b`.
+    settings = Credentials(secrets=("a&amp;b",))
+    woocommerce.verify(delivery(_signed_with_key(b"a&b")), settings)
+    with pytest.raises(BadSignature):
+        woocommerce.verify(delivery(_signed_with_key(b"a&amp;b")), settings)
+
+
+@pytest.mark.parametrize(
+    ("stored", "key"),
+    [
+        ("a&amp;b", "a&b"),
+        ("&lt;&gt;&quot;&#039;", "<>\"'"),
+        ("&#0039;&#X27;&#x0026;&#38;", "''&&"),  # zero padding and hex case do not matter
+        ("&amp;lt;", "&lt;"),  # one pass only
+        ("&copy;&#169;&nbsp;", "&copy;&#169;&nbsp;"),  # not &, <, >, " or ': left as typed
+        ("plain-secret", "plain-secret"),
+    ],
+)
+def test_the_secret_is_decoded_as_wordpress_decodes_it(stored, key):
+    assert woocommerce.wp_specialchars_decode(stored) == key
+
+
+def test_a_rotated_secret_verifies_while_both_are_configured():
+    request = wc.request("order_created")
+    woocommerce.verify(delivery(request), Credentials(secrets=("next-secret", wc.SECRET)))
+    with pytest.raises(BadSignature):
+        woocommerce.verify(delivery(request), Credentials(secrets=("next-secret",)))
+
+
+# --- The ping
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        None,  # a transport that sets none: the body still cannot be anything else
+    ],
+)
+def test_the_ping_woocommerce_sends_on_saving_a_webhook_is_a_handshake(content_type):
+    ping = wc.ping(webhook_id=12)
+    headers = {k: v for k, v in ping.headers.items() if k != "Content-Type"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    assert ping.body == b"webhook_id=12"
+    assert woocommerce.handshake(delivery(Request("woocommerce", "ping", ping.body, headers)))
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"webhook_id=12&action=ping", "application/x-www-form-urlencoded"),
+        (b"webhook_id=twelve", "application/x-www-form-urlencoded"),
+        (b"webhook_id=", "application/x-www-form-urlencoded"),
+        (b"action=ping", "application/x-www-form-urlencoded"),
+        (b"webhook_id=12\n", "application/x-www-form-urlencoded"),
+        (b"webhook_id=12", "application/json"),
+        (b'{"webhook_id": 12}', "application/json"),
+    ],
+)
+def test_a_body_that_is_not_exactly_the_ping_is_no_handshake(body, content_type):
+    request = Request("woocommerce", "x", body, {"Content-Type": content_type})
+    assert not woocommerce.handshake(delivery(request))
+
+
+def test_a_ping_body_that_names_a_topic_is_no_handshake():
+    ping = wc.ping()
+    headers = {**ping.headers, "X-WC-Webhook-Topic": "order.updated"}
+    assert not woocommerce.handshake(delivery(Request("woocommerce", "x", ping.body, headers)))
+
+
+# --- Topics and fields
+
+
+@pytest.mark.parametrize("topic", ["order.shipped", "orders/create", ""])
+def test_a_topic_woocommerce_never_sends_is_unknown(topic):
+    request = wc.request("order_created", topic=topic or "order.created")
+    headers = {**request.headers, "X-WC-Webhook-Topic": topic}
+    with pytest.raises(UnknownTopic):
+        woocommerce.envelope(
+            delivery(Request("woocommerce", "x", request.body, headers)), json.loads(request.body)
+        )
+
+
+def test_a_delivery_without_a_topic_header_is_unknown():
+    request = wc.request("order_created")
+    headers = {k: v for k, v in request.headers.items() if k != "X-WC-Webhook-Topic"}
+    with pytest.raises(UnknownTopic):
+        woocommerce.envelope(delivery(Request("woocommerce", "x", request.body, headers)), {})
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("order_created", "id"),
+        ("order_created", "status"),
+        ("order_created", "date_created_gmt"),
+        ("order_updated__completed", "id"),
+        ("order_restored", "status"),
+        ("order_deleted", "id"),
+    ],
+)
+def test_a_handled_topic_missing_a_required_field_names_it(name, field):
+    body = edited(name, lambda p: p.pop(field))
+    request = wc.request(name, body)
+    with pytest.raises(MissingFields) as refused:
+        woocommerce.envelope(delivery(request), json.loads(body))
+    assert field in refused.value.details
+    with pytest.raises(MissingFields) as again:
+        woocommerce.normalize(wc.topic_of(name), json.loads(body), RECEIVED_AT)
+    assert field in again.value.details
+
+
+def test_a_line_item_without_id_is_refused_by_the_worker():
+    body = edited("order_created", lambda p: p["line_items"][0].pop("id"))
+    with pytest.raises(MissingFields) as refused:
+        woocommerce.normalize("order.created", json.loads(body), RECEIVED_AT)
+    assert "line_items" in refused.value.details
+
+
+# --- The dedupe key (WooCommerce has no event id, and never retries)
+
+
+def test_the_same_body_on_the_same_topic_is_the_same_news_whatever_the_delivery_id():
+    first = receive("order_updated__processing", delivery="0" * 32)[0]
+    again = receive("order_updated__processing", delivery="f" * 32)[0]
+    assert first.dedupe_key == again.dedupe_key
+    assert len(first.dedupe_key) <= 255
+
+
+def test_another_update_of_the_same_order_is_other_news():
+    # Same order, same status, same everything but date_modified: a restore is not the payment.
+    paid = receive("order_updated__processing")[0]
+    restored = receive("order_restored", topic="order.updated")[0]
+    assert paid.dedupe_key != restored.dedupe_key
+
+
+def test_the_same_body_on_another_topic_is_other_news():
+    created = receive("order_created")[0]
+    updated = receive("order_created", topic="order.updated")[0]
+    assert created.dedupe_key != updated.dedupe_key
+
+
+def test_deleted_restored_and_deleted_again_are_two_deletions():
+    first = receive("order_deleted", delivery="9c1185a5c5e9fc54612808977ee8f548")[0]
+    second = receive("order_deleted", delivery="45c48cce2e2d7fbdea1afc51c7c6ad26")[0]
+    repeated = receive("order_deleted", delivery="45c48cce2e2d7fbdea1afc51c7c6ad26")[0]
+    assert first.dedupe_key != second.dedupe_key
+    assert second.dedupe_key == repeated.dedupe_key
+
+
+def test_a_deletion_without_delivery_id_cannot_be_told_from_another_and_is_refused():
+    request = wc.request("order_deleted")
+    headers = {k: v for k, v in request.headers.items() if k != "X-WC-Webhook-Delivery-ID"}
+    with pytest.raises(MissingFields):
+        woocommerce.envelope(
+            delivery(Request("woocommerce", "x", request.body, headers)), {"id": 2001}
+        )
+
+
+def test_every_fixture_is_named_above():
+    names = {
+        "order_created",
+        "order_created__checkout_draft",
+        "order_updated__processing",
+        "order_updated__completed",
+        "order_updated__on_hold",
+        "order_updated__failed",
+        "order_updated__cancelled",
+        "order_updated__refunded",
+        "order_deleted",
+        "order_restored",
+    }
+    assert set(fixture_names("woocommerce")) == names
