@@ -72,7 +72,9 @@ class TrackingFact:
     """Somebody (carrier, aggregator or platform) reports where a parcel is."""
 
     shipment: ShipmentRef
-    status: ShipmentStatus
+    #: None: a known report that says nothing of where the parcel is (a new delivery estimate);
+    #: kept in the history, its estimate used, its status never applied.
+    status: ShipmentStatus | None
     occurred_at: datetime
     raw_status: str
     detail: str | None = None

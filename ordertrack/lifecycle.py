@@ -109,7 +109,7 @@ def apply_tracking(shipment: ShipmentState, fact: TrackingFact) -> ShipmentState
     if fact.carrier and not shipment.carrier:
         # Filled from any report, applied or not: which report came first must not matter.
         shipment = replace(shipment, carrier=fact.carrier)
-    if fact.status is ShipmentStatus.UNKNOWN:
+    if fact.status in (None, ShipmentStatus.UNKNOWN):
         return shipment  # kept in the history with its raw code, never applied as a guess
     new = _tracking_key(fact.occurred_at, fact.status, fact.raw_status, fact.detail)
     known = _tracking_key(shipment.status_at, shipment.status, shipment.raw_status, shipment.detail)

@@ -146,7 +146,7 @@ def _history_entry(row: Inbox, order: Order, index: int, fact: Fact, state) -> d
         }
     return entry | {
         "kind": "tracking",
-        "status": fact.status.value,
+        "status": fact.status and fact.status.value,
         "shipment_key": lifecycle.shipment_key(state, fact),
         "raw_status": fact.raw_status,
         "detail": fact.detail or fact.message,
@@ -160,11 +160,12 @@ def _queue_notifications(session: Session, order: Order, before, outcome) -> lis
     if not state.customer.email:
         return []
     recipient = state.customer.email.strip().lower()
+    status = policy.announced_status(state.status, any(s.live for s in state.shipments))
     kind = None
     if outcome.transition:
-        kind = policy.kind_to_announce(state.status, outcome.transition.furthest_stage_before)
+        kind = policy.kind_to_announce(status, outcome.transition.furthest_stage_before)
     elif not before.customer.email:
-        kind = policy.kind_to_announce(state.status, 0)
+        kind = policy.kind_to_announce(status, 0)
     queued = []
     if kind is not None:
         queued += _queue(session, order, kind, recipient) or _revive_stale(

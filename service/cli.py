@@ -1,4 +1,5 @@
-"""`ordertrack`: migrate the database, serve the webhooks and API, run queue workers, sweep.
+"""`ordertrack`: migrate the database, serve the webhooks and API, run queue workers, sweep,
+and simulate providers against a running service.
 
 Each subcommand is a process's composition root: it reads the settings once, builds what it
 needs, and runs until stopped (SIGTERM or Ctrl-C finish in-flight work first).
@@ -55,7 +56,85 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="re-enqueue rows left unfinished (run one per deployment)"
     )
     sweep.add_argument("--once", action="store_true", help="sweep once and exit")
+    _add_simulate(commands)
     return parser
+
+
+SIMULATE_DESCRIPTION = """\
+Plays a scripted order timeline against a running ordertrack: each event is built as the
+platform or carrier sends it, signed as that provider signs it with the same
+WEBHOOK_SECRET_<SOURCE> / WEBHOOK_TOKEN_<SOURCE> the service reads, and posted to
+<url>/webhooks/<source>, with one progress line per delivery. Every run uses fresh order ids
+and tracking numbers. With API_TOKEN (or --api-token) it then waits until the service has
+applied every accepted delivery, reads the order from /api/v1/orders/<platform>/<id> and
+prints its status.
+
+Exit status: 0 every story ended as it says; 1 one did not, or a post was not answered 2xx
+(a repeat must be answered as a duplicate); 2 it could not run (a secret is missing, the
+service does not answer).
+
+BigCommerce is not simulated: its webhooks only name the order, and the worker then reads
+the order from BigCommerce's REST API, which a simulation cannot reach."""
+
+
+def _add_simulate(commands) -> None:
+    from ordertrack.simulate.sources import CARRIERS, PLATFORMS
+    from ordertrack.simulate.stories import STORIES
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="post scripted, signed provider timelines to a running service",
+        description=SIMULATE_DESCRIPTION,
+        epilog="e.g. ordertrack simulate --story all --platform woocommerce --carrier ups",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    simulate.add_argument(
+        "--story",
+        choices=[*STORIES, "all"],
+        default="happy_path",
+        help="which timeline (default happy_path; --list says what each one is)",
+    )
+    simulate.add_argument(
+        "--platform",
+        choices=[*PLATFORMS, "all"],
+        default=PLATFORMS[0],
+        help=f"the shop platform that sends the order (default {PLATFORMS[0]})",
+    )
+    simulate.add_argument(
+        "--carrier",
+        choices=[*CARRIERS, "all"],
+        default=CARRIERS[0],
+        help=f"the carrier or aggregator that sends tracking (default {CARRIERS[0]})",
+    )
+    simulate.add_argument(
+        "--url",
+        default="http://localhost:8000",
+        help="where the service runs (default http://localhost:8000)",
+    )
+    simulate.add_argument(
+        "--api-token",
+        default=os.environ.get("API_TOKEN") or None,
+        help="bearer token to read the order back (default $API_TOKEN; unset: no check)",
+    )
+    simulate.add_argument(
+        "--wait",
+        type=float,
+        default=15.0,
+        help="seconds to wait for the service to apply what it accepted (default 15)",
+    )
+    simulate.add_argument(
+        "--run-id",
+        type=_run_id,
+        help="derive ids from this number (1-9999999) instead of a fresh random one",
+    )
+    simulate.add_argument("--list", action="store_true", help="list the stories and exit")
+
+
+def _run_id(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 10**7:
+        raise argparse.ArgumentTypeError("a run id is 1 to 9999999")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +189,33 @@ def _sweep(settings: Settings, args) -> int:
     return 0
 
 
-COMMANDS = {"migrate": _migrate, "serve": _serve, "worker": _worker, "sweep": _sweep}
+def _simulate(settings: Settings, args) -> int:
+    from ordertrack.simulate import runner
+    from ordertrack.simulate.sources import CARRIERS, PLATFORMS
+    from ordertrack.simulate.stories import STORIES
+
+    if args.list:
+        print(runner.listing())
+        return 0
+    options = runner.Options(
+        stories=tuple(STORIES) if args.story == "all" else (args.story,),
+        platforms=PLATFORMS if args.platform == "all" else (args.platform,),
+        carriers=CARRIERS if args.carrier == "all" else (args.carrier,),
+        url=args.url.rstrip("/"),
+        api_token=args.api_token,
+        wait=args.wait,
+        run_id=args.run_id,
+    )
+    return runner.run(options, settings)
+
+
+COMMANDS = {
+    "migrate": _migrate,
+    "serve": _serve,
+    "worker": _worker,
+    "sweep": _sweep,
+    "simulate": _simulate,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

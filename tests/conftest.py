@@ -88,3 +88,28 @@ def service(database_url, base_env, smtp, monkeypatch):
     running = start_service()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def start(database_url, base_env, smtp, monkeypatch):
+    """The `service` fixture's recipe with extra environment (None unsets a variable). One
+    service runs at a time; starting another stops the previous one, on the same database."""
+    from tests.support.harness import start_service
+
+    running = []
+
+    def _start(**env: str | None):
+        if running:
+            running.pop().stop()
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        for name, value in env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        running.append(start_service())
+        return running[-1]
+
+    yield _start
+    if running:
+        running.pop().stop()

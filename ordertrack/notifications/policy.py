@@ -36,6 +36,15 @@ DETOUR_KINDS = {"exception", "delivery_failed", "available_for_pickup"}
 CHANNELS = ("email",)
 
 
+def announced_status(status: OrderStatus, has_parcels: bool) -> OrderStatus:
+    """What a status means to the customer. A completed order whose parcels have arrived was
+    just delivered (the merchant had completed it before the carrier's last scan); one without
+    parcels is the merchant closing it, which is no news."""
+    if status is OrderStatus.COMPLETED and has_parcels:
+        return OrderStatus.DELIVERED
+    return status
+
+
 def kind_to_announce(status: OrderStatus, furthest_stage_before: int) -> str | None:
     """The kind a move to `status` announces, unless the order had already gone further."""
     kind = KIND_FOR_STATUS.get(status)

@@ -95,7 +95,9 @@ def edge_schema(schema: Schema) -> Schema:
         if not declared.required:
             continue
         if isinstance(declared, fields.Nested) and isinstance(declared.schema, Schema):
-            declared = fields.Nested(edge_schema(declared.schema), required=True)
+            declared = fields.Nested(
+                edge_schema(declared.schema), required=True, data_key=declared.data_key
+            )
         required[name] = declared
     return Lenient.from_dict(required, name=f"Edge{type(schema).__name__}")()
 

@@ -9,13 +9,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
 import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from ordertrack.store.models import History, Inbox, Order
-from tests.support.harness import Service, start_service
+from tests.support.harness import Service
 from tests.support.webhooks import (
     ORDER_ID,
     SECRETS,
@@ -160,29 +159,6 @@ def _ids(cases: list[Refusal]) -> list[str]:
 
 
 # -- services with their own environment, and the real HTTP server ----------------------------
-
-
-@pytest.fixture
-def start(database_url, base_env, smtp, monkeypatch):
-    """The `service` fixture's recipe with extra environment (None unsets a variable). One
-    service runs at a time; starting another stops the previous one, on the same database."""
-    running: list[Service] = []
-
-    def _start(**env: str | None) -> Service:
-        if running:
-            running.pop().stop()
-        monkeypatch.setenv("DATABASE_URL", database_url)
-        for name, value in env.items():
-            if value is None:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                monkeypatch.setenv(name, value)
-        running.append(start_service())
-        return running[-1]
-
-    yield _start
-    if running:
-        running.pop().stop()
 
 
 @contextmanager

@@ -10,14 +10,23 @@ TESTS = Path(__file__).resolve().parent.parent
 FIXTURES = TESTS / "fixtures"
 #: Not events of the story: the topic table and EasyPost's signature known-answer pair.
 NOT_EVENTS = {"topics.json", "signature_vector.json", "event-body.json"}
-SOURCES = ("shopify", "easypost")
+#: How many event fixtures each source has (BigCommerce's include its API answers, in api/).
+EXPECTED = {
+    "shopify": 12,
+    "easypost": 15,
+    "woocommerce": 10,
+    "bigcommerce": 25,
+    "aftership": 11,
+    "shippo": 9,
+    "ups": 10,
+    "fedex": 8,
+}
 
 
 def _fixture_files() -> list[str]:
     return sorted(
-        f"{source}/{path.name}"
-        for source in SOURCES
-        for path in (FIXTURES / source).glob("*.json")
+        str(path.relative_to(FIXTURES))
+        for path in FIXTURES.rglob("*.json")
         if path.name not in NOT_EVENTS
     )
 
@@ -33,8 +42,12 @@ def _test_sources() -> str:
 SOURCE_TEXT = _test_sources()
 
 
-def test_the_fixture_directories_hold_the_whole_story():
-    assert len(_fixture_files()) == 27
+def test_every_source_has_its_fixtures_and_none_is_lost():
+    counts = {source: 0 for source in EXPECTED}
+    for fixture in _fixture_files():
+        source = fixture.split("/")[0]
+        counts[source] = counts.get(source, 0) + 1
+    assert counts == EXPECTED
 
 
 @pytest.mark.parametrize("fixture", _fixture_files())

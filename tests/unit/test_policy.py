@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ordertrack.notifications.policy import is_stale, kind_to_announce
+from ordertrack.notifications.policy import (
+    announced_status,
+    base_kind,
+    is_stale,
+    kind_to_announce,
+    tracking_changed_kind,
+)
 from ordertrack.statuses import OrderStatus, stage
 
 S = OrderStatus
@@ -174,3 +180,29 @@ def test_delivered_is_stale_when_the_order_moved_back_because_a_parcel_turned_up
     assert is_stale("delivered", S.SHIPPED)
     assert is_stale("delivered", S.IN_TRANSIT)
     assert not is_stale("delivered", S.DELIVERED)
+
+
+def test_a_completed_order_whose_parcels_arrived_is_delivered_news():
+    assert announced_status(S.COMPLETED, has_parcels=True) is S.DELIVERED
+    assert kind_to_announce(announced_status(S.COMPLETED, True), OUT_FOR_DELIVERY) == "delivered"
+
+
+def test_a_completed_order_without_parcels_tells_the_customer_nothing():
+    assert announced_status(S.COMPLETED, has_parcels=False) is S.COMPLETED
+    assert kind_to_announce(announced_status(S.COMPLETED, False), RECEIVED) is None
+
+
+@pytest.mark.parametrize("status", [s for s in S if s is not S.COMPLETED])
+def test_every_other_status_means_what_it_says(status):
+    assert announced_status(status, has_parcels=True) is status
+
+
+def test_a_replaced_tracking_number_is_news_until_the_order_arrives():
+    kind = tracking_changed_kind("1Z999AA10123456784")
+    assert base_kind(kind) == "tracking_changed"
+    assert kind != tracking_changed_kind("1Z999AA10123450000"), "one per new number"
+    assert len(kind) <= 32, "fits the outbox's kind column"
+    for status in (S.SHIPPED, S.IN_TRANSIT, S.EXCEPTION, S.OUT_FOR_DELIVERY):
+        assert not is_stale(kind, status)
+    for status in (S.DELIVERED, S.COMPLETED, S.RETURNED, S.CANCELLED, S.REFUNDED):
+        assert is_stale(kind, status)

@@ -1,7 +1,7 @@
 """Whose parcel a carrier event is about, and what a replaced tracking number does, pure:
 carrier names across sources, the reuse window, and relabelling."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -132,3 +132,14 @@ def test_the_same_fulfillment_again_replaces_nothing():
     again = lifecycle.apply(state, [fact]).state
     assert again == state
     assert lifecycle.replaced_tracking_numbers(state, again) == []
+
+
+def test_a_report_that_says_nothing_of_the_parcel_moves_only_its_estimate():
+    state = _after(OrderState(), _fulfillment(NUMBER, FULFILLED))
+    state = _after(state, _tracking(ShipmentStatus.IN_TRANSIT, FULFILLED + timedelta(1)))
+    estimate = TrackingFact(
+        _ref(), None, FULFILLED + timedelta(2), "SU", est_delivery=date(2026, 11, 9)
+    )
+    (parcel,) = _after(state, estimate).shipments
+    assert (parcel.status, parcel.raw_status) == (ShipmentStatus.IN_TRANSIT, "in_transit")
+    assert parcel.est_delivery == date(2026, 11, 9)
