@@ -73,10 +73,14 @@ class StoreUnavailable(OrdertrackError):
 
 class UpstreamUnavailable(OrdertrackError):
     """A source's own API could not answer now (down, throttled, refused our credentials):
-    the worker retries with backoff."""
+    the worker retries with backoff, or after `retry_after` seconds when the API said so."""
 
     status_code = 502
     transient = True
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UpstreamRefused(OrdertrackError):

@@ -25,6 +25,11 @@ class TryAgain(Exception):
     """A transient failure; Dramatiq retries with backoff."""
 
 
+class TryLater(dramatiq.Retry):
+    """A transient failure whose cause said when to come back (Retry-After): Dramatiq retries
+    after `delay` ms. Dramatiq does not log these; `_record_failure` already has."""
+
+
 @dataclass(frozen=True)
 class Actors:
     process_event: dramatiq.Actor
@@ -51,7 +56,9 @@ def declare_actors(
             _record_failure_quietly(sessions, inbox_id, exc, max_attempts)
             # Dramatiq logs what we raise; the original may quote payload data or SQL
             # parameters (addresses), so only its type leaves this function.
-            raise TryAgain(f"inbox {inbox_id}: {type(exc).__name__}") from None
+            reason = f"inbox {inbox_id}: {type(exc).__name__}"
+            delay = _delay_ms(exc, settings)
+            raise (TryLater(reason, delay) if delay else TryAgain(reason)) from None
         for outbox_id in result.outbox_ids:
             send_notification.send(outbox_id)
         for parked_id in result.unparked_inbox_ids:
@@ -67,6 +74,15 @@ def declare_actors(
             raise TryAgain(f"outbox {outbox_id}: transient failure, will retry")
 
     return Actors(process_event, send_notification)
+
+
+def _delay_ms(exc: Exception, settings: Settings) -> int | None:
+    """When a source's API said when to come back (Retry-After), within our own bounds."""
+    seconds = getattr(exc, "retry_after", None)
+    if seconds is None:
+        return None
+    wanted = int(seconds * 1000)
+    return max(settings.retry_min_backoff_ms, min(wanted, settings.retry_max_backoff_ms))
 
 
 def _start_attempt(sessions: sessionmaker[Session], inbox_id: int) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ordertrack.notifications import sender
 from ordertrack.store import inbox, overdue
-from ordertrack.store.models import Inbox, InboxStatus, Outbox, OutboxStatus, Shipment
+from ordertrack.store.models import Inbox, InboxStatus, Order, Outbox, OutboxStatus, Shipment
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,21 @@ def sweep_once(runtime: Runtime) -> tuple[int, int]:
 
 
 def _parked_now_known(session) -> list[int]:
-    """Parked carrier events whose shipment appeared in a transaction that raced them."""
+    """Parked carrier events whose number a shipment has gained or changed since the event
+    was last looked at: a fulfillment that raced it. Only changes since then count, so an
+    event the shipment does not claim (another carrier's, or from before a number was reused)
+    is looked at again when that order next changes, not on every sweep."""
+    changed_since = (
+        select(Shipment.id)
+        .join(Order, Order.id == Shipment.order_id)
+        .where(
+            Shipment.tracking_number == Inbox.parked_tracking_number,
+            Order.updated_at > Inbox.touched_at,
+        )
+    )
     query = (
         select(Inbox.id)
-        .where(
-            Inbox.status == InboxStatus.PARKED,
-            Inbox.parked_tracking_number.in_(select(Shipment.tracking_number)),
-        )
+        .where(Inbox.status == InboxStatus.PARKED, changed_since.exists())
         .limit(500)
     )
     return list(session.scalars(query))

@@ -189,14 +189,23 @@ def test_without_an_access_token_nothing_is_asked_and_the_setting_is_named(api):
 
 def test_a_throttled_call_is_unavailable_and_says_when_to_come_back(api):
     serve(api, "/orders/3001", status=429, headers={"Retry-After": "30"})
-    with pytest.raises(UpstreamUnavailable, match=r"429 \(Retry-After: 30\)"):
+    with pytest.raises(UpstreamUnavailable, match=r"429 \(Retry-After: 30\)") as raised:
         fetch("order_created")
+    assert raised.value.retry_after == 30
 
 
 def test_bigcommerces_own_rate_limit_reset_header_is_said_too(api):
     serve(api, "/orders/3001", status=429, headers={"X-Rate-Limit-Time-Reset-Ms": "1500"})
-    with pytest.raises(UpstreamUnavailable, match=r"X-Rate-Limit-Time-Reset-Ms: 1500"):
+    with pytest.raises(UpstreamUnavailable, match=r"X-Rate-Limit-Time-Reset-Ms: 1500") as raised:
         fetch("order_created")
+    assert raised.value.retry_after == 1.5
+
+
+def test_a_retry_after_that_is_a_date_is_left_to_the_usual_backoff(api):
+    serve(api, "/orders/3001", status=503, headers={"Retry-After": "Wed, 02 Dec 2026 07:28:00 GMT"})
+    with pytest.raises(UpstreamUnavailable, match="503") as raised:
+        fetch("order_created")
+    assert raised.value.retry_after is None
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])

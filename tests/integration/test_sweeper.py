@@ -1,11 +1,13 @@
-"""The sweeper re-drives a notification whose worker died mid-send, and only that one."""
+"""The sweeper re-drives a notification whose worker died mid-send, and only that one; and a
+parked carrier event once its parcel has appeared, but not on every sweep after that."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from ordertrack.store.models import Outbox
-from tests.support.webhooks import STORY
+from ordertrack.store.models import Inbox, Outbox
+from tests.support.webhooks import STORY, easypost, fixture_body
 from workers.sweeper import sweep_once
 
 
@@ -50,3 +52,64 @@ def test_a_send_still_within_its_lease_is_left_to_its_worker(service, smtp):
 
     assert sweep_once(service.runtime) == (0, 0)
     assert _outbox(service).status == "sending"
+
+
+def _inbox_status(service, delivery_id: str) -> str:
+    with service.runtime.sessions() as session:
+        return session.scalars(select(Inbox.status).where(Inbox.dedupe_key == delivery_id)).one()
+
+
+def _park_again(service, delivery_id: str, tracking_number: str) -> None:
+    """What a carrier event racing its fulfillment looks like: parked, its number now known."""
+    with service.runtime.sessions.begin() as session:
+        session.execute(
+            update(Inbox)
+            .where(Inbox.dedupe_key == delivery_id)
+            .values(
+                status="parked",
+                parked_tracking_number=tracking_number,
+                touched_at=datetime.now(UTC) - timedelta(minutes=5),
+            )
+        )
+
+
+def test_a_parked_event_whose_parcel_appeared_meanwhile_is_applied_by_the_sweeper(service):
+    for request in STORY[:3]:
+        assert service.post(request).status_code == 202
+    in_transit = easypost("tracker_updated__in_transit")
+    assert service.post(in_transit).status_code == 202
+    service.drain()
+    event_id = json.loads(in_transit.body)["id"]
+    _park_again(service, event_id, "9400111899223344556677")
+
+    assert sweep_once(service.runtime) == (1, 0)
+    service.drain()
+    assert _inbox_status(service, event_id) == "processed"
+
+
+def test_a_parked_event_the_parcel_does_not_claim_is_not_swept_again_and_again(service):
+    for request in STORY[:3]:
+        assert service.post(request).status_code == 202
+    service.drain()
+    # FedEx's scan of a number the USPS parcel has: not that parcel's, so it stays parked.
+    other = json.loads(fixture_body("easypost", "tracker_updated__in_transit"))
+    other["result"]["carrier"] = "FedEx"
+    assert (
+        service.post(
+            easypost("tracker_updated__in_transit", json.dumps(other).encode())
+        ).status_code
+        == 202
+    )
+    service.drain()
+    assert _inbox_status(service, other["id"]) == "parked"
+
+    assert sweep_once(service.runtime) == (0, 0), "the parcel has not changed since"
+    _park_again(
+        service, other["id"], "9400111899223344556677"
+    )  # looked at before the order last changed
+    assert sweep_once(service.runtime) == (1, 0)
+    service.drain()
+    assert _inbox_status(service, other["id"]) == "parked"
+    assert sweep_once(service.runtime) == (0, 0), (
+        "looked at once, then left until the order changes"
+    )

@@ -93,7 +93,8 @@ def _raise_for_status(path: str, response: requests.Response) -> None:
         return
     where = f"BigCommerce GET {path} answered {status}"
     if status == 429 or status >= 500:
-        raise UpstreamUnavailable(where + _come_back(response))
+        header, wait = _come_back(response)
+        raise UpstreamUnavailable(where + header, retry_after=wait)
     if status in (401, 403):
         # A token can be fixed or given the Orders scope without losing the event meanwhile;
         # the worker's bounded retries keep this from looping for ever.
@@ -105,9 +106,21 @@ def _raise_for_status(path: str, response: requests.Response) -> None:
     raise UpstreamRefused(where)
 
 
-def _come_back(response: requests.Response) -> str:
+def _come_back(response: requests.Response) -> tuple[str, float | None]:
+    """What the API said about when to come back, for the message and in seconds."""
     for header in WAIT_HEADERS:
         value = response.headers.get(header)
         if value:
-            return f" ({header}: {value[:40]})"
-    return ""
+            return f" ({header}: {value[:40]})", _seconds(header, value)
+    return "", None
+
+
+def _seconds(header: str, value: str) -> float | None:
+    """Retry-After in seconds (an HTTP date is left to the usual backoff), the reset in ms."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not 0 <= number < 10**9:
+        return None
+    return number / 1000 if header.endswith("-Ms") else number
