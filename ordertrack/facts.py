@@ -36,6 +36,9 @@ class OrderFact:
     detail: str | None = None
     #: The platform's status code when no table knows it: kept and counted, never applied.
     unknown_status: str | None = None
+    #: Every fulfillment id the order has, when the payload lists them all (None: it does not
+    #: say). One missing that was there before has been removed.
+    fulfillment_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,13 @@ def carrier_code(name: str | None) -> str | None:
     return CARRIER_ALIASES.get(key, key) or None
 
 
-def same_carrier(one: str | None, other: str | None) -> bool:
-    """Two names that could be the same carrier: equal codes, or one of them unknown."""
+#: Carriers whose names every source spells recognisably: two of these that differ are two
+#: carriers. Any other name ("DHL US", "Other", a regional courier) may be another spelling
+#: of the same one, so it never keeps a report from its parcel.
+KNOWN_CARRIERS = frozenset({"ups", "usps", "fedex", "dhl", *CARRIER_ALIASES.values()})
+
+
+def carriers_differ(one: str | None, other: str | None) -> bool:
+    """True only when both names are known carriers, and not the same one."""
     a, b = carrier_code(one), carrier_code(other)
-    return a is None or b is None or a == b
+    return a in KNOWN_CARRIERS and b in KNOWN_CARRIERS and a != b

@@ -17,7 +17,7 @@ from ordertrack.facts import (
     OrderFact,
     ShipmentRef,
     TrackingFact,
-    same_carrier,
+    carriers_differ,
 )
 from ordertrack.statuses import (
     ATTENTION,
@@ -44,15 +44,25 @@ class ShipmentState:
     detail: str | None = None
     est_delivery: date | None = None
     est_delivery_at: datetime | None = None
+    #: The newest platform report of this fulfillment.
     fulfilled_at: datetime | None = None
+    #: When the platform first gave the parcel its current tracking number: the start of the
+    #: number's life here (later reports of the same number do not move it).
+    labelled_at: datetime | None = None
+    #: The carrier as a carrier report names it, shown when the platform named none. Only the
+    #: platform's `carrier` decides which parcel a report is about.
+    reported_carrier: str | None = None
     items: tuple[LineItem, ...] = ()
     #: The platform cancelled this fulfillment: final, whatever the carrier reports later.
     cancelled: bool = False
+    #: The platform's newest list of the order's fulfillments no longer has this one.
+    removed: bool = False
 
     @property
     def live(self) -> bool:
-        """Counts towards the order: neither the platform nor the carrier cancelled it."""
-        return not self.cancelled and self.status is not ShipmentStatus.CANCELLED
+        """Counts towards the order: not cancelled or removed by the platform, nor cancelled
+        by the carrier."""
+        return not (self.cancelled or self.removed) and self.status is not ShipmentStatus.CANCELLED
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,9 @@ class OrderState:
     customer: Customer = field(default_factory=Customer)
     items: tuple[LineItem, ...] = ()
     info_at: datetime | None = None
+    #: The fulfillment ids the platform listed as the order's, complete, and as of when.
+    fulfillment_list: tuple[str, ...] | None = None
+    fulfillment_list_at: datetime | None = None
     shipments: tuple[ShipmentState, ...] = ()
 
     def shipment(self, key: str) -> ShipmentState | None:
@@ -106,9 +119,9 @@ def apply_tracking(shipment: ShipmentState, fact: TrackingFact) -> ShipmentState
         shipment = replace(
             shipment, est_delivery=fact.est_delivery, est_delivery_at=fact.occurred_at
         )
-    if fact.carrier and not shipment.carrier:
-        # Filled from any report, applied or not: which report came first must not matter.
-        shipment = replace(shipment, carrier=fact.carrier)
+    if fact.carrier and (not shipment.reported_carrier or fact.carrier < shipment.reported_carrier):
+        # Filled from any report, applied or not; the least name, so arrival order is moot.
+        shipment = replace(shipment, reported_carrier=fact.carrier)
     if fact.status in (None, ShipmentStatus.UNKNOWN):
         return shipment  # kept in the history with its raw code, never applied as a guess
     new = _tracking_key(fact.occurred_at, fact.status, fact.raw_status, fact.detail)
@@ -127,7 +140,7 @@ def apply_tracking(shipment: ShipmentState, fact: TrackingFact) -> ShipmentState
 def apply_fulfillment(shipment: ShipmentState, fact: FulfillmentFact) -> ShipmentState:
     if shipment.fulfilled_at and fact.occurred_at < shipment.fulfilled_at:
         # An older report only fills what the newer ones left out.
-        return replace(
+        shipment = replace(
             shipment,
             fulfillment_id=shipment.fulfillment_id or fact.fulfillment_id,
             carrier=shipment.carrier or fact.carrier,
@@ -136,9 +149,10 @@ def apply_fulfillment(shipment: ShipmentState, fact: FulfillmentFact) -> Shipmen
             items=shipment.items or fact.items,
             cancelled=shipment.cancelled or fact.cancelled,
         )
+        return _labelled(shipment, fact)
     if _replaces_tracking_number(shipment, fact):
         shipment = _relabelled(shipment)
-    return replace(
+    shipment = replace(
         shipment,
         fulfillment_id=fact.fulfillment_id,
         carrier=fact.carrier or shipment.carrier,
@@ -147,6 +161,17 @@ def apply_fulfillment(shipment: ShipmentState, fact: FulfillmentFact) -> Shipmen
         fulfilled_at=fact.occurred_at,
         items=fact.items or shipment.items,
         cancelled=shipment.cancelled or fact.cancelled,
+    )
+    return _labelled(shipment, fact)
+
+
+def _labelled(shipment: ShipmentState, fact: FulfillmentFact) -> ShipmentState:
+    """The earliest report of the parcel's current number dates the number's life here."""
+    if not fact.tracking_number or fact.tracking_number != shipment.tracking_number:
+        return shipment
+    since = shipment.labelled_at
+    return replace(
+        shipment, labelled_at=min(since, fact.occurred_at) if since else fact.occurred_at
     )
 
 
@@ -165,6 +190,8 @@ def _relabelled(shipment: ShipmentState) -> ShipmentState:
     return replace(
         shipment,
         carrier=None,
+        reported_carrier=None,
+        labelled_at=None,
         tracking_url=None,
         status=ShipmentStatus.LABEL_CREATED,
         status_at=None,
@@ -177,13 +204,21 @@ def _relabelled(shipment: ShipmentState) -> ShipmentState:
 
 def replaced_tracking_numbers(before: OrderState, after: OrderState) -> list[str]:
     """The new numbers of shipments whose tracking number was replaced: the customer must
-    hear of them, or they will watch a number that no longer moves."""
-    replaced = []
+    hear of them, or they will watch a number that no longer moves. A platform that cannot
+    edit a number (WooCommerce's Shipment Tracking) removes the parcel and adds another in
+    one update: that is a replacement too."""
+    replaced, added, dropped = [], [], False
     for shipment in after.shipments:
         old = before.shipment(shipment.key)
-        if old and old.tracking_number and shipment.tracking_number != old.tracking_number:
+        if old is None:
+            added += (
+                [shipment.tracking_number] if shipment.live and shipment.tracking_number else []
+            )
+        elif old.tracking_number and shipment.tracking_number != old.tracking_number:
             replaced.append(shipment.tracking_number)
-    return replaced
+        elif old.live and old.tracking_number and not shipment.live:
+            dropped = True
+    return replaced + (added if dropped else [])
 
 
 def apply_order(state: OrderState, fact: OrderFact) -> OrderState:
@@ -199,7 +234,36 @@ def apply_order(state: OrderState, fact: OrderFact) -> OrderState:
         state.platform_status_at, state.platform_status
     ):
         state = replace(state, platform_status=fact.status, platform_status_at=fact.occurred_at)
+    listed_at = state.fulfillment_list_at
+    if fact.fulfillment_ids is not None and (not listed_at or fact.occurred_at > listed_at):
+        state = replace(
+            state,
+            fulfillment_list=tuple(sorted(fact.fulfillment_ids)),
+            fulfillment_list_at=fact.occurred_at,
+        )
     return state
+
+
+def _unlisted_removed(state: OrderState) -> OrderState:
+    """A fulfillment missing from the platform's newest complete list, and reported no later
+    than that list, was removed (WooCommerce deletes a tracking item to correct it). Worked
+    out afresh from the final list each time, so arrival order does not matter."""
+    listed, at = state.fulfillment_list, state.fulfillment_list_at
+    if listed is None or at is None:
+        return state
+    shipments = tuple(
+        replace(
+            s,
+            removed=bool(
+                s.fulfillment_id
+                and s.fulfillment_id not in listed
+                and s.fulfilled_at
+                and s.fulfilled_at <= at
+            ),
+        )
+        for s in state.shipments
+    )
+    return replace(state, shipments=shipments)
 
 
 #: Carriers recycle tracking numbers once a parcel is long gone (months, for UPS and USPS).
@@ -216,33 +280,41 @@ class Labelled(Protocol):
 
     tracking_number: str | None
     carrier: str | None
+    labelled_at: datetime | None
     fulfilled_at: datetime | None
+    cancelled: bool
+    removed: bool
 
 
 L = TypeVar("L", bound=Labelled)
 
 
+def _since(shipment: Labelled) -> datetime | None:
+    return shipment.labelled_at or shipment.fulfilled_at
+
+
 def claims(shipment: Labelled, ref: ShipmentRef, occurred_at: datetime) -> bool:
     """Whether a carrier event naming `ref` at `occurred_at` is about this shipment: the same
-    number, a carrier that could be the same, and a time within the number's life here."""
+    number, not plainly another carrier's, and a time within the number's life here."""
     if not ref.tracking_number or shipment.tracking_number != ref.tracking_number:
         return False
-    if not same_carrier(shipment.carrier, ref.carrier):
+    if carriers_differ(shipment.carrier, ref.carrier):
         return False
-    fulfilled = shipment.fulfilled_at
-    return fulfilled is None or (
-        fulfilled - LABEL_LEAD <= occurred_at <= fulfilled + TRACKING_NUMBER_REUSE
-    )
+    since = _since(shipment)
+    return since is None or since - LABEL_LEAD <= occurred_at <= since + TRACKING_NUMBER_REUSE
 
 
 def best_claim(shipments: list[L], ref: ShipmentRef, occurred_at: datetime) -> L | None:
-    """Of the shipments that claim an event, the one fulfilled most recently before it; if
-    none was fulfilled before it, the first fulfilled after it."""
+    """Of the shipments that claim an event, a live one before one the platform cancelled or
+    removed; then the one labelled most recently before the event, or failing that, the first
+    labelled after it."""
     claimants = [s for s in shipments if claims(s, ref, occurred_at)]
-    before = [s for s in claimants if not s.fulfilled_at or s.fulfilled_at <= occurred_at]
+    live = [s for s in claimants if not (s.cancelled or s.removed)]
+    claimants = live or claimants
+    before = [s for s in claimants if not _since(s) or _since(s) <= occurred_at]
     if before:
-        return max(before, key=lambda s: s.fulfilled_at or _NEVER)
-    return min(claimants, key=lambda s: s.fulfilled_at, default=None)
+        return max(before, key=lambda s: _since(s) or _NEVER)
+    return min(claimants, key=lambda s: _since(s) or _NEVER, default=None)
 
 
 def shipment_key(state: OrderState, fact: FulfillmentFact | TrackingFact) -> str | None:
@@ -328,7 +400,7 @@ def apply(state: OrderState, facts: list[Fact]) -> Outcome:
         if applied is None:
             parked.append(fact)  # only a carrier event can fail to find its shipment
         else:
-            state = applied
+            state = _unlisted_removed(applied)
     status = derive_status(state)
     state = replace(state, status=status, furthest_stage=max(before.furthest_stage, stage(status)))
     moved = (

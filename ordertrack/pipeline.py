@@ -13,7 +13,7 @@ from ordertrack.facts import Fact, FulfillmentFact, OrderFact, TrackingFact
 from ordertrack.notifications import policy
 from ordertrack.notifications.sender import STALE_PREFIX
 from ordertrack.settings import Settings
-from ordertrack.store import orders
+from ordertrack.store import orders, parking
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import History, Inbox, InboxStatus, Order, Outbox, OutboxStatus
 
@@ -72,11 +72,10 @@ def process(session: Session, row: Inbox, settings: Settings) -> Processed:
     if parked:
         # Applied facts are applied again on release; that is harmless, since applying
         # is idempotent, and it keeps one row's facts together.
-        row.status = InboxStatus.PARKED
-        row.parked_tracking_number = parked[0].shipment.tracking_number
+        parking.park(session, row, {fact.shipment.tracking_number for fact in parked})
     else:
         row.status, row.processed_at = InboxStatus.PROCESSED, now
-        row.parked_tracking_number = None
+        parking.unpark(session, row.id)
     return result
 
 
@@ -221,12 +220,4 @@ def _unpark(session: Session, indexed: list[tuple[int, Fact]]) -> list[int]:
         for _, f in indexed
         if isinstance(f, FulfillmentFact) and f.tracking_number
     ]
-    if not numbers:
-        return []
-    query = (
-        update(Inbox)
-        .where(Inbox.status == InboxStatus.PARKED, Inbox.parked_tracking_number.in_(numbers))
-        .values(status=InboxStatus.PENDING, touched_at=datetime.now(UTC))
-        .returning(Inbox.id)
-    )
-    return list(session.scalars(query))
+    return parking.release(session, numbers)

@@ -51,7 +51,7 @@ def receive(source: str):
             source=source,
             dedupe_key=envelope.dedupe_key,
             topic=envelope.topic,
-            headers=_headers_worth_keeping(request.headers),
+            headers=_headers_worth_keeping(request.headers, credentials.header),
             body=body,
             handled=envelope.handled,
         )
@@ -82,8 +82,15 @@ def _read_body(limit: int) -> bytes:
     return body
 
 
-def _headers_worth_keeping(headers) -> dict[str, str]:
-    return {name: value[:512] for name, value in headers.items() if _worth_keeping(name)}
+def _headers_worth_keeping(headers, secret_header: str | None) -> dict[str, str]:
+    """Every header but credentials: those named like one, and the one the user chose to
+    carry a shared value (WEBHOOK_HEADER_<SOURCE>), whatever its name."""
+    secret = (secret_header or "").lower()
+    return {
+        name: value[:512]
+        for name, value in headers.items()
+        if _worth_keeping(name) and name.lower() != secret
+    }
 
 
 @lru_cache(maxsize=1024)

@@ -6,11 +6,9 @@ import logging
 import threading
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from ordertrack.notifications import sender
-from ordertrack.store import inbox, overdue
-from ordertrack.store.models import Inbox, InboxStatus, Order, Outbox, OutboxStatus, Shipment
+from ordertrack.store import inbox, overdue, parking
+from ordertrack.store.models import Inbox, InboxStatus, Outbox, OutboxStatus
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -20,7 +18,7 @@ def sweep_once(runtime: Runtime) -> tuple[int, int]:
     """Re-enqueue what is overdue; returns (inbox rows, notifications) sent again."""
     after = timedelta(seconds=runtime.settings.sweep_after_seconds)
     with runtime.sessions.begin() as session:
-        inbox_ids = inbox.unfinished(session, after) + _parked_now_known(session)
+        inbox_ids = inbox.unfinished(session, after) + parking.changed_since_parked(session)
         outbox_ids = sender.unfinished(session, after)
         overdue.touch(session, Inbox, inbox_ids, InboxStatus.UNFINISHED)
         overdue.touch(session, Outbox, outbox_ids, [OutboxStatus.PENDING])
@@ -31,27 +29,6 @@ def sweep_once(runtime: Runtime) -> tuple[int, int]:
     if inbox_ids or outbox_ids:
         log.info("sweeper re-enqueued %d events, %d notifications", len(inbox_ids), len(outbox_ids))
     return len(inbox_ids), len(outbox_ids)
-
-
-def _parked_now_known(session) -> list[int]:
-    """Parked carrier events whose number a shipment has gained or changed since the event
-    was last looked at: a fulfillment that raced it. Only changes since then count, so an
-    event the shipment does not claim (another carrier's, or from before a number was reused)
-    is looked at again when that order next changes, not on every sweep."""
-    changed_since = (
-        select(Shipment.id)
-        .join(Order, Order.id == Shipment.order_id)
-        .where(
-            Shipment.tracking_number == Inbox.parked_tracking_number,
-            Order.updated_at > Inbox.touched_at,
-        )
-    )
-    query = (
-        select(Inbox.id)
-        .where(Inbox.status == InboxStatus.PARKED, changed_since.exists())
-        .limit(500)
-    )
-    return list(session.scalars(query))
 
 
 def run_forever(runtime: Runtime, stop: threading.Event) -> None:

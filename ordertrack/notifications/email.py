@@ -8,16 +8,10 @@ import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.messages import Rendered
 
-
-class DeliveryError(Exception):
-    """Sending failed; `permanent` says whether trying again could help."""
-
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
+__all__ = ["DeliveryError", "SmtpConfig", "build_message", "send"]
 
 
 @dataclass(frozen=True)

@@ -81,10 +81,12 @@ def render(kind: str, state: OrderState, shop_name: str) -> Rendered:
         "shop_name": shop_name,
         "shipments": [
             {
-                "carrier": s.carrier,
+                "carrier": s.carrier or s.reported_carrier,
                 "tracking_number": s.tracking_number,
                 "est_delivery": s.est_delivery.isoformat() if s.est_delivery else None,
-                "link": tracking_link(s.carrier, s.tracking_number, s.tracking_url),
+                "link": tracking_link(
+                    s.carrier or s.reported_carrier, s.tracking_number, s.tracking_url
+                ),
             }
             for s in state.shipments
             if s.live

@@ -229,7 +229,8 @@ def _order_fact(topic: str, order: dict) -> OrderFact:
             name=name or None,
         ),
         items=_items(order),
-        unknown_status=None if financial in FINANCIAL_STATUSES else financial,
+        # Only a status that was not applied counts as unknown; a cancellation was.
+        unknown_status=None if financial in FINANCIAL_STATUSES or status else financial,
     )
 
 

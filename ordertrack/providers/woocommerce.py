@@ -10,6 +10,7 @@ own: parcels come from the WooCommerce Shipment Tracking plugin's order meta.
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -240,7 +241,11 @@ def normalize(topic: str, payload: Any, received_at: datetime) -> list[Fact]:
         # undoes it must be at least as late, or a delivery delay would leave it cancelled.
         # WooCommerce never retries, so hearing order is the order things happened in.
         occurred_at = max(occurred_at, received_at)
-    return [_order_fact(data, occurred_at), *_fulfillment_facts(data, occurred_at)]
+    parcels = _fulfillment_facts(data, occurred_at)
+    # The plugin cannot edit a tracking item, only delete it and add another: the order's
+    # list is complete, so a parcel missing from it was removed.
+    listed = tuple(parcel.fulfillment_id for parcel in parcels)
+    return [replace(_order_fact(data, occurred_at), fulfillment_ids=listed), *parcels]
 
 
 def _deleted(data: dict, received_at: datetime) -> OrderFact:

@@ -163,18 +163,9 @@ class _Player:
     def _post(self, n: int, total: int, post: Post, step: Step, again: bool):
         """Send one delivery and print its line; (inbox id if accepted, whether it went as
         the story means: 2xx, and a repeat answered as a duplicate)."""
-        try:
-            response = self.session.post(
-                self.options.url + post.path,
-                data=post.body,
-                headers=post.headers,
-                timeout=REQUEST_TIMEOUT,
-            )
-        except requests.RequestException as exc:
-            raise SimulationError(
-                f"{self.options.url} does not answer ({type(exc).__name__}); is the service "
-                "running (`make run`)?"
-            ) from None
+        response = self._request(
+            "POST", self.options.url + post.path, data=post.body, headers=post.headers
+        )
         answer = _answer(response)
         what = describe(step) + (" (again)" if again else "")
         said = answer.get("status") if response.ok else answer.get("error")
@@ -187,6 +178,16 @@ class _Player:
         self.out(f"[{n:>{width}}/{total}] {post.source:<11} {post.topic:<21} {what:<34} {verdict}")
         accepted = response.status_code == 202 and isinstance(answer.get("id"), int)
         return (answer["id"] if accepted else None), ok
+
+    def _request(self, method: str, url: str, **options) -> requests.Response:
+        """One HTTP call to the service; a service that does not answer ends the run (exit 2)."""
+        try:
+            return self.session.request(method, url, timeout=REQUEST_TIMEOUT, **options)
+        except requests.RequestException as exc:
+            raise SimulationError(
+                f"{self.options.url} does not answer ({type(exc).__name__}); is the service "
+                "running (`make run`)?"
+            ) from None
 
     def _check(self, story: Story, platform: str, order_id: str, accepted: set[int]) -> bool:
         token = self.options.api_token
@@ -219,9 +220,7 @@ class _Player:
         deadline = time.monotonic() + self.options.wait
         document = None
         while True:
-            response = self.session.get(
-                url, headers={"Authorization": f"Bearer {token}"}, timeout=REQUEST_TIMEOUT
-            )
+            response = self._request("GET", url, headers={"Authorization": f"Bearer {token}"})
             if response.status_code == 401:
                 raise SimulationError(f"the API refused the token: {_answer(response)}")
             if response.status_code == 200:

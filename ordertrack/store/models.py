@@ -66,7 +66,6 @@ class Inbox(Base):
     __table_args__ = (
         UniqueConstraint("source", "dedupe_key", name="uq_inbox_source_dedupe_key"),
         Index("ix_inbox_status_touched", "status", "touched_at"),
-        Index("ix_inbox_parked_tracking", "parked_tracking_number"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -81,7 +80,19 @@ class Inbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     touched_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
-    parked_tracking_number: Mapped[str | None] = mapped_column(String(64))
+
+
+class ParkedNumber(Base):
+    """A tracking number a parked carrier event waits for: a row per number, as one push can
+    report several parcels (FedEx). A fulfillment naming any of them releases the event."""
+
+    __tablename__ = "parked_numbers"
+    __table_args__ = (Index("ix_parked_numbers_tracking_number", "tracking_number"),)
+
+    inbox_id: Mapped[int] = mapped_column(
+        ForeignKey("inbox.id", ondelete="CASCADE"), primary_key=True
+    )
+    tracking_number: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class Order(Base):
@@ -101,6 +112,8 @@ class Order(Base):
     platform_status_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(32))
     furthest_stage: Mapped[int] = mapped_column(Integer, default=0)
+    fulfillment_list: Mapped[list | None] = mapped_column(JSON)
+    fulfillment_list_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -130,8 +143,11 @@ class Shipment(Base):
     est_delivery: Mapped[date | None] = mapped_column(Date)
     est_delivery_at: Mapped[datetime | None]
     fulfilled_at: Mapped[datetime | None]
+    labelled_at: Mapped[datetime | None]
+    reported_carrier: Mapped[str | None] = mapped_column(String(64))
     items: Mapped[list] = mapped_column(JSON, default=list)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     order: Mapped[Order] = relationship(back_populates="shipments")
 

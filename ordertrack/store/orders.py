@@ -83,7 +83,13 @@ def find_by_tracking_number(
     carrier, and the parcel that had the number at the event's time (`lifecycle.claims`), so a
     number the carrier reused months later never merges two orders. None parks the event."""
     query = select(
-        Shipment.order_id, Shipment.tracking_number, Shipment.carrier, Shipment.fulfilled_at
+        Shipment.order_id,
+        Shipment.tracking_number,
+        Shipment.carrier,
+        Shipment.labelled_at,
+        Shipment.fulfilled_at,
+        Shipment.cancelled,
+        Shipment.removed,
     ).where(Shipment.tracking_number == ref.tracking_number)
     found = best_claim(list(session.execute(query)), ref, occurred_at)
     return _locked(session, Order.id == found.order_id) if found else None
@@ -99,6 +105,8 @@ def to_state(order: Order) -> OrderState:
         customer=Customer(email=order.email, phone=order.phone, name=order.customer_name),
         items=tuple(LineItem(**item) for item in order.items or ()),
         info_at=order.info_at,
+        fulfillment_list=_tuple_or_none(order.fulfillment_list),
+        fulfillment_list_at=order.fulfillment_list_at,
         shipments=tuple(_shipment_state(s) for s in order.shipments),
     )
 
@@ -117,8 +125,11 @@ def _shipment_state(row: Shipment) -> ShipmentState:
         est_delivery=row.est_delivery,
         est_delivery_at=row.est_delivery_at,
         fulfilled_at=row.fulfilled_at,
+        labelled_at=row.labelled_at,
+        reported_carrier=row.reported_carrier,
         items=tuple(LineItem(**item) for item in row.items or ()),
         cancelled=row.cancelled,
+        removed=row.removed,
     )
 
 
@@ -133,6 +144,8 @@ def save_state(order: Order, state: OrderState) -> None:
     order.customer_name = state.customer.name
     order.items = [asdict(item) for item in state.items]
     order.info_at = state.info_at
+    order.fulfillment_list = _list_or_none(state.fulfillment_list)
+    order.fulfillment_list_at = state.fulfillment_list_at
     order.updated_at = datetime.now(UTC)
     rows = {row.key: row for row in order.shipments}
     for shipment in state.shipments:
@@ -156,3 +169,12 @@ def _fit_columns(*rows) -> None:
             value = getattr(row, column.key, None)
             if width and isinstance(value, str) and len(value) > width:
                 setattr(row, column.key, value[:width])
+
+
+def _tuple_or_none(values: list | None) -> tuple | None:
+    """An empty list is a list (every fulfillment removed), not "not said"."""
+    return None if values is None else tuple(values)
+
+
+def _list_or_none(values: tuple | None) -> list | None:
+    return None if values is None else list(values)

@@ -48,7 +48,7 @@ def order_document(session: Session, order: Order) -> dict:
 
 def shipment_document(shipment: Shipment) -> dict:
     return {
-        "carrier": shipment.carrier,
+        "carrier": shipment.carrier or shipment.reported_carrier,
         "tracking_number": shipment.tracking_number,
         "tracking_url": shipment.tracking_url,
         "fulfillment_id": shipment.fulfillment_id,
@@ -58,6 +58,7 @@ def shipment_document(shipment: Shipment) -> dict:
         "status_at": _iso(shipment.status_at),
         "est_delivery": _iso(shipment.est_delivery),
         "cancelled": shipment.cancelled,
+        "removed": shipment.removed,
     }
 
 

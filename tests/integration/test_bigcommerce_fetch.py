@@ -248,3 +248,10 @@ def test_a_later_call_failing_fails_the_whole_fetch(api):
     serve(api, "/orders/3001/products", page=True, status=503)
     with pytest.raises(UpstreamUnavailable, match="/orders/3001/products answered 503"):
         fetch("order_created")
+
+
+def test_a_redirect_is_refused_and_the_token_goes_nowhere_else(api):
+    serve(api, "/orders/3001", status=302, headers={"Location": "https://elsewhere.example/"})
+    with pytest.raises(UpstreamRefused, match="302"):
+        fetch("order_created")
+    assert [call.request.url for call in api.calls] == [api_url("/orders/3001")]

@@ -24,7 +24,7 @@ from ordertrack.settings import Settings
 from ordertrack.store.db import make_engine, make_sessionmaker
 from ordertrack.store.inbox import NewDelivery, record
 from ordertrack.store.migrate import upgrade
-from ordertrack.store.models import History, Inbox, Order, Outbox, Shipment
+from ordertrack.store.models import History, Inbox, Order, Outbox, ParkedNumber, Shipment
 from ordertrack.store.views import order_document
 from tests.support.webhooks import ORDER_ID, STORY, Request, easypost, shopify
 
@@ -134,7 +134,9 @@ class Run:
     def _parked(self) -> dict[int, str]:
         with self.sessions() as session:
             rows = session.execute(
-                select(Inbox.id, Inbox.parked_tracking_number).where(Inbox.status == "parked")
+                select(Inbox.id, ParkedNumber.tracking_number)
+                .join(ParkedNumber, ParkedNumber.inbox_id == Inbox.id)
+                .where(Inbox.status == "parked")
             )
             return {inbox_id: number for inbox_id, number in rows}
 

@@ -7,7 +7,7 @@ in the history."""
 import json
 from collections.abc import Callable
 
-from tests.support.webhooks import ORDER_ID, Request, easypost, fixture_body, shopify
+from tests.support.webhooks import ORDER_ID, Request, easypost, fixture_body, request_for, shopify
 
 CUSTOMER = "ada@example.com"
 USPS_NUMBER = "9400111899223344556677"
@@ -192,3 +192,31 @@ def test_platform_and_carrier_reports_of_one_parcel_merge_newest_first_with_both
     assert again["shipments"][0]["status"] == "delivered"
     assert again["status"] == order["status"], "the same news from the platform moves nothing"
     assert len(again["history"]) == len(order["history"]) + 1
+
+
+def test_a_woocommerce_tracking_item_deleted_and_added_again_is_a_replaced_number(service, smtp):
+    """The Shipment Tracking plugin cannot edit a number: a correction deletes the item and
+    adds another, with a new id, in one order update."""
+
+    def corrected(order: dict) -> None:
+        (meta,) = [m for m in order["meta_data"] if m["key"] == "_wc_shipment_tracking_items"]
+        meta["value"] = [
+            meta["value"][0] | {"tracking_number": "9400111899223300002999", "tracking_id": "b2"}
+        ]
+        order["date_modified_gmt"] = "2026-11-10T16:00:00"
+
+    body = _edited("woocommerce", "order_updated__completed", corrected)
+    _post(
+        service,
+        request_for("woocommerce", "order_created"),
+        request_for("woocommerce", "order_updated__completed"),
+    )
+    _post(service, request_for("woocommerce", "order_updated__completed", body))
+
+    order = service.order("2001", platform="woocommerce")
+    parcels = {s["tracking_number"]: s["removed"] for s in order["shipments"]}
+    assert parcels == {"9400111899223300002001": True, "9400111899223300002999": False}
+    assert order["progress"] is None, "one parcel, not '0 of 2 delivered'"
+    told = smtp.to(CUSTOMER)[-1]
+    assert told["Subject"] == "New tracking number for order #2001"
+    assert "9400111899223300002999" in told.get_body(("plain",)).get_content()

@@ -98,3 +98,13 @@ def test_each_new_source_refuses_a_body_changed_after_signing(service):
         tampered = type(signed)(source, name, signed.body + b" ", signed.headers, signed.query)
         _refused(service, tampered, 401, "match")
     assert _stored(service) == 0
+
+
+def test_the_header_chosen_to_carry_bigcommerces_shared_value_is_never_stored(start):
+    service = start(WEBHOOK_HEADER_BIGCOMMERCE="X-Shared-Value")
+    request = bigcommerce.request("order_created", header="X-Shared-Value")
+    assert service.post(request).status_code == 202
+    with service.runtime.engine.connect() as connection:
+        (headers,) = connection.execute(select(Inbox.headers)).scalars()
+    assert bigcommerce.SECRET not in str(headers)
+    assert "webhook-id" in {name.lower() for name in headers}, "the others are kept"

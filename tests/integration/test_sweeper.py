@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from ordertrack.store import parking
 from ordertrack.store.models import Inbox, Outbox
 from tests.support.webhooks import STORY, easypost, fixture_body
 from workers.sweeper import sweep_once
@@ -62,15 +63,9 @@ def _inbox_status(service, delivery_id: str) -> str:
 def _park_again(service, delivery_id: str, tracking_number: str) -> None:
     """What a carrier event racing its fulfillment looks like: parked, its number now known."""
     with service.runtime.sessions.begin() as session:
-        session.execute(
-            update(Inbox)
-            .where(Inbox.dedupe_key == delivery_id)
-            .values(
-                status="parked",
-                parked_tracking_number=tracking_number,
-                touched_at=datetime.now(UTC) - timedelta(minutes=5),
-            )
-        )
+        row = session.scalars(select(Inbox).where(Inbox.dedupe_key == delivery_id)).one()
+        parking.park(session, row, {tracking_number})
+        row.touched_at = datetime.now(UTC) - timedelta(minutes=5)
 
 
 def test_a_parked_event_whose_parcel_appeared_meanwhile_is_applied_by_the_sweeper(service):

@@ -281,7 +281,17 @@ def test_any_v1_entry_and_any_secret_verifies_during_a_rotation():
 
 
 @pytest.mark.parametrize(
-    "header", [None, "", "v1=abc", "t=abc,v1=abc", "t=1,t=2,v1=abc", "t=1793880000"]
+    "header",
+    [
+        None,
+        "",
+        "v1=abc",
+        "t=abc,v1=abc",
+        "t=1,t=2,v1=abc",
+        "t=1793880000",
+        "t=²,v1=ab",  # a digit to str.isdigit(), not to int()
+        "t=999999999999,v1=ab",  # past the year 9999
+    ],
 )
 def test_a_malformed_timestamped_header_is_refused(header):
     with pytest.raises(BadSignature):

@@ -6,7 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ordertrack import lifecycle
-from ordertrack.facts import FulfillmentFact, ShipmentRef, TrackingFact, carrier_code, same_carrier
+from ordertrack.facts import (
+    FulfillmentFact,
+    OrderFact,
+    ShipmentRef,
+    TrackingFact,
+    carrier_code,
+    carriers_differ,
+)
 from ordertrack.lifecycle import LABEL_LEAD, TRACKING_NUMBER_REUSE, OrderState, ShipmentState
 from ordertrack.statuses import ShipmentStatus
 
@@ -14,9 +21,14 @@ NUMBER = "1Z999AA10123456784"
 FULFILLED = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 
 
-def _shipment(key="f:1", carrier="UPS", fulfilled_at=FULFILLED, number=NUMBER) -> ShipmentState:
+def _shipment(key="f:1", carrier="UPS", fulfilled_at=FULFILLED, number=NUMBER, **more):
     return ShipmentState(
-        key=key, carrier=carrier, tracking_number=number, fulfilled_at=fulfilled_at
+        key=key,
+        carrier=carrier,
+        tracking_number=number,
+        fulfilled_at=fulfilled_at,
+        labelled_at=fulfilled_at,
+        **more,
     )
 
 
@@ -47,10 +59,13 @@ def test_every_source_spelling_of_a_carrier_has_one_code(name, code):
     assert carrier_code(name) == code
 
 
-def test_carriers_differ_only_when_both_are_known_and_unequal():
-    assert same_carrier("UPS", "ups")
-    assert same_carrier(None, "fedex") and same_carrier("FedEx", None)
-    assert not same_carrier("UPS", "FedEx")
+def test_carriers_differ_only_when_both_are_known_carriers_and_unequal():
+    assert carriers_differ("UPS", "FedEx")
+    assert not carriers_differ("UPS", "ups")
+    assert not carriers_differ(None, "fedex") and not carriers_differ("FedEx", None)
+    # A name that may be another spelling of the same carrier never keeps a report away.
+    assert not carriers_differ("DHL US", "dhl")
+    assert not carriers_differ("Other", "UPS")
 
 
 def test_an_event_within_the_numbers_life_is_claimed():
@@ -143,3 +158,54 @@ def test_a_report_that_says_nothing_of_the_parcel_moves_only_its_estimate():
     (parcel,) = _after(state, estimate).shipments
     assert (parcel.status, parcel.raw_status) == (ShipmentStatus.IN_TRANSIT, "in_transit")
     assert parcel.est_delivery == date(2026, 11, 9)
+
+
+def test_a_live_parcel_is_preferred_to_a_cancelled_one_with_the_same_number():
+    cancelled = _shipment("duplicate", fulfilled_at=FULFILLED + timedelta(hours=2), cancelled=True)
+    live = _shipment("real")
+    at = FULFILLED + timedelta(days=1)
+    assert lifecycle.best_claim([cancelled, live], _ref(), at) is live
+    assert lifecycle.best_claim([cancelled], _ref(), at) is cancelled, "kept in its history"
+
+
+def test_re_reports_of_a_parcel_do_not_move_the_start_of_its_numbers_life():
+    first = _fulfillment(NUMBER, FULFILLED)
+    again = _fulfillment(NUMBER, FULFILLED + timedelta(days=40))
+    scan = _tracking(ShipmentStatus.DELIVERED, FULFILLED + timedelta(days=5))
+    for facts in ([first, scan, again], [first, again, scan], [again, first, scan]):
+        state = OrderState()
+        for fact in facts:
+            state = _after(state, fact)
+        (parcel,) = state.shipments
+        assert parcel.labelled_at == FULFILLED
+        assert parcel.status is ShipmentStatus.DELIVERED, facts
+
+
+def _listed(at: datetime, *ids: str) -> OrderFact:
+    return OrderFact("woocommerce", "1", at, fulfillment_ids=ids)
+
+
+def _parcel(fulfillment_id: str, number: str, at: datetime) -> FulfillmentFact:
+    return FulfillmentFact("woocommerce", "1", fulfillment_id, at, "USPS", number)
+
+
+def test_a_parcel_missing_from_the_platforms_newest_list_is_removed_in_any_order():
+    old = _parcel("a", "9400OLD", FULFILLED)
+    new = _parcel("b", "9400NEW", FULFILLED + timedelta(hours=1))
+    listed = _listed(FULFILLED + timedelta(hours=1), "b")
+    endings = set()
+    for facts in ([old, new, listed], [listed, new, old], [new, listed, old], [old, listed, new]):
+        state = OrderState()
+        for fact in facts:
+            state = _after(state, fact)
+        endings.add(tuple((s.key, s.live) for s in sorted(state.shipments, key=lambda s: s.key)))
+    assert endings == {(("f:a", False), ("f:b", True))}
+
+
+def test_removing_a_parcel_and_adding_another_in_one_update_is_a_replaced_number():
+    before = _after(OrderState(), _listed(FULFILLED, "a"), _parcel("a", "9400OLD", FULFILLED))
+    at = FULFILLED + timedelta(hours=1)
+    after = _after(before, _listed(at, "b"), _parcel("b", "9400NEW", at))
+    assert lifecycle.replaced_tracking_numbers(before, after) == ["9400NEW"]
+    second = _after(after, _listed(at + timedelta(1), "b", "c"), _parcel("c", "9400MORE", at))
+    assert lifecycle.replaced_tracking_numbers(after, second) == [], "an added parcel is not"

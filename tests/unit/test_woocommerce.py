@@ -59,7 +59,10 @@ def utc(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
 
 
-def order_2001(occurred_at: datetime, status: OrderStatus) -> OrderFact:
+def order_2001(
+    occurred_at: datetime, status: OrderStatus, parcels: tuple[str, ...] = ()
+) -> OrderFact:
+    """The order as a full body says it; `parcels` is its complete list of tracking ids."""
     return OrderFact(
         platform="woocommerce",
         order_id=ORDER_ID,
@@ -68,6 +71,7 @@ def order_2001(occurred_at: datetime, status: OrderStatus) -> OrderFact:
         name="#2001",
         customer=ADA,
         items=ITEMS,
+        fulfillment_ids=parcels,
     )
 
 
@@ -142,7 +146,7 @@ def test_order_updated_completed_completes_order_2001_and_ships_it_with_usps():
     envelope, facts = receive("order_updated__completed")
     handled_as(envelope, "order.updated")
     assert facts == [
-        order_2001(utc(10, 15, 30, 5), OrderStatus.COMPLETED),
+        order_2001(utc(10, 15, 30, 5), OrderStatus.COMPLETED, (TRACKING_ID,)),
         usps_parcel(utc(10, 15, 30, 5)),
     ]
 
@@ -169,7 +173,7 @@ def test_order_updated_refunded_refunds_order_2001_and_still_names_its_parcel():
     envelope, facts = receive("order_updated__refunded")
     handled_as(envelope, "order.updated")
     assert facts == [
-        order_2001(utc(16, 17, 45), OrderStatus.REFUNDED),
+        order_2001(utc(16, 17, 45), OrderStatus.REFUNDED, (TRACKING_ID,)),
         usps_parcel(utc(16, 17, 45)),  # the order's last change is the newest news of it
     ]
 

@@ -68,7 +68,10 @@ class StoreApi:
 
     def _get(self, path: str, params: dict | None) -> Any:
         try:
-            response = self.session.get(self.root + path, params=params, timeout=self.timeout)
+            # No redirects: requests would carry X-Auth-Token to wherever one points.
+            response = self.session.get(
+                self.root + path, params=params, timeout=self.timeout, allow_redirects=False
+            )
         except requests.Timeout:
             raise UpstreamUnavailable(
                 f"BigCommerce GET {path} did not answer within {self.timeout:g} s"
@@ -89,6 +92,10 @@ class StoreApi:
 
 def _raise_for_status(path: str, response: requests.Response) -> None:
     status = response.status_code
+    if 300 <= status < 400:
+        raise UpstreamRefused(
+            f"BigCommerce GET {path} answered {status}: redirects are not followed"
+        )
     if status < 400:
         return
     where = f"BigCommerce GET {path} answered {status}"

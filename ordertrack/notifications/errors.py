@@ -1,0 +1,12 @@
+"""How a channel says an attempt failed: whether trying again could help, and when."""
+
+
+class DeliveryError(Exception):
+    """Sending failed; `permanent` says whether trying again could help, and `retry_after`
+    (seconds) when the other side said when to come back (Twilio's 429 Retry-After)."""
+
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
