@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)  ## set up, migrate and serve on $(PORT) (SQLite + in-process queue unless configured)
 	$(BIN)/ordertrack migrate
-	PORT=$(PORT) $(BIN)/ordertrack serve --dev
+	PORT=$(PORT) ALLOW_PRIVATE_WEBHOOK_URLS=$${ALLOW_PRIVATE_WEBHOOK_URLS:-true} $(BIN)/ordertrack serve --dev
 
 test: $(STAMP)  ## set up and run the whole suite (needs Redis and PostgreSQL on localhost)
 	$(BIN)/ruff check .

@@ -13,6 +13,13 @@ class Customer:
     email: str | None = None
     phone: str | None = None
     name: str | None = None
+    #: Whether the customer agreed to texts, as the platform reports it (None: it does not).
+    sms_consent: bool | None = None
+    #: The language the customer shopped in ("en-US"), for the messages' language.
+    locale: str | None = None
+    #: Where the parcel goes, for the customer's time zone (quiet hours for texts).
+    country_code: str | None = None
+    province_code: str | None = None
 
 
 @dataclass(frozen=True)

@@ -221,15 +221,27 @@ def replaced_tracking_numbers(before: OrderState, after: OrderState) -> list[str
     return replaced + (added if dropped else [])
 
 
+def _merged(newer: Customer, older: Customer) -> Customer:
+    """The newer report's values, and the older one's where the newer says nothing: a
+    payload that omits the customer's consent to texts has not withdrawn it."""
+    values = {
+        name: getattr(older, name) if value is None else value
+        for name, value in vars(newer).items()
+    }
+    return Customer(**values)
+
+
 def apply_order(state: OrderState, fact: OrderFact) -> OrderState:
     if not state.info_at or fact.occurred_at >= state.info_at:
         state = replace(
             state,
             name=fact.name or state.name,
-            customer=fact.customer,
+            customer=_merged(fact.customer, state.customer),
             items=fact.items or state.items,
             info_at=fact.occurred_at,
         )
+    else:  # an older report only fills what the newer ones did not say
+        state = replace(state, customer=_merged(state.customer, fact.customer))
     if fact.status and _platform_key(fact.occurred_at, fact.status) > _platform_key(
         state.platform_status_at, state.platform_status
     ):

@@ -10,19 +10,19 @@ from sqlalchemy.orm import Session
 
 from ordertrack import lifecycle, providers, strictjson
 from ordertrack.facts import Fact, FulfillmentFact, OrderFact, TrackingFact
-from ordertrack.notifications import policy
-from ordertrack.notifications.sender import STALE_PREFIX
+from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
 from ordertrack.store import orders, parking
 from ordertrack.store.inbox import insert_ignoring_duplicates
-from ordertrack.store.models import History, Inbox, InboxStatus, Order, Outbox, OutboxStatus
+from ordertrack.store.models import History, Inbox, InboxStatus, Order
 
 
 @dataclass
 class Processed:
     """What the caller enqueues after commit."""
 
-    outbox_ids: list[int] = field(default_factory=list)
+    #: Notifications queued, each with the moment it is due.
+    notifications: list[outbox.Queued] = field(default_factory=list)
     #: Parked carrier events whose tracking number a fulfillment just named.
     unparked_inbox_ids: list[int] = field(default_factory=list)
 
@@ -65,8 +65,9 @@ def process(session: Session, row: Inbox, settings: Settings) -> Processed:
     result = Processed()
     orders.lock_tracking_numbers(session, _tracking_numbers(facts))
     groups, parked = _group_by_order(session, facts)
+    plan = outbox.plan_for(settings)
     for order, indexed in groups.items():
-        _apply(session, row, order, indexed, result)
+        _apply(session, row, order, indexed, result, plan)
     now = datetime.now(UTC)
     row.touched_at = now
     if parked:
@@ -110,14 +111,14 @@ def _order_for(session: Session, fact: Fact) -> Order | None:
     return orders.find_by_tracking_number(session, ref, fact.occurred_at)
 
 
-def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], result) -> None:
+def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], result, plan):
     before = orders.to_state(order)
     outcome = lifecycle.apply(before, [fact for _, fact in indexed])
     orders.save_state(order, outcome.state)
     session.flush()
     history = [_history_entry(row, order, i, fact, outcome.state) for i, fact in indexed]
     session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)
-    result.outbox_ids += _queue_notifications(session, order, before, outcome)
+    result.notifications += outbox.queue(session, order, before, outcome, plan)
     result.unparked_inbox_ids += _unpark(session, indexed)
 
 
@@ -150,68 +151,6 @@ def _history_entry(row: Inbox, order: Order, index: int, fact: Fact, state) -> d
         "raw_status": fact.raw_status,
         "detail": fact.detail or fact.message,
     }
-
-
-def _queue_notifications(session: Session, order: Order, before, outcome) -> list[int]:
-    """An outbox row per announced kind, in the transition's own transaction. A customer whose
-    email arrives only now still hears about where the order stands."""
-    state = outcome.state
-    if not state.customer.email:
-        return []
-    recipient = state.customer.email.strip().lower()
-    status = policy.announced_status(state.status, any(s.live for s in state.shipments))
-    kind = None
-    if outcome.transition:
-        kind = policy.kind_to_announce(status, outcome.transition.furthest_stage_before)
-    elif not before.customer.email:
-        kind = policy.kind_to_announce(status, 0)
-    queued = []
-    if kind is not None:
-        queued += _queue(session, order, kind, recipient) or _revive_stale(
-            session, order, kind, recipient
-        )
-    for number in lifecycle.replaced_tracking_numbers(before, state):
-        queued += _queue(session, order, policy.tracking_changed_kind(number), recipient)
-    return queued
-
-
-def _queue(session: Session, order: Order, kind: str, recipient: str) -> list[int]:
-    """One row per channel, unless this kind was queued for this recipient before."""
-    now = datetime.now(UTC)
-    table = Outbox.__table__
-    rows = [
-        {
-            "order_id": order.id,
-            "kind": kind,
-            "channel": channel,
-            "recipient": recipient,
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "created_at": now,
-            "touched_at": now,
-        }
-        for channel in policy.CHANNELS
-    ]
-    statement = insert_ignoring_duplicates(session.connection(), table).returning(table.c.id)
-    return list(session.scalars(statement, rows))
-
-
-def _revive_stale(session: Session, order: Order, kind: str, recipient: str) -> list[int]:
-    """A message skipped because the news had stopped being true (the order moved back) is
-    due again now that it is true again: still at most one ever sent."""
-    query = (
-        update(Outbox)
-        .where(
-            Outbox.order_id == order.id,
-            Outbox.kind == kind,
-            Outbox.recipient == recipient,
-            Outbox.status == OutboxStatus.SKIPPED,
-            Outbox.last_error.startswith(STALE_PREFIX),
-        )
-        .values(status=OutboxStatus.PENDING, last_error=None, touched_at=datetime.now(UTC))
-        .returning(Outbox.id)
-    )
-    return list(session.scalars(query))
 
 
 def _unpark(session: Session, indexed: list[tuple[int, Fact]]) -> list[int]:

@@ -55,6 +55,23 @@ class Settings:
     commit_timeout_seconds: float = 1.5
     log_level: str = "INFO"
     shop_name: str = "Our shop"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_from: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    merchant_webhook_url: str | None = None
+    merchant_webhook_secret: str | None = field(default=None, repr=False)
+    #: Outgoing webhooks to private, loopback or link-local addresses (SSRF) only when on.
+    allow_private_webhook_urls: bool = False
+    #: Overrides the policy file's quiet hours for texts (default there: 21:00-08:00).
+    sms_quiet_hours: str | None = None
+    notification_policy_file: str | None = None
+    #: The customer's time zone when the shipping address does not say.
+    shop_timezone: str = "UTC"
+    #: How long a notification waits before it goes, so news landing together is one message.
+    notify_coalesce_seconds: float = 5.0
+    #: Signs the links in messages (unsubscribe; tracking pages).
+    signing_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -95,6 +112,18 @@ class Settings:
             commit_timeout_seconds=env.float("COMMIT_TIMEOUT_SECONDS", 1.5),
             log_level=env.str("LOG_LEVEL", "INFO").upper(),
             shop_name=env.str("SHOP_NAME", "Our shop"),
+            twilio_account_sid=env.str("TWILIO_ACCOUNT_SID", None) or None,
+            twilio_auth_token=env.str("TWILIO_AUTH_TOKEN", None) or None,
+            twilio_from=env.str("TWILIO_FROM", None) or None,
+            twilio_api_base=env.str("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
+            merchant_webhook_url=env.str("MERCHANT_WEBHOOK_URL", None) or None,
+            merchant_webhook_secret=env.str("MERCHANT_WEBHOOK_SECRET", None) or None,
+            allow_private_webhook_urls=env.bool("ALLOW_PRIVATE_WEBHOOK_URLS", False),
+            sms_quiet_hours=env.str("SMS_QUIET_HOURS", None) or None,
+            notification_policy_file=env.str("NOTIFICATION_POLICY_FILE", None) or None,
+            shop_timezone=env.str("SHOP_TIMEZONE", "UTC"),
+            notify_coalesce_seconds=env.float("NOTIFY_COALESCE_SECONDS", 5.0),
+            signing_secret=env.str("SIGNING_SECRET", None) or None,
         )
 
     def credentials_for(self, source: str) -> Credentials:

@@ -5,7 +5,9 @@ import hmac
 
 from flask import Blueprint, current_app, jsonify, request
 
+from ordertrack.notifications import resend
 from ordertrack.store import views
+from ordertrack.store.models import OutboxStatus
 from service.errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -49,6 +51,32 @@ def get_shipment(carrier: str, tracking_number: str):
         document = views.shipment_document(shipment)
         document["order"] = views.order_document(session, shipment.order)
         return jsonify(document)
+
+
+@bp.get("/notifications")
+def list_notifications():
+    """`?status=failed`: every message that did not go out, newest first, with the reason."""
+    status = request.args.get("status", OutboxStatus.FAILED)
+    if status not in OutboxStatus.ALL:
+        return error_response(400, f"status must be one of {', '.join(OutboxStatus.ALL)}")
+    with current_app.extensions["ordertrack"].sessions() as session:
+        return jsonify(notifications=views.notifications_with_status(session, status))
+
+
+@bp.post("/notifications/<int:outbox_id>/resend")
+def resend_notification(outbox_id: int):
+    """Try a failed message again (the merchant fixed the address, the endpoint, the number):
+    its attempts start again from zero; it still goes out at most once."""
+    edge = current_app.extensions["ordertrack"]
+    with edge.sessions.begin() as session:
+        row = resend.mark_for_resend(session, outbox_id)
+        if row is None:
+            return error_response(404, f"no notification {outbox_id}")
+        if row.status != OutboxStatus.PENDING:
+            return error_response(409, f"notification {outbox_id} is {row.status}, not failed")
+        document = views.notification_document(row)
+    edge.runtime.actors.send_notification.send(outbox_id)
+    return jsonify(document), 202
 
 
 @bp.get("/unknown-codes")

@@ -38,7 +38,7 @@ def receive(source: str):
     body = _read_body(edge.settings.max_body_bytes)
     delivery = Delivery(body=body, headers=request.headers, query=request.args)
     if providers.is_handshake(provider, delivery):
-        return _answer(200, status="handshake")
+        return acknowledge(200, status="handshake")
     if request.mimetype != "application/json":
         raise UnsupportedMediaType(f"expected application/json, got {request.mimetype or 'none'!r}")
     provider.verify(delivery, credentials)
@@ -57,13 +57,13 @@ def receive(source: str):
         )
     )
     if inbox_id is None:
-        return _answer(200, status="duplicate", topic=envelope.topic)
+        return acknowledge(200, status="duplicate", topic=envelope.topic)
     if not envelope.handled:
-        return _answer(200, status="ignored", topic=envelope.topic, id=inbox_id)
-    return _answer(202, status="accepted", topic=envelope.topic, id=inbox_id)
+        return acknowledge(200, status="ignored", topic=envelope.topic, id=inbox_id)
+    return acknowledge(202, status="accepted", topic=envelope.topic, id=inbox_id)
 
 
-def _answer(code: int, **body) -> Response:
+def acknowledge(code: int, **body) -> Response:
     """The acknowledgement: plain json.dumps, as jsonify's provider machinery costs more
     than the rest of a small response on the hot path."""
     return Response(json.dumps(body), status=code, mimetype="application/json")

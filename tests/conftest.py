@@ -47,6 +47,23 @@ def postgres_url() -> Iterator[str]:
     yield from _postgres_database()
 
 
+#: Settings a developer's shell may hold that would change what a test sees.
+_OURS = (
+    "WEBHOOK_",
+    "BIGCOMMERCE_",
+    "SMTP_",
+    "REDIS_URL",
+    "DATABASE_URL",
+    "TWILIO_",
+    "MERCHANT_",
+    "ALLOW_PRIVATE",
+    "SMS_",
+    "NOTIF",
+    "SHOP_",
+    "SIGNING_",
+)
+
+
 @pytest.fixture
 def base_env(monkeypatch) -> dict[str, str]:
     """The environment every app under test starts from."""
@@ -57,9 +74,10 @@ def base_env(monkeypatch) -> dict[str, str]:
         "RETRY_MIN_BACKOFF_MS": "10",
         "RETRY_MAX_BACKOFF_MS": "50",
         "MAX_ATTEMPTS": "3",
+        "NOTIFY_COALESCE_SECONDS": "0",
     }
     for name in list(os.environ):
-        if name.startswith(("WEBHOOK_", "BIGCOMMERCE_", "SMTP_", "REDIS_URL", "DATABASE_URL")):
+        if name.startswith(_OURS):
             monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -59,8 +59,8 @@ def declare_actors(
             reason = f"inbox {inbox_id}: {type(exc).__name__}"
             delay = _delay_ms(exc, settings)
             raise (TryLater(reason, delay) if delay else TryAgain(reason)) from None
-        for outbox_id in result.outbox_ids:
-            send_notification.send(outbox_id)
+        for queued in result.notifications:
+            send_when_due(send_notification, queued.id, queued.due_at)
         for parked_id in result.unparked_inbox_ids:
             process_event.send(parked_id)
 
@@ -70,15 +70,32 @@ def declare_actors(
             outcome = sender.deliver(sessions, outbox_id, channels)
         except Exception as exc:  # the database, most likely; only the type is logged
             raise TryAgain(f"outbox {outbox_id}: {type(exc).__name__}") from None
-        if outcome.retry:  # the reason is in the outbox row; it may quote an address
-            raise TryAgain(f"outbox {outbox_id}: transient failure, will retry")
+        if outcome.status == "not due":  # sent early (the sweeper, a resend): wait for it
+            send_notification.send_with_options(args=(outbox_id,), delay=int(outcome.wait * 1000))
+        elif outcome.retry:  # the reason is in the outbox row; it may quote an address
+            log.warning("outbox %s: transient failure, will retry", outbox_id)
+            reason = f"outbox {outbox_id}: transient failure, will retry"
+            delay = _wait_ms(outcome.wait, settings)
+            raise (TryLater(reason, delay) if delay else TryAgain(reason))
 
     return Actors(process_event, send_notification)
 
 
+def send_when_due(actor: dramatiq.Actor, outbox_id: int, due_at: datetime | None) -> None:
+    """Enqueue now, delayed until the row is due (the broker holds it meanwhile)."""
+    wait = (due_at - datetime.now(UTC)).total_seconds() if due_at else 0
+    if wait > 0:
+        actor.send_with_options(args=(outbox_id,), delay=int(wait * 1000))
+    else:
+        actor.send(outbox_id)
+
+
 def _delay_ms(exc: Exception, settings: Settings) -> int | None:
     """When a source's API said when to come back (Retry-After), within our own bounds."""
-    seconds = getattr(exc, "retry_after", None)
+    return _wait_ms(getattr(exc, "retry_after", None), settings)
+
+
+def _wait_ms(seconds: float | None, settings: Settings) -> int | None:
     if seconds is None:
         return None
     wanted = int(seconds * 1000)

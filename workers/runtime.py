@@ -3,13 +3,18 @@ broker with our actors declared on it. Built once per process, never at import t
 
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import dramatiq
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ordertrack.notifications import outbox
+from ordertrack.notifications.channels import Channels
 from ordertrack.notifications.email import SmtpConfig
-from ordertrack.notifications.sender import Channels
+from ordertrack.notifications.links import signing_key
+from ordertrack.notifications.merchant_webhook import MerchantWebhookConfig, parse_secret
+from ordertrack.notifications.sms import TwilioConfig
 from ordertrack.settings import Settings
 from ordertrack.store.db import make_engine, make_sessionmaker
 from workers.actors import Actors, declare_actors
@@ -38,9 +43,38 @@ def build_runtime(settings: Settings, *, broker: dramatiq.Broker | None = None) 
         shop_name=settings.shop_name,
         message_domain=urlsplit(settings.public_base_url).hostname or "localhost",
         max_attempts=settings.max_attempts,
+        twilio=twilio_config(settings),
+        merchant=merchant_config(settings),
+        link_key=signing_key(settings),
+        public_base_url=settings.public_base_url,
     )
+    outbox.plan_for(settings)  # the policy file and time zone are checked now, not at 3 a.m.
+    ZoneInfo(settings.shop_timezone)
     actors = declare_actors(broker, sessions, channels, settings)
     return Runtime(settings, engine, sessions, broker, actors)
+
+
+def twilio_config(settings: Settings) -> TwilioConfig | None:
+    if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from):
+        return None
+    return TwilioConfig(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        sender=settings.twilio_from,
+        api_base=settings.twilio_api_base,
+        status_callback_url=f"{settings.public_base_url}/webhooks/twilio",
+    )
+
+
+def merchant_config(settings: Settings) -> MerchantWebhookConfig | None:
+    if not (settings.merchant_webhook_url and settings.merchant_webhook_secret):
+        return None
+    parse_secret(settings.merchant_webhook_secret)  # a bad one stops start-up, naming it
+    return MerchantWebhookConfig(
+        url=settings.merchant_webhook_url,
+        secret=settings.merchant_webhook_secret,
+        allow_private=settings.allow_private_webhook_urls,
+    )
 
 
 def smtp_config(settings: Settings) -> SmtpConfig | None:

@@ -1,42 +1,25 @@
-"""What a notification says: subject, headline and the parcels, rendered from templates."""
+"""What a notification says, in the customer's language: an email (subject, text and HTML)
+and an SMS, from the order's state.
 
+The words come from the language's catalog (locales.py); the layout from the templates. Every
+string from the platform (shop, order and item names) is text: made one line here, escaped by
+the HTML template.
+"""
+
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from urllib.parse import quote
+from math import ceil
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ordertrack.facts import carrier_code
-from ordertrack.lifecycle import OrderState, progress_summary
-from ordertrack.notifications import policy
-
-HEADLINES: dict[str, tuple[str, str]] = {
-    # kind: (subject, headline)
-    "shipped": ("Your order {order} has shipped", "Good news: your order is on its way."),
-    "out_for_delivery": (
-        "Your order {order} is out for delivery",
-        "Your parcel is out for delivery today.",
-    ),
-    "delivered": ("Your order {order} was delivered", "Your order has been delivered."),
-    "delivery_failed": (
-        "Delivery attempt for order {order}",
-        "The carrier tried to deliver your parcel but could not. They will try again or "
-        "leave instructions.",
-    ),
-    "exception": (
-        "A problem with the delivery of order {order}",
-        "The carrier reports a problem with your parcel. We are keeping an eye on it.",
-    ),
-    "available_for_pickup": (
-        "Your order {order} is ready for pickup",
-        "Your parcel is waiting for you at a pickup point.",
-    ),
-    policy.TRACKING_CHANGED: (
-        "New tracking number for order {order}",
-        "Your parcel has a new tracking number. The one we sent before no longer shows "
-        "its progress; please use the one below.",
-    ),
-}
+from ordertrack.facts import LineItem, carrier_code
+from ordertrack.lifecycle import OrderState, ShipmentState, items_not_shipped
+from ordertrack.notifications import locales, policy
+from ordertrack.statuses import ShipmentStatus
 
 #: Public tracking pages by carrier, for shipments whose platform gave no tracking URL.
 CARRIER_LINKS = {
@@ -45,6 +28,29 @@ CARRIER_LINKS = {
     "fedex": "https://www.fedex.com/fedextrack/?trknbr={number}",
     "dhl": "https://www.dhl.com/global-en/home/tracking.html?tracking-id={number}",
 }
+#: How customers spell the carriers whose codes we know ("ups" from one source, "UPS" from
+#: another); any other name is shown as the platform gave it.
+CARRIER_NAMES = {"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL"}
+
+#: The parcel an SMS links to is one whose status is the news.
+NEWS_STATUSES: dict[str, tuple[ShipmentStatus, ...]] = {
+    "shipped": (ShipmentStatus.LABEL_CREATED, ShipmentStatus.IN_TRANSIT),
+    "out_for_delivery": (ShipmentStatus.OUT_FOR_DELIVERY,),
+    "delivered": (ShipmentStatus.DELIVERED,),
+    "delivery_failed": (ShipmentStatus.DELIVERY_FAILED,),
+    "exception": (ShipmentStatus.EXCEPTION,),
+    "available_for_pickup": (ShipmentStatus.AVAILABLE_FOR_PICKUP,),
+}
+#: An estimate is no news for a parcel whose journey is over.
+_ARRIVED = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.CANCELLED)
+
+#: An SMS aims at one segment and never takes more than two.
+SMS_TARGET_CHARS = 160
+SMS_MAX_CHARS = 320
+#: Platform names are clipped in an SMS so that the news and the link always fit.
+SMS_SHOP_CHARS, SMS_ORDER_CHARS = 40, 24
+
+TrackingUrlFor = Callable[[ShipmentState], str | None]
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,18 @@ class Rendered:
     subject: str
     text: str
     html: str
+    #: The language it is written in, for a Content-Language header.
+    locale: str = locales.DEFAULT
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """One live shipment as the email shows it: labelled details and a link."""
+
+    title: str
+    status: str
+    details: list[tuple[str, str]]
+    link: str | None
 
 
 @cache
@@ -60,41 +78,212 @@ def _templates() -> Environment:
         loader=PackageLoader("ordertrack.notifications", "templates"),
         autoescape=select_autoescape(["html"]),
         keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
 
 
 def tracking_link(carrier: str | None, number: str | None, url: str | None) -> str | None:
-    if url:
-        return url
+    """The platform's tracking page when it is a web address, else the carrier's own."""
+    if url and _is_web_address(url.strip()):
+        return url.strip()
     template = CARRIER_LINKS.get(carrier_code(carrier) or "")
     return template.format(number=quote(number)) if template and number else None
 
 
-def render(kind: str, state: OrderState, shop_name: str) -> Rendered:
-    subject, headline = HEADLINES[policy.base_kind(kind)]
-    order_name = state.name or "(unnamed)"
+def _is_web_address(url: str) -> bool:
+    """http(s) and nothing that would break a line or hide a script: the platform's URL is
+    put in an href and an SMS as it is."""
+    printable = url.isprintable() and not any(c.isspace() for c in url)
+    return printable and urlsplit(url).scheme.lower() in ("http", "https")
+
+
+def default_tracking_url(shipment: ShipmentState) -> str | None:
+    carrier = shipment.carrier or shipment.reported_carrier
+    return tracking_link(carrier, shipment.tracking_number, shipment.tracking_url)
+
+
+def render(
+    kind: str,
+    state: OrderState,
+    shop_name: str,
+    locale: str | None = None,
+    *,
+    unsubscribe_url: str | None = None,
+    tracking_url_for: TrackingUrlFor | None = None,
+) -> Rendered:
+    """The email for `kind` in the language of `locale` (the order's, as the platform gave
+    it); `tracking_url_for` picks each parcel's link."""
+    words = locales.catalog(locales.choose_locale(locale))
+    order = _one_line(state.name) or words.raw("email.unnamed")
+    subject = words.text(f"kinds.{policy.base_kind(kind)}.subject", order=order)
+    name = _one_line(state.customer.name)
     context = {
-        "subject": subject.format(order=order_name),
-        "headline": headline,
-        "order_name": order_name,
-        "summary": progress_summary(state),
-        "shop_name": shop_name,
-        "shipments": [
-            {
-                "carrier": s.carrier or s.reported_carrier,
-                "tracking_number": s.tracking_number,
-                "est_delivery": s.est_delivery.isoformat() if s.est_delivery else None,
-                "link": tracking_link(
-                    s.carrier or s.reported_carrier, s.tracking_number, s.tracking_url
-                ),
-            }
-            for s in state.shipments
-            if s.live
-        ],
+        "lang": words.locale,
+        "subject": subject,
+        "greeting": words.text("email.greeting", name=name)
+        if name
+        else words.raw("email.greeting_anonymous"),
+        "headline": words.raw(f"kinds.{policy.base_kind(kind)}.headline"),
+        "order_line": words.text("email.order", order=order),
+        "progress": localized_progress(state, words.locale),
+        "parcels": _parcels(kind, state, words, tracking_url_for or default_tracking_url),
+        "order_lines": _order_lines(state, words),
+        "track": words.raw("email.track"),
+        "shop_name": _one_line(shop_name),
+        "footer": words.text("email.footer", shop=_one_line(shop_name)),
+        "unsubscribe": words.raw("email.unsubscribe"),
+        "unsubscribe_url": unsubscribe_url,
     }
     env = _templates()
     return Rendered(
-        subject=context["subject"],
+        subject=subject,
         text=env.get_template("email.txt").render(context),
         html=env.get_template("email.html").render(context),
+        locale=words.locale,
     )
+
+
+def render_sms(
+    kind: str,
+    state: OrderState,
+    shop_name: str,
+    locale: str | None = None,
+    *,
+    tracking_url_for: TrackingUrlFor | None = None,
+) -> str:
+    """One short text, shop name first: "Shop: your order #1042 is out for delivery today.
+    Track: https://...". The progress goes in only if the text still fits one segment; a link
+    too long for two segments is left out rather than cut."""
+    words = locales.catalog(locales.choose_locale(locale))
+    order = _clip(_one_line(state.name) or words.raw("email.unnamed"), SMS_ORDER_CHARS)
+    head = f"{_clip(_one_line(shop_name), SMS_SHOP_CHARS)}: "
+    head += words.text(f"kinds.{policy.base_kind(kind)}.sms", order=order)
+    link = _one_line(_sms_link(kind, state, tracking_url_for or default_tracking_url))
+    track = f" {words.text('sms.track', link=link)}" if link else ""
+    progress = localized_progress(state, words.locale)
+    extra = f" {words.text('sms.progress', progress=progress)}" if progress else ""
+    if sms_segments(head + extra + track) == 1:
+        return head + extra + track
+    return head + track if len(head + track) <= SMS_MAX_CHARS else head[:SMS_MAX_CHARS]
+
+
+def localized_progress(state: OrderState, locale: str | None = None) -> str | None:
+    """lifecycle.progress_summary in the customer's language, from the same numbers:
+    '1 of 2 delivered' while an order's parcels arrive apart."""
+    words = locales.catalog(locales.choose_locale(locale))
+    live = _live(state)
+    waiting = items_not_shipped(state)
+    if len(live) < 2 and not waiting:
+        return None
+    delivered = sum(s.status is ShipmentStatus.DELIVERED for s in live)
+    parts = [words.plural("progress.delivered", len(live), delivered=delivered)]
+    if waiting:
+        parts.append(words.plural("progress.not_shipped", waiting))
+    return words.raw("progress.separator").join(parts)
+
+
+def _live(state: OrderState) -> list[ShipmentState]:
+    return [s for s in state.shipments if s.live]
+
+
+def _parcels(kind: str, state: OrderState, words: locales.Catalog, url_for: TrackingUrlFor):
+    live = _live(state)
+    return [
+        Parcel(
+            title=words.text("email.parcel", number=n, count=len(live))
+            if len(live) > 1
+            else words.raw("email.parcel_single"),
+            status=words.raw(f"shipment_status.{s.status.value}"),
+            details=_details(s, words, renumbered=_announces_number(kind, s)),
+            link=url_for(s),
+        )
+        for n, s in enumerate(live, start=1)
+    ]
+
+
+def _details(s: ShipmentState, words: locales.Catalog, renumbered: bool) -> list[tuple[str, str]]:
+    carrier = s.carrier or s.reported_carrier
+    number = _one_line(s.tracking_number) or words.raw("email.no_tracking_number")
+    if renumbered:
+        number += f" ({words.raw('email.new_tracking_number')})"
+    details = [(words.raw("email.carrier"), _carrier_name(carrier))] if carrier else []
+    details.append((words.raw("email.tracking_number"), number))
+    if s.est_delivery and s.status not in _ARRIVED:
+        details.append((words.raw("email.estimate"), words.date(s.est_delivery)))
+    if s.items:
+        details.append((words.raw("email.items"), _items(s.items, words)))
+    return details
+
+
+def _order_lines(state: OrderState, words: locales.Catalog) -> list[tuple[str, str]]:
+    """The order's items when some parcel does not say what it holds; else what is still to
+    ship, since each parcel lists its own."""
+    live = _live(state)
+    if not live or not all(s.items for s in live):
+        return [(words.raw("email.order_items"), _items(state.items, words))] if state.items else []
+    shipped = Counter()
+    for shipment in live:
+        for item in shipment.items:
+            shipped[item.external_id] += item.quantity
+    waiting = [
+        LineItem(i.external_id, i.title, i.quantity - shipped[i.external_id])
+        for i in state.items
+        if i.quantity > shipped[i.external_id]
+    ]
+    return [(words.raw("email.not_shipped"), _items(waiting, words))] if waiting else []
+
+
+def _items(items: Iterable[LineItem], words: locales.Catalog) -> str:
+    return ", ".join(
+        words.text("email.item", title=_one_line(i.title), quantity=i.quantity) for i in items
+    )
+
+
+def _announces_number(kind: str, shipment: ShipmentState) -> bool:
+    """Whether `kind` is the news of this parcel's new tracking number (the kind carries a
+    digest of it)."""
+    number = shipment.tracking_number
+    return bool(number) and kind == policy.tracking_changed_kind(number)
+
+
+def _sms_link(kind: str, state: OrderState, url_for: TrackingUrlFor) -> str | None:
+    """The link of the parcel the news is about, else of the first parcel that has one."""
+    statuses = NEWS_STATUSES.get(policy.base_kind(kind), ())
+    live = _live(state)
+    about = [s for s in live if s.status in statuses or _announces_number(kind, s)]
+    return next((link for s in about + live if (link := url_for(s))), None)
+
+
+def _carrier_name(carrier: str) -> str:
+    return CARRIER_NAMES.get(carrier_code(carrier) or "", _one_line(carrier))
+
+
+def _one_line(text: str | None) -> str:
+    """Platform text on one line, without control characters: a newline in an order name
+    must not reach a Subject header or split an SMS."""
+    printable = "".join(c if unicodedata.category(c) != "Cc" else " " for c in text or "")
+    return " ".join(printable.split())
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+#: GSM 03.38: the basic alphabet (one unit each) and its extension (two units each).
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENSION = set("^{}\\[~]|€\f")
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS a text takes: 160 GSM-7 units in one (153 each when split), or 70 UCS-2
+    ones (67) as soon as one character is outside GSM-7."""
+    if all(c in _GSM7 or c in _GSM7_EXTENSION for c in text):
+        units = len(text) + sum(c in _GSM7_EXTENSION for c in text)
+        single, part = SMS_TARGET_CHARS, 153
+    else:
+        units, single, part = len(text.encode("utf-16-le")) // 2, 70, 67
+    return 1 if units <= single else ceil(units / part)

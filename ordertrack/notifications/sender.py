@@ -5,16 +5,25 @@ counter in its own commit, so a worker killed mid-send still counts the attempt,
 sweeper can hand a row stuck in `sending` to another worker after its lease.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordertrack.notifications import email, messages, policy
-from ordertrack.store.models import Outbox, OutboxStatus
+from ordertrack.notifications import channels as channels_module
+from ordertrack.notifications import policy
+from ordertrack.notifications.channels import Channels, NotConfigured
+from ordertrack.notifications.errors import DeliveryError
+from ordertrack.store import unsubscribes
+from ordertrack.store.models import Outbox, OutboxAttempt, OutboxStatus
 from ordertrack.store.orders import load_order, lock_order, to_state
 from ordertrack.store.overdue import overdue_ids
+from ordertrack.store.views import order_document
+
+__all__ = ["Channels", "Delivered", "claim", "deliver", "unfinished"]
+
+MERCHANT_WEBHOOK = "merchant_webhook"
 
 #: Skipped because no longer true; such a row may become due again (see the pipeline).
 STALE_PREFIX = "stale:"
@@ -29,49 +38,110 @@ class Delivered:
     reason: str | None = None
     #: True when the caller should try again later (with backoff).
     retry: bool = False
-
-
-@dataclass(frozen=True)
-class Channels:
-    smtp: email.SmtpConfig | None
-    shop_name: str
-    message_domain: str
-    max_attempts: int
+    #: Seconds the other side asked us to wait (Retry-After), or until the row is due.
+    wait: float | None = None
+    provider_message_id: str | None = None
 
 
 def claim(session: Session, outbox_id: int):
     """Mark a due row `sending` and count the attempt, in one UPDATE; None when it is not
-    due (done already, or another worker is sending it within its lease)."""
+    due (done already, not due yet, or another worker is sending it within its lease)."""
     now = datetime.now(UTC)
     abandoned = (Outbox.status == OutboxStatus.SENDING) & (Outbox.touched_at < now - SENDING_LEASE)
+    due = Outbox.due_at.is_(None) | (Outbox.due_at <= now)
     query = (
         update(Outbox)
-        .where(Outbox.id == outbox_id, (Outbox.status == OutboxStatus.PENDING) | abandoned)
+        .where(Outbox.id == outbox_id, ((Outbox.status == OutboxStatus.PENDING) & due) | abandoned)
         .values(status=OutboxStatus.SENDING, attempts=Outbox.attempts + 1, touched_at=now)
-        .returning(Outbox.order_id, Outbox.kind, Outbox.recipient, Outbox.attempts)
+        .returning(
+            Outbox.order_id,
+            Outbox.kind,
+            Outbox.channel,
+            Outbox.recipient,
+            Outbox.attempts,
+            Outbox.created_at,
+        )
         .execution_options(synchronize_session=False)
     )
     return session.execute(query).first()
+
+
+def _not_due_yet(session: Session, outbox_id: int) -> float | None:
+    """Seconds until a pending row is due, when it was sent to the queue early."""
+    row = session.get(Outbox, outbox_id)
+    if row is None or row.status != OutboxStatus.PENDING or row.due_at is None:
+        return None
+    wait = (row.due_at - datetime.now(UTC)).total_seconds()
+    return wait if wait > 0 else None
 
 
 def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels) -> Delivered:
     with sessions.begin() as session:
         row = claim(session, outbox_id)
         if row is None:
-            return Delivered("unchanged")
-        state = to_state(load_order(session, row.order_id))
-        kind, recipient, attempts = row.kind, row.recipient, row.attempts
-        message_id = f"<ordertrack.{outbox_id}.{row.order_id}@{channels.message_domain}>"
-    outcome = _attempt(kind, recipient, message_id, state, channels)
-    if outcome.retry and attempts >= channels.max_attempts:
+            wait = _not_due_yet(session, outbox_id)
+            return Delivered("not due", wait=wait) if wait else Delivered("unchanged")
+        job, skip = _job(session, outbox_id, row)
+    outcome = _scheduled(skip or _attempt(job, channels), job)
+    if outcome.retry and job.attempts >= _attempts_allowed(job.channel, channels):
         outcome = Delivered(
-            OutboxStatus.FAILED, f"gave up after {attempts} attempts: {outcome.reason}"
+            OutboxStatus.FAILED, f"gave up after {job.attempts} attempts: {outcome.reason}"
         )
     with sessions.begin() as session:
         if outcome.reason and outcome.reason.startswith(STALE_PREFIX):
-            outcome = _recheck_stale(session, row.order_id, kind, outcome)
-        session.execute(_record(outbox_id, attempts, outcome, message_id))
+            outcome = _recheck_stale(session, job.order_id, job.kind, outcome)
+        session.execute(_record(outbox_id, job.attempts, outcome))
+        session.add(_attempt_row(outbox_id, job.attempts, outcome))
     return outcome
+
+
+#: When a merchant webhook is tried again, after each failed attempt, in seconds: Standard
+#: Webhooks' example schedule, about 17 hours in all, unless the endpoint says Retry-After.
+MERCHANT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000)
+
+
+def _attempts_allowed(channel: str, channels: Channels) -> int:
+    if channel == MERCHANT_WEBHOOK:
+        return len(MERCHANT_RETRY_SCHEDULE) + 1
+    return channels.max_attempts
+
+
+def _scheduled(outcome: Delivered, job) -> Delivered:
+    """A merchant webhook's retry waits by the schedule, unless the endpoint said how long."""
+    if not outcome.retry or outcome.wait is not None or job.channel != MERCHANT_WEBHOOK:
+        return outcome
+    step = min(job.attempts, len(MERCHANT_RETRY_SCHEDULE)) - 1
+    return replace(outcome, wait=float(MERCHANT_RETRY_SCHEDULE[step]))
+
+
+@dataclass(frozen=True)
+class _Claimed(channels_module.Job):
+    attempts: int = 0
+
+
+def _job(session: Session, outbox_id: int, row) -> tuple[_Claimed, Delivered | None]:
+    """What the attempt needs, and the reason to skip it without sending, if there is one."""
+    order = load_order(session, row.order_id)
+    state = to_state(order)
+    document = order_document(session, order) if row.channel == MERCHANT_WEBHOOK else {}
+    job = _Claimed(
+        outbox_id=outbox_id,
+        order_id=row.order_id,
+        kind=row.kind,
+        channel=row.channel,
+        recipient=row.recipient,
+        state=state,
+        created_at=row.created_at,
+        order_document=document,
+        attempts=row.attempts,
+    )
+    if row.channel != MERCHANT_WEBHOOK and policy.is_stale(row.kind, state.status):
+        return job, Delivered(
+            OutboxStatus.SKIPPED, f"{STALE_PREFIX} the order is {state.status} now"
+        )
+    if unsubscribes.has_unsubscribed(session, row.channel, row.recipient):
+        return job, Delivered(OutboxStatus.SKIPPED, "the recipient unsubscribed")
+    return job, None
 
 
 def _recheck_stale(session: Session, order_id: int, kind: str, outcome: Delivered) -> Delivered:
@@ -83,32 +153,31 @@ def _recheck_stale(session: Session, order_id: int, kind: str, outcome: Delivere
     return Delivered(OutboxStatus.PENDING, "true again while being skipped", retry=True)
 
 
-def _attempt(kind: str, recipient: str, message_id: str, state, channels: Channels) -> Delivered:
-    if policy.is_stale(kind, state.status):
-        return Delivered(OutboxStatus.SKIPPED, f"{STALE_PREFIX} the order is {state.status} now")
-    if channels.smtp is None:
-        return Delivered(OutboxStatus.SKIPPED, "SMTP_HOST is not set")
+def _attempt(job, channels: Channels) -> Delivered:
     try:
-        content = messages.render(kind, state, channels.shop_name)
-        email.send(
-            channels.smtp, email.build_message(channels.smtp, recipient, message_id, content)
-        )
-    except email.DeliveryError as exc:
+        provider_id = channels_module.send(job, channels)
+    except NotConfigured as exc:
+        return Delivered(OutboxStatus.SKIPPED, str(exc))
+    except DeliveryError as exc:
         if exc.permanent:
             return Delivered(OutboxStatus.FAILED, exc.reason)
-        return Delivered(OutboxStatus.PENDING, exc.reason, retry=True)
+        return Delivered(OutboxStatus.PENDING, exc.reason, retry=True, wait=exc.retry_after)
     except Exception as exc:  # a bug of ours: recorded and visible, never re-driven forever
         return Delivered(OutboxStatus.FAILED, f"could not build the message: {type(exc).__name__}")
-    return Delivered(OutboxStatus.SENT)
+    return Delivered(OutboxStatus.SENT, provider_message_id=provider_id)
 
 
-def _record(outbox_id: int, attempt: int, outcome: Delivered, message_id: str):
+def _record(outbox_id: int, attempt: int, outcome: Delivered):
     """Record this attempt's outcome, only if the row is still this attempt's: a worker that
     stalled past its lease must not overwrite what the one that took over recorded."""
     now = datetime.now(UTC)
     values = {"status": outcome.status, "last_error": outcome.reason, "touched_at": now}
     if outcome.status == OutboxStatus.SENT:
-        values |= {"sent_at": now, "message_id": message_id}
+        values |= {"sent_at": now, "message_id": outcome.provider_message_id}
+        values["provider_message_id"] = (outcome.provider_message_id or "")[:64] or None
+    if outcome.retry and outcome.wait is not None:
+        # Not due again before then: the sweeper must not re-drive it early.
+        values["due_at"] = now + timedelta(seconds=outcome.wait)
     query = (
         update(Outbox)
         .where(
@@ -121,7 +190,20 @@ def _record(outbox_id: int, attempt: int, outcome: Delivered, message_id: str):
     return query.execution_options(synchronize_session=False)
 
 
+def _attempt_row(outbox_id: int, attempt: int, outcome: Delivered) -> OutboxAttempt:
+    outcome_name = "retry" if outcome.retry else outcome.status
+    return OutboxAttempt(
+        outbox_id=outbox_id,
+        attempt=attempt,
+        at=datetime.now(UTC),
+        outcome=outcome_name,
+        reason=(outcome.reason or "")[:1000] or None,
+    )
+
+
 def unfinished(session: Session, untouched_for: timedelta, limit: int = 500) -> list[int]:
     """Notifications left pending, or sending past their lease, for the sweeper."""
-    cutoff = datetime.now(UTC) - max(untouched_for, SENDING_LEASE)
-    return overdue_ids(session, Outbox, OutboxStatus.UNFINISHED, cutoff, limit)
+    now = datetime.now(UTC)
+    cutoff = now - max(untouched_for, SENDING_LEASE)
+    due = Outbox.due_at.is_(None) | (Outbox.due_at <= now)
+    return overdue_ids(session, Outbox, OutboxStatus.UNFINISHED, cutoff, limit, due)

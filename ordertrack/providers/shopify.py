@@ -81,11 +81,22 @@ FINANCIAL_STATUSES: dict[str, OrderStatus | None] = {
 }
 
 
+class _SmsConsent(Lenient):
+    state = fields.String(allow_none=True)
+
+
 class _Customer(Lenient):
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     first_name = fields.String(allow_none=True)
     last_name = fields.String(allow_none=True)
+    sms_marketing_consent = fields.Nested(_SmsConsent, allow_none=True)
+
+
+class _Address(Lenient):
+    phone = fields.String(allow_none=True)
+    country_code = fields.String(allow_none=True)
+    province_code = fields.String(allow_none=True)
 
 
 class _LineItem(Lenient):
@@ -113,6 +124,8 @@ class _Order(Lenient):
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     customer = fields.Nested(_Customer, allow_none=True)
+    customer_locale = fields.String(allow_none=True)
+    shipping_address = fields.Nested(_Address, allow_none=True)
     financial_status = fields.String(allow_none=True)
     cancelled_at = FlexibleDateTime(allow_none=True)
     created_at = FlexibleDateTime(required=True)
@@ -223,14 +236,26 @@ def _order_fact(topic: str, order: dict) -> OrderFact:
         occurred_at=occurred_at,
         status=status,
         name=order.get("name"),
-        customer=Customer(
-            email=order.get("email") or customer.get("email"),
-            phone=order.get("phone") or customer.get("phone"),
-            name=name or None,
-        ),
+        customer=_customer(order, customer, name),
         items=_items(order),
         # Only a status that was not applied counts as unknown; a cancellation was.
         unknown_status=None if financial in FINANCIAL_STATUSES or status else financial,
+    )
+
+
+def _customer(order: dict, customer: dict, name: str) -> Customer:
+    address = order.get("shipping_address") or {}
+    consent = (customer.get("sms_marketing_consent") or {}).get("state")
+    return Customer(
+        email=order.get("email") or customer.get("email"),
+        phone=order.get("phone") or customer.get("phone") or address.get("phone"),
+        name=name or None,
+        # Shopify reports SMS consent per customer: "subscribed" is a yes, any other state
+        # (not_subscribed, unsubscribed, redacted, pending) a no; no record says nothing.
+        sms_consent=None if consent is None else consent == "subscribed",
+        locale=order.get("customer_locale"),
+        country_code=address.get("country_code"),
+        province_code=address.get("province_code"),
     )
 
 

@@ -93,6 +93,12 @@ class _Billing(Lenient):
     phone = fields.String(allow_none=True)
 
 
+class _Shipping(Lenient):
+    country = fields.String(allow_none=True)
+    state = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
 class _LineItem(Lenient):
     id = fields.Integer(required=True)
     name = fields.String(load_default="")
@@ -122,6 +128,7 @@ class _Order(Lenient):
     date_created_gmt = FlexibleDateTime(required=True)
     date_modified_gmt = FlexibleDateTime(allow_none=True)
     billing = fields.Nested(_Billing, allow_none=True)
+    shipping = fields.Nested(_Shipping, allow_none=True)
     line_items = fields.List(fields.Nested(_LineItem), load_default=list)
     meta_data = fields.List(fields.Nested(_Meta), load_default=list)
 
@@ -271,8 +278,11 @@ def _order_fact(order: dict, occurred_at: datetime) -> OrderFact:
         name=f"#{order.get('number') or order['id']}",
         customer=Customer(
             email=billing.get("email") or None,
-            phone=billing.get("phone") or None,
+            phone=billing.get("phone") or (order.get("shipping") or {}).get("phone") or None,
             name=name or None,
+            # WooCommerce core records no consent to texts and no shopper language.
+            country_code=(order.get("shipping") or {}).get("country") or None,
+            province_code=(order.get("shipping") or {}).get("state") or None,
         ),
         items=tuple(LineItem(str(i["id"]), i["name"], i["quantity"]) for i in order["line_items"]),
         unknown_status=None if order["status"] in ORDER_STATUSES else order["status"],

@@ -106,6 +106,10 @@ class Order(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
     customer_name: Mapped[str | None] = mapped_column(String(200))
+    sms_consent: Mapped[bool | None] = mapped_column(Boolean)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    province_code: Mapped[str | None] = mapped_column(String(8))
     items: Mapped[list] = mapped_column(JSON, default=list)
     info_at: Mapped[datetime | None]
     platform_status: Mapped[str] = mapped_column(String(32))
@@ -179,10 +183,13 @@ class OutboxStatus:
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
+    #: The channel's provider confirmed it reached the recipient (Twilio's status callback).
+    DELIVERED = "delivered"
     FAILED = "failed"
     #: Not sent on purpose: stale by the time it was due, or the channel is not configured.
     SKIPPED = "skipped"
     UNFINISHED = (PENDING, SENDING)
+    ALL = (PENDING, SENDING, SENT, DELIVERED, FAILED, SKIPPED)
 
 
 class Outbox(Base):
@@ -206,3 +213,32 @@ class Outbox(Base):
     touched_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(255))
+    #: Not to be sent before this (quiet hours for texts; a short wait so that news landing
+    #: together goes out as one message). None: at once.
+    due_at: Mapped[datetime | None]
+    #: The channel provider's id for the message (Twilio's Message SID), for its callbacks.
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class OutboxAttempt(Base):
+    """Every attempt at sending one notification, with its outcome: what the merchant sees
+    when a webhook endpoint or a number keeps failing."""
+
+    __tablename__ = "outbox_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Unsubscribe(Base):
+    """A recipient who asked, through the signed link in a message, to hear no more."""
+
+    __tablename__ = "unsubscribes"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
+    created_at: Mapped[datetime]

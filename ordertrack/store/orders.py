@@ -102,7 +102,15 @@ def to_state(order: Order) -> OrderState:
         status=OrderStatus(order.status),
         furthest_stage=order.furthest_stage,
         name=order.name,
-        customer=Customer(email=order.email, phone=order.phone, name=order.customer_name),
+        customer=Customer(
+            email=order.email,
+            phone=order.phone,
+            name=order.customer_name,
+            sms_consent=order.sms_consent,
+            locale=order.locale,
+            country_code=order.country_code,
+            province_code=order.province_code,
+        ),
         items=tuple(LineItem(**item) for item in order.items or ()),
         info_at=order.info_at,
         fulfillment_list=_tuple_or_none(order.fulfillment_list),
@@ -142,6 +150,10 @@ def save_state(order: Order, state: OrderState) -> None:
     order.email = state.customer.email
     order.phone = state.customer.phone
     order.customer_name = state.customer.name
+    order.sms_consent = state.customer.sms_consent
+    order.locale = state.customer.locale
+    order.country_code = state.customer.country_code
+    order.province_code = state.customer.province_code
     order.items = [asdict(item) for item in state.items]
     order.info_at = state.info_at
     order.fulfillment_list = _list_or_none(state.fulfillment_list)

@@ -7,12 +7,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 
-def overdue_ids(session: Session, model, statuses, touched_before: datetime, limit: int):
+def overdue_ids(session: Session, model, statuses, touched_before: datetime, limit: int, *where):
     """Ids of `model` rows in one of `statuses` last touched before the cutoff, oldest first.
     Works for any table with `id`, `status` and `touched_at` (the inbox and the outbox)."""
     query = (
         select(model.id)
-        .where(model.status.in_(statuses), model.touched_at < touched_before)
+        .where(model.status.in_(statuses), model.touched_at < touched_before, *where)
         .order_by(model.id)
         .limit(limit)
     )

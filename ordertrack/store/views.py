@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ordertrack.lifecycle import progress_summary
-from ordertrack.store.models import History, Inbox, Order, Outbox, Shipment
+from ordertrack.store.models import History, Inbox, Order, Outbox, OutboxAttempt, Shipment
 from ordertrack.store.orders import to_state
 
 
@@ -89,26 +89,69 @@ def history_documents(session: Session, order_id: int) -> list[dict]:
 
 
 def notification_documents(session: Session, order_id: int) -> list[dict]:
+    """An order's messages, each with every attempt at sending it."""
     query = select(Outbox).where(Outbox.order_id == order_id).order_by(Outbox.id)
+    rows = list(session.scalars(query))
+    attempts = select(OutboxAttempt).where(OutboxAttempt.outbox_id.in_([r.id for r in rows]))
+    log: dict[int, list[dict]] = {}
+    for attempt in session.scalars(attempts.order_by(OutboxAttempt.id)):
+        log.setdefault(attempt.outbox_id, []).append(
+            {
+                "attempt": attempt.attempt,
+                "at": attempt.at.isoformat(),
+                "outcome": attempt.outcome,
+                "reason": attempt.reason,
+            }
+        )
+    return [notification_document(row) | {"attempt_log": log.get(row.id, [])} for row in rows]
+
+
+def notification_document(row: Outbox) -> dict:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "channel": row.channel,
+        "recipient": mask_recipient(row.channel, row.recipient),
+        "status": row.status,
+        "attempts": row.attempts,
+        "reason": row.last_error,
+        "created_at": row.created_at.isoformat(),
+        "due_at": _iso(row.due_at),
+        "sent_at": _iso(row.sent_at),
+    }
+
+
+def notifications_with_status(session: Session, status: str, limit: int = 200) -> list[dict]:
+    """The merchant's view across orders, newest first: which messages failed, and why."""
+    query = (
+        select(Outbox, Order.platform, Order.external_id)
+        .join(Order, Order.id == Outbox.order_id)
+        .where(Outbox.status == status)
+        .order_by(Outbox.id.desc())
+        .limit(limit)
+    )
     return [
-        {
-            "kind": row.kind,
-            "channel": row.channel,
-            "recipient": mask_email(row.recipient),
-            "status": row.status,
-            "attempts": row.attempts,
-            "reason": row.last_error,
-            "created_at": row.created_at.isoformat(),
-            "sent_at": _iso(row.sent_at),
-        }
-        for row in session.scalars(query)
+        notification_document(row) | {"order": {"platform": platform, "external_id": external}}
+        for row, platform, external in session.execute(query)
     ]
+
+
+def mask_recipient(channel: str, recipient: str) -> str:
+    """Customers' addresses masked; the merchant's own endpoint is not personal data."""
+    if channel == "merchant_webhook":
+        return recipient
+    return mask_phone(recipient) if channel == "sms" else mask_email(recipient)
 
 
 def mask_email(address: str) -> str:
     """a***@example.com: enough to recognise, not enough to harvest."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def mask_phone(number: str) -> str:
+    """+1555***0142: the country and the last digits, as a customer would recognise it."""
+    return f"{number[:5]}***{number[-4:]}" if len(number) > 9 else "***"
 
 
 def _iso(value) -> str | None:

@@ -48,7 +48,9 @@ DOCUMENTED_STATUS_IDS = {
 
 # --- The story (tests/fixtures/bigcommerce/README.md)
 
-ADA = Customer(email="ada@example.com", phone="+15555550142", name="Ada Lovelace")
+ADA = Customer(
+    email="ada@example.com", phone="+15555550142", name="Ada Lovelace", country_code="US"
+)
 ITEMS_3001 = (
     LineItem("4101", "Analytical Engine Poster", 1),
     LineItem("4102", "Difference Engine Mug", 2),
@@ -546,7 +548,7 @@ def test_empty_billing_fields_are_not_a_customer_name_or_email():
     payload = fetched("order_created", "order_3001__awaiting_fulfillment")
     payload["order"]["billing_address"] |= {"email": "", "phone": "", "last_name": ""}
     (fact,) = normalize("order_created", payload)
-    assert fact.customer == Customer(email=None, phone=None, name="Ada")
+    assert fact.customer == Customer(email=None, phone=None, name="Ada", country_code="US")
 
 
 # --- RFC 2822, the V2 date format

@@ -20,6 +20,7 @@ EXPECTED = {
     "shippo": 9,
     "ups": 10,
     "fedex": 8,
+    "twilio": 10,
 }
 
 

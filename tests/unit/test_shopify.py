@@ -78,7 +78,14 @@ FINANCIAL_STATUS_MEANING = {
 
 ORDER_1043 = "5531234567999"
 PARCEL_1_ID, PARCEL_2_ID = "4451234567890", "4451234567891"
-ADA = Customer(email="ada@example.com", phone="+15555550142", name="Ada Lovelace")
+ADA = Customer(
+    email="ada@example.com",
+    phone="+15555550142",
+    name="Ada Lovelace",
+    locale="en-US",
+    country_code="US",
+    province_code="NY",
+)
 ITEMS_1042 = (
     LineItem("13001234567890", "Analytical Engine Poster", 1),
     LineItem("13001234567891", "Difference Engine Mug", 2),
@@ -470,3 +477,18 @@ def test_a_timestamp_that_is_no_time_names_the_field():
     with pytest.raises(MissingFields) as refused:
         shopify.normalize("fulfillment_events/create", json.loads(body), RECEIVED_AT)
     assert "happened_at" in refused.value.details
+
+
+@pytest.mark.parametrize(
+    ("consent", "expected"),
+    [
+        ({"state": "subscribed", "opt_in_level": "single_opt_in"}, True),
+        ({"state": "not_subscribed", "opt_in_level": "single_opt_in"}, False),
+        ({"state": "unsubscribed", "opt_in_level": None}, False),
+        (None, None),
+    ],
+)
+def test_sms_consent_is_what_shopify_reports_for_the_customer(consent, expected):
+    body = edited("orders_create", lambda p: p["customer"].update(sms_marketing_consent=consent))
+    (order,) = receive("orders_create", body)[1]
+    assert order.customer.sms_consent is expected

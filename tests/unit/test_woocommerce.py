@@ -43,7 +43,13 @@ PLUGIN_STATUSES = ("shipped", "delivered", "partial-shipped")
 # --- The story (tests/fixtures/woocommerce/README.md)
 
 ORDER_ID = "2001"
-ADA = Customer(email="ada@example.com", phone="+15555550142", name="Ada Lovelace")
+ADA = Customer(
+    email="ada@example.com",
+    phone="+15555550142",
+    name="Ada Lovelace",
+    country_code="US",
+    province_code="NY",
+)
 ITEMS = (
     LineItem("101", "Analytical Engine Poster", 1),
     LineItem("102", "Difference Engine Mug", 2),

@@ -187,6 +187,8 @@ def _customer(billing: dict) -> Customer:
         email=billing.get("email") or None,  # V2 writes "" for "not given"
         phone=billing.get("phone") or None,
         name=name or None,
+        # V2 orders carry no consent to texts or shopper language; the state is a full name.
+        country_code=billing.get("country_iso2") or None,
     )
 
 

@@ -87,6 +87,7 @@ class Address(Lenient):
     last_name = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
+    country_iso2 = fields.String(allow_none=True)
 
 
 class Order(Lenient):

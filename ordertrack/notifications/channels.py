@@ -1,0 +1,92 @@
+"""One attempt on each channel: build the message for this row and send it. Each returns the
+provider's message id (Twilio's SID) or None, raises DeliveryError when the attempt failed,
+and NotConfigured when the deployment has not set the channel up."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ordertrack.lifecycle import OrderState
+from ordertrack.notifications import email, merchant_webhook, messages, sms
+from ordertrack.notifications.links import unsubscribe_url
+
+
+class NotConfigured(Exception):
+    """The channel's settings are missing: the row is skipped with this reason."""
+
+
+@dataclass(frozen=True)
+class Channels:
+    smtp: email.SmtpConfig | None
+    shop_name: str
+    message_domain: str
+    max_attempts: int
+    twilio: sms.TwilioConfig | None = None
+    merchant: merchant_webhook.MerchantWebhookConfig | None = None
+    #: Signs the unsubscribe link; PUBLIC_BASE_URL is where it points.
+    link_key: bytes = b""
+    public_base_url: str = "http://localhost:8000"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one attempt needs, read in the claim's transaction."""
+
+    outbox_id: int
+    order_id: int
+    kind: str
+    channel: str
+    recipient: str
+    state: OrderState
+    created_at: datetime
+    #: The order as the API shows it: what the merchant's webhook carries.
+    order_document: dict
+
+
+def send(job: Job, channels: Channels) -> str | None:
+    return SENDERS[job.channel](job, channels)
+
+
+def _email(job: Job, channels: Channels) -> str | None:
+    if channels.smtp is None:
+        raise NotConfigured("SMTP_HOST is not set")
+    link = _unsubscribe(job, channels)
+    content = messages.render(
+        job.kind, job.state, channels.shop_name, job.state.customer.locale, unsubscribe_url=link
+    )
+    # The same on every attempt, so a duplicate after an ambiguous failure is recognisable.
+    message_id = f"<ordertrack.{job.outbox_id}.{job.order_id}@{channels.message_domain}>"
+    message = email.build_message(channels.smtp, job.recipient, message_id, content)
+    # RFC 8058: a mail client's own "unsubscribe" button, one click, no page to visit.
+    message["List-Unsubscribe"] = f"<{link}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email.send(channels.smtp, message)
+    return message_id
+
+
+def _sms(job: Job, channels: Channels) -> str | None:
+    if channels.twilio is None:
+        raise NotConfigured("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN or TWILIO_FROM is not set")
+    body = messages.render_sms(job.kind, job.state, channels.shop_name, job.state.customer.locale)
+    return sms.send(channels.twilio, job.recipient, body)
+
+
+def _merchant(job: Job, channels: Channels) -> str | None:
+    if channels.merchant is None:
+        raise NotConfigured("MERCHANT_WEBHOOK_URL or MERCHANT_WEBHOOK_SECRET is not set")
+    msg_id = merchant_webhook.webhook_id(job.outbox_id, job.created_at)
+    body = merchant_webhook.event_body(job.kind, job.order_document, job.created_at)
+    merchant_webhook.send(channels.merchant, msg_id, body)
+    return msg_id
+
+
+def _unsubscribe(job: Job, channels: Channels) -> str:
+    base = channels.public_base_url
+    return unsubscribe_url(base, channels.link_key, job.channel, job.recipient)
+
+
+SENDERS: dict[str, Callable[[Job, Channels], str | None]] = {
+    "email": _email,
+    "sms": _sms,
+    "merchant_webhook": _merchant,
+}

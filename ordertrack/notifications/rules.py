@@ -1,0 +1,193 @@
+"""Who hears about what, on which channel: the configurable notification policy.
+
+The policy is a TOML file (default_policy.toml here, unless NOTIFICATION_POLICY_FILE names
+another), read and checked once at start-up: a typo stops the process with the file, the key
+and what is wrong, rather than silently sending nothing. policy.py keeps what no file may
+change: which status announces which kind, and when news has gone stale.
+"""
+
+import importlib.resources
+import tomllib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from ordertrack.notifications import policy
+from ordertrack.notifications.quiet_hours import QuietHours, QuietHoursError
+from ordertrack.notifications.sms import normalize_phone
+from ordertrack.statuses import OrderStatus
+
+EMAIL, SMS, MERCHANT_WEBHOOK = "email", "sms", "merchant_webhook"
+#: In the order `channels_for` answers.
+CUSTOMER_CHANNELS = (EMAIL, SMS)
+CHANNELS = (*CUSTOMER_CHANNELS, MERCHANT_WEBHOOK)
+
+KINDS = frozenset({*policy.KIND_STAGE, policy.TRACKING_CHANGED})
+EVENTS = frozenset(f"order.{status}" for status in OrderStatus)
+DEFAULT_POLICY = "default_policy.toml"
+#: How errors and logs name the default policy.
+DEFAULT_SOURCE = f"ordertrack/notifications/{DEFAULT_POLICY}"
+DEFAULT_SMS_QUIET_HOURS = "21:00-08:00"
+
+#: The settings each channel's table may hold, and their types.
+_SETTINGS: dict[str, dict[str, type]] = {
+    EMAIL: {"enabled": bool, "kinds": list, "quiet_hours": str},
+    SMS: {"enabled": bool, "kinds": list, "quiet_hours": str, "requires_consent": bool},
+    MERCHANT_WEBHOOK: {"enabled": bool, "events": list},
+}
+_TYPE_NAMES = {bool: "true or false", list: "a list", str: "a string"}
+
+
+class PolicyError(ValueError):
+    """The notification policy is wrong; the message names the file, the key and what."""
+
+
+class Contact(Protocol):
+    """What the policy reads of a customer (ordertrack.facts.Customer)."""
+
+    email: str | None
+    phone: str | None
+    sms_consent: bool | None
+    country_code: str | None
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    enabled: bool = False
+    #: Kinds (customer channels) or event types (the merchant's webhook) it sends.
+    sends: frozenset[str] = frozenset()
+    requires_consent: bool = False
+    quiet_hours: QuietHours | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    channels: Mapping[str, Channel]
+    #: The file it came from, for start-up logs.
+    source: str
+
+    def channels_for(self, kind: str, customer: Contact) -> list[str]:
+        """The customer channels that tell this customer this kind of news."""
+        base = policy.base_kind(kind)
+        if base not in KINDS:
+            raise ValueError(f"unknown notification kind {kind!r}")
+        return [name for name in CUSTOMER_CHANNELS if self._tells(name, base, customer)]
+
+    def _tells(self, name: str, base_kind: str, customer: Contact) -> bool:
+        channel = self.channels[name]
+        if not channel.enabled or base_kind not in channel.sends:
+            return False
+        if recipient(name, customer) is None:
+            return False
+        return not channel.requires_consent or customer.sms_consent is True
+
+    def merchant_event_type(self, order_status: OrderStatus | str) -> str | None:
+        """'order.<status>' when the merchant hears of this status, else None."""
+        event = f"order.{OrderStatus(order_status).value}"
+        channel = self.channels[MERCHANT_WEBHOOK]
+        return event if channel.enabled and event in channel.sends else None
+
+    def quiet_hours(self, channel: str) -> QuietHours | None:
+        if channel not in self.channels:
+            raise ValueError(f"unknown channel {channel!r}")
+        return self.channels[channel].quiet_hours
+
+
+def recipient(channel: str, customer: Contact) -> str | None:
+    """Where a customer channel sends, normalised so one address is one recipient (a phone
+    number in E.164, national numbers read by the shipping country); None when the customer
+    has none that can be used."""
+    if channel == EMAIL:
+        return (customer.email or "").strip().lower() or None
+    if channel == SMS:
+        return normalize_phone(customer.phone, customer.country_code)
+    raise ValueError(f"{channel!r} is not a customer channel")
+
+
+def load_rules(
+    path: str | None = None,
+    *,
+    sms_quiet_hours: str | None = None,
+    unavailable: Collection[str] = (),
+) -> Rules:
+    """Read and check the policy: `path` (NOTIFICATION_POLICY_FILE) or the default.
+    `sms_quiet_hours` (SMS_QUIET_HOURS) overrides the file's; channels in `unavailable`
+    (not configured: no Twilio settings, no merchant URL) are off whatever the file says."""
+    path = path or None  # an empty NOTIFICATION_POLICY_FILE means the default
+    source = path or DEFAULT_SOURCE
+    channels = {name: Channel(name) for name in CHANNELS}
+    for name, table in _channel_tables(_read(path), source).items():
+        channels[name] = _channel(name, table, source)
+    if sms_quiet_hours is not None:
+        quiet = _quiet(sms_quiet_hours, "SMS_QUIET_HOURS")
+        channels[SMS] = replace(channels[SMS], quiet_hours=quiet)
+    for name in unavailable:
+        if name not in channels:
+            raise PolicyError(f"unknown channel {name!r} (known: {', '.join(CHANNELS)})")
+        channels[name] = replace(channels[name], enabled=False)
+    return Rules(channels, source)
+
+
+def _read(path: str | None) -> dict[str, Any]:
+    try:
+        if path is None:
+            resource = importlib.resources.files("ordertrack.notifications") / DEFAULT_POLICY
+            return tomllib.loads(resource.read_text(encoding="utf-8"))
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read the policy: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(f"{path or DEFAULT_SOURCE}: not valid TOML: {error}") from None
+
+
+def _channel_tables(document: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    for key in document:
+        if key != "channels":
+            raise PolicyError(f"{source}: {key}: unknown setting (expected only [channels.*])")
+    tables = document.get("channels", {})
+    if not isinstance(tables, dict):
+        raise PolicyError(f"{source}: channels: must be a table of channels")
+    for name, table in tables.items():
+        if name not in _SETTINGS:
+            known = ", ".join(CHANNELS)
+            raise PolicyError(f"{source}: channels.{name}: unknown channel (known: {known})")
+        if not isinstance(table, dict):
+            raise PolicyError(f"{source}: channels.{name}: must be a table")
+    return tables
+
+
+def _channel(name: str, table: dict[str, Any], source: str) -> Channel:
+    where = f"{source}: channels.{name}"
+    allowed = _SETTINGS[name]
+    for key, value in table.items():
+        if key not in allowed:
+            raise PolicyError(f"{where}.{key}: unknown setting (known: {', '.join(allowed)})")
+        if not isinstance(value, allowed[key]):
+            raise PolicyError(f"{where}.{key}: must be {_TYPE_NAMES[allowed[key]]}")
+    list_key, known = ("events", EVENTS) if name == MERCHANT_WEBHOOK else ("kinds", KINDS)
+    if list_key not in table:
+        raise PolicyError(f"{where}.{list_key}: missing (list what this channel sends)")
+    default_quiet = DEFAULT_SMS_QUIET_HOURS if name == SMS else "off"
+    return Channel(
+        name,
+        enabled=table.get("enabled", True),
+        sends=_names(table[list_key], known, f"{where}.{list_key}"),
+        requires_consent=table.get("requires_consent", name == SMS),
+        quiet_hours=_quiet(table.get("quiet_hours", default_quiet), f"{where}.quiet_hours"),
+    )
+
+
+def _names(values: list[Any], known: frozenset[str], where: str) -> frozenset[str]:
+    for index, value in enumerate(values):
+        if value not in known:
+            raise PolicyError(f"{where}[{index}]: unknown {value!r} (known: {sorted(known)})")
+    return frozenset(values)
+
+
+def _quiet(text: str, where: str) -> QuietHours | None:
+    try:
+        return QuietHours.parse(text)
+    except QuietHoursError as error:
+        raise PolicyError(f"{where}: bad time range: {error}") from None

@@ -1,0 +1,43 @@
+"""POST /webhooks/twilio: Twilio's delivery status callbacks for the texts we sent, verified
+by X-Twilio-Signature (HMAC-SHA1 over the URL we gave Twilio and the form, keyed by the auth
+token). A delivered text is marked delivered; an undelivered or failed one failed, with
+Twilio's error code. Everything else is answered 200 and changes nothing."""
+
+import logging
+
+from flask import Blueprint, current_app, request
+
+from ordertrack.errors import SourceNotConfigured
+from ordertrack.notifications import twilio_callbacks
+from ordertrack.store import deliveries
+from service.webhooks import acknowledge
+
+bp = Blueprint("twilio_status", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.post("/webhooks/twilio")
+def status_callback():
+    edge = current_app.extensions["ordertrack"]
+    token = edge.settings.twilio_auth_token
+    if not token:
+        raise SourceNotConfigured("Twilio is not enabled: set TWILIO_AUTH_TOKEN")
+    url = edge.settings.public_base_url + request.full_path.rstrip("?")
+    signature = request.headers.get(twilio_callbacks.SIGNATURE_HEADER)
+    twilio_callbacks.verify([token], url, request.form, signature)
+    update = twilio_callbacks.parse_status(request.form)
+    with edge.sessions.begin() as session:
+        moved = _record(session, update)
+    status = "recorded" if moved else "unchanged"
+    return acknowledge(200, status=status, message_status=update.status)
+
+
+def _record(session, update: twilio_callbacks.StatusUpdate) -> bool:
+    if update.status == twilio_callbacks.DELIVERED:
+        return deliveries.mark_delivered(session, "sms", update.message_sid)
+    if update.status == twilio_callbacks.FAILED:
+        reason = f"Twilio: {update.twilio_status} (error {update.error_code or 'not given'})"
+        return deliveries.mark_failed(session, "sms", update.message_sid, reason)
+    if update.status == twilio_callbacks.UNKNOWN:
+        log.warning("Twilio status %r is not in the table", update.twilio_status[:40])
+    return False

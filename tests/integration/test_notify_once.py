@@ -1,0 +1,110 @@
+"""At most one message per (order, kind, channel, recipient), ever (issue 4), as a property:
+whatever order the story's webhooks arrive in, however often a provider re-sends them, and
+however often the queue hands the same notification to a worker (at-least-once delivery),
+a real SMTP server receives each kind of news once at most, and never news already passed.
+
+The pipeline and the sender run as the actors run them, one transaction each; the queue's
+redelivery is calling `sender.deliver` for the same id again, interleaved with the rest."""
+
+import random
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from ordertrack import pipeline
+from ordertrack.notifications import sender
+from ordertrack.notifications.channels import Channels
+from ordertrack.notifications.email import SmtpConfig
+from ordertrack.settings import Settings
+from ordertrack.store.db import make_engine, make_sessionmaker
+from ordertrack.store.inbox import record
+from ordertrack.store.migrate import upgrade
+from ordertrack.store.models import Outbox
+from tests.integration.test_convergence import TIMELINE, _inbox_entry
+from tests.support.smtp import start_smtp
+
+CUSTOMER = "ada@example.com"
+#: Sent at once: no coalescing wait, so every delivery attempt is due.
+SETTINGS = Settings(notify_coalesce_seconds=0)
+_SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "ordertrack.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mailbox():
+    controller, recorder = start_smtp()
+    yield controller, recorder
+    controller.stop()
+
+
+def _process(sessions, inbox_id: int) -> tuple[list[int], list[int]]:
+    """One `process_event`: (notifications queued, parked rows released)."""
+    with sessions.begin() as session:
+        row = pipeline.claim(session, inbox_id)
+        result = pipeline.process(session, row, SETTINGS) if row else pipeline.Processed()
+    return [q.id for q in result.notifications], result.unparked_inbox_ids
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    arrival=st.permutations(TIMELINE),
+    resent=st.lists(st.sampled_from(TIMELINE), max_size=6),
+    redeliveries=st.lists(st.integers(min_value=1, max_value=3), min_size=12, max_size=12),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_duplicates_and_redelivery_never_send_a_message_twice(
+    template, mailbox, arrival, resent, redeliveries, seed
+):
+    controller, recorder = mailbox
+    recorder.messages.clear()
+    channels = Channels(
+        smtp=SmtpConfig("127.0.0.1", controller.port, "orders@shop.test"),
+        shop_name="Analytical Shop",
+        message_domain="shop.test",
+        max_attempts=3,
+        link_key=b"test-key",
+    )
+    with tempfile.TemporaryDirectory(dir=_SCRATCH) as directory:
+        database = Path(directory) / "ordertrack.db"
+        shutil.copyfile(template, database)
+        engine = make_engine(f"sqlite:///{database}")
+        sessions = make_sessionmaker(engine)
+        rng = random.Random(seed)
+        pending: list[int] = []  # notification ids in the queue, duplicates included
+        for request in [*arrival, *resent]:
+            with engine.begin() as connection:
+                (inbox_id,) = record(connection, [_inbox_entry(request)])
+            waiting = [inbox_id] if inbox_id else []
+            while waiting:
+                queued, released = _process(sessions, waiting.pop(0))
+                waiting += released
+                for outbox_id in queued:
+                    pending += [outbox_id] * redeliveries[outbox_id % len(redeliveries)]
+            # The queue hands out what it holds in any order, now and then.
+            rng.shuffle(pending)
+            while pending and rng.random() < 0.5:
+                sender.deliver(sessions, pending.pop(), channels)
+        for outbox_id in pending:
+            sender.deliver(sessions, outbox_id, channels)
+        with sessions() as session:
+            rows = session.scalars(select(Outbox)).all()
+        engine.dispose()
+
+    subjects = Counter(m["Subject"] for m in recorder.messages if m["To"] == CUSTOMER)
+    assert all(count == 1 for count in subjects.values()), subjects
+    assert len(subjects) == sum(row.status == "sent" for row in rows)
+    assert "Your order #1042 was delivered" in subjects, "the last news always goes out"
