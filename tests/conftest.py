@@ -4,6 +4,7 @@ a real SMTP server. Nothing of ours is faked."""
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -131,3 +132,11 @@ def start(database_url, base_env, smtp, monkeypatch):
     yield _start
     if running:
         running.pop().stop()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """One migrated SQLite file; property tests start every example from a fresh copy."""
+    path = tmp_path_factory.mktemp("template") / "ordertrack.db"
+    upgrade(f"sqlite:///{path}")
+    return path

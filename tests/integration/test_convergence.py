@@ -23,7 +23,6 @@ from ordertrack import pipeline
 from ordertrack.settings import Settings
 from ordertrack.store.db import make_engine, make_sessionmaker
 from ordertrack.store.inbox import NewDelivery, record
-from ordertrack.store.migrate import upgrade
 from ordertrack.store.models import History, Inbox, Order, Outbox, ParkedNumber, Shipment
 from ordertrack.store.views import order_document
 from tests.support.webhooks import ORDER_ID, STORY, Request, easypost, shopify
@@ -208,14 +207,6 @@ def _snapshot(run: Run) -> dict:
             "history": sorted(tuple(entry) for entry in history),
             "inbox": sorted(inbox),
         }
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    """One migrated SQLite file; every example starts from a fresh copy of it."""
-    path = tmp_path_factory.mktemp("template") / "ordertrack.db"
-    upgrade(f"sqlite:///{path}")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,8 @@ The pipeline and the sender run as the actors run them, one transaction each; th
 redelivery is calling `sender.deliver` for the same id again, interleaved with the rest."""
 
 import random
-import shutil
 import tempfile
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,22 +22,18 @@ from ordertrack.notifications.email import SmtpConfig
 from ordertrack.settings import Settings
 from ordertrack.store.db import make_engine, make_sessionmaker
 from ordertrack.store.inbox import record
-from ordertrack.store.migrate import upgrade
 from ordertrack.store.models import Outbox
-from tests.integration.test_convergence import TIMELINE, _inbox_entry
+from tests.integration.test_convergence import (
+    _SCRATCH,
+    TIMELINE,
+    _inbox_entry,
+    _migrated_copy,
+)
 from tests.support.smtp import start_smtp
 
 CUSTOMER = "ada@example.com"
 #: Sent at once: no coalescing wait, so every delivery attempt is due.
 SETTINGS = Settings(notify_coalesce_seconds=0)
-_SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "ordertrack.db"
-    upgrade(f"sqlite:///{path}")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +73,7 @@ def test_duplicates_and_redelivery_never_send_a_message_twice(
         link_key=b"test-key",
     )
     with tempfile.TemporaryDirectory(dir=_SCRATCH) as directory:
-        database = Path(directory) / "ordertrack.db"
-        shutil.copyfile(template, database)
-        engine = make_engine(f"sqlite:///{database}")
+        engine = make_engine(_migrated_copy(template, directory))
         sessions = make_sessionmaker(engine)
         rng = random.Random(seed)
         pending: list[int] = []  # notification ids in the queue, duplicates included
