@@ -61,6 +61,8 @@ def service_env(smtp_port: int = 2525, web_port: int = 8000, **extra: str) -> di
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(smtp_port),
         SMTP_FROM="ordertrack-bench@example.test",
+        SIGNING_SECRET="bench-signing-secret",
+        NOTIFY_COALESCE_SECONDS="0",
         PUBLIC_BASE_URL=f"http://127.0.0.1:{web_port}",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",

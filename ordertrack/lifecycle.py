@@ -222,13 +222,13 @@ def replaced_tracking_numbers(before: OrderState, after: OrderState) -> list[str
 
 
 def _merged(newer: Customer, older: Customer) -> Customer:
-    """The newer report's values, and the older one's where the newer says nothing: a
-    payload that omits the customer's consent to texts has not withdrawn it."""
-    values = {
-        name: getattr(older, name) if value is None else value
-        for name, value in vars(newer).items()
-    }
-    return Customer(**values)
+    """The newer report, but a payload that omits the customer's consent to texts or their
+    language has not withdrawn them. (A removed phone number or address is removed.)"""
+    return replace(
+        newer,
+        sms_consent=older.sms_consent if newer.sms_consent is None else newer.sms_consent,
+        locale=newer.locale or older.locale,
+    )
 
 
 def apply_order(state: OrderState, fact: OrderFact) -> OrderState:

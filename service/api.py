@@ -68,7 +68,7 @@ def resend_notification(outbox_id: int):
     """Try a failed message again (the merchant fixed the address, the endpoint, the number):
     its attempts start again from zero; it still goes out at most once."""
     edge = current_app.extensions["ordertrack"]
-    with edge.sessions.begin() as session:
+    with edge.durable_sessions.begin() as session:
         row = resend.mark_for_resend(session, outbox_id)
         if row is None:
             return error_response(404, f"no notification {outbox_id}")

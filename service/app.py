@@ -36,6 +36,17 @@ class Edge:
         return self.runtime.sessions
 
     @property
+    def link_keys(self) -> tuple[bytes, ...]:
+        """The keys the worker signs links with: the page must read what the email carries."""
+        return self.runtime.channels.link_keys
+
+    @property
+    def durable_sessions(self) -> sessionmaker[Session]:
+        """For what the web side writes and then confirms (an unsubscribe, a Twilio status, a
+        resend): committed to disk before the answer, unlike the workers' own commits."""
+        return self.runtime.durable_sessions
+
+    @property
     def broker(self):
         return self.runtime.broker
 

@@ -26,18 +26,20 @@ def status_callback():
     signature = request.headers.get(twilio_callbacks.SIGNATURE_HEADER)
     twilio_callbacks.verify([token], url, request.form, signature)
     update = twilio_callbacks.parse_status(request.form)
-    with edge.sessions.begin() as session:
-        moved = _record(session, update)
+    outbox_id = request.args.get("outbox", type=int)
+    with edge.durable_sessions.begin() as session:
+        moved = _record(session, update, outbox_id)
     status = "recorded" if moved else "unchanged"
     return acknowledge(200, status=status, message_status=update.status)
 
 
-def _record(session, update: twilio_callbacks.StatusUpdate) -> bool:
+def _record(session, update: twilio_callbacks.StatusUpdate, outbox_id: int | None) -> bool:
+    sid = update.message_sid
     if update.status == twilio_callbacks.DELIVERED:
-        return deliveries.mark_delivered(session, "sms", update.message_sid)
+        return deliveries.mark_delivered(session, "sms", sid, outbox_id)
     if update.status == twilio_callbacks.FAILED:
         reason = f"Twilio: {update.twilio_status} (error {update.error_code or 'not given'})"
-        return deliveries.mark_failed(session, "sms", update.message_sid, reason)
+        return deliveries.mark_failed(session, "sms", sid, outbox_id, reason)
     if update.status == twilio_callbacks.UNKNOWN:
         log.warning("Twilio status %r is not in the table", update.twilio_status[:40])
     return False

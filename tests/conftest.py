@@ -76,6 +76,7 @@ def base_env(monkeypatch) -> dict[str, str]:
         "RETRY_MAX_BACKOFF_MS": "50",
         "MAX_ATTEMPTS": "3",
         "NOTIFY_COALESCE_SECONDS": "0",
+        "SIGNING_SECRET": "test-signing-secret,an-older-one",
     }
     for name in list(os.environ):
         if name.startswith(_OURS):

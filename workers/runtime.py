@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordertrack.notifications import outbox
 from ordertrack.notifications.channels import Channels
 from ordertrack.notifications.email import SmtpConfig
-from ordertrack.notifications.links import signing_key
+from ordertrack.notifications.links import signing_keys
 from ordertrack.notifications.merchant_webhook import MerchantWebhookConfig, parse_secret
 from ordertrack.notifications.sms import TwilioConfig
 from ordertrack.settings import Settings
@@ -28,8 +28,11 @@ class Runtime:
     engine: Engine
     #: The workers' transactions (asynchronous commit on PostgreSQL).
     sessions: sessionmaker[Session]
+    #: Durable transactions, for the web side's own writes.
+    durable_sessions: sessionmaker[Session]
     broker: dramatiq.Broker
     actors: Actors
+    channels: Channels
 
 
 def build_runtime(settings: Settings, *, broker: dramatiq.Broker | None = None) -> Runtime:
@@ -45,13 +48,15 @@ def build_runtime(settings: Settings, *, broker: dramatiq.Broker | None = None) 
         max_attempts=settings.max_attempts,
         twilio=twilio_config(settings),
         merchant=merchant_config(settings),
-        link_key=signing_key(settings),
+        link_keys=signing_keys(settings),
         public_base_url=settings.public_base_url,
+        sms_quiet_hours=outbox.plan_for(settings).rules.quiet_hours("sms"),
+        fallback_timezone=settings.shop_timezone,
     )
-    outbox.plan_for(settings)  # the policy file and time zone are checked now, not at 3 a.m.
-    ZoneInfo(settings.shop_timezone)
+    ZoneInfo(settings.shop_timezone)  # checked now, not when the first text is due at 3 a.m.
     actors = declare_actors(broker, sessions, channels, settings)
-    return Runtime(settings, engine, sessions, broker, actors)
+    durable = make_sessionmaker(engine)
+    return Runtime(settings, engine, sessions, durable, broker, actors, channels)
 
 
 def twilio_config(settings: Settings) -> TwilioConfig | None:

@@ -3,12 +3,13 @@ provider's message id (Twilio's SID) or None, raises DeliveryError when the atte
 and NotConfigured when the deployment has not set the channel up."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ordertrack.lifecycle import OrderState
 from ordertrack.notifications import email, merchant_webhook, messages, sms
 from ordertrack.notifications.links import unsubscribe_url
+from ordertrack.notifications.quiet_hours import QuietHours
 
 
 class NotConfigured(Exception):
@@ -23,9 +24,12 @@ class Channels:
     max_attempts: int
     twilio: sms.TwilioConfig | None = None
     merchant: merchant_webhook.MerchantWebhookConfig | None = None
-    #: Signs the unsubscribe link; PUBLIC_BASE_URL is where it points.
-    link_key: bytes = b""
+    #: Sign the unsubscribe link (newest first); PUBLIC_BASE_URL is where it points.
+    link_keys: tuple[bytes, ...] = ()
     public_base_url: str = "http://localhost:8000"
+    #: Texts wait out these hours in the customer's zone, checked again at sending time.
+    sms_quiet_hours: QuietHours | None = None
+    fallback_timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,13 @@ def _sms(job: Job, channels: Channels) -> str | None:
     if channels.twilio is None:
         raise NotConfigured("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN or TWILIO_FROM is not set")
     body = messages.render_sms(job.kind, job.state, channels.shop_name, job.state.customer.locale)
-    return sms.send(channels.twilio, job.recipient, body)
+    # The callback URL names the message: Twilio may call back before we have recorded the
+    # SID its answer carries (the signature covers the query, so it cannot be altered).
+    config = channels.twilio
+    if config.status_callback_url:
+        callback = f"{config.status_callback_url}?outbox={job.outbox_id}"
+        config = replace(config, status_callback_url=callback)
+    return sms.send(config, job.recipient, body)
 
 
 def _merchant(job: Job, channels: Channels) -> str | None:
@@ -81,8 +91,7 @@ def _merchant(job: Job, channels: Channels) -> str | None:
 
 
 def _unsubscribe(job: Job, channels: Channels) -> str:
-    base = channels.public_base_url
-    return unsubscribe_url(base, channels.link_key, job.channel, job.recipient)
+    return unsubscribe_url(channels.public_base_url, channels.link_keys, job.outbox_id)
 
 
 SENDERS: dict[str, Callable[[Job, Channels], str | None]] = {

@@ -5,8 +5,17 @@ class DeliveryError(Exception):
     """Sending failed; `permanent` says whether trying again could help, and `retry_after`
     (seconds) when the other side said when to come back (Twilio's 429 Retry-After)."""
 
-    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        opted_out: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        #: The recipient told the provider to stop (a text answered STOP): never again.
+        self.opted_out = opted_out

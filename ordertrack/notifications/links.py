@@ -1,9 +1,9 @@
 """Signed links in messages: the unsubscribe link every email carries (and, with issue 5, the
-tracking page). Signed with SIGNING_SECRET; without one, with a key derived from the
-deployment's own secrets, so links survive restarts without a new setting to forget."""
+tracking page). The link names the message, not the person: no address in a URL that
+proxies and mail scanners log. Signed with SIGNING_SECRET, a comma-separated list whose
+first value signs and every value verifies, so it can rotate while old links keep working."""
 
-import hashlib
-import hmac
+import secrets
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -12,33 +12,41 @@ from ordertrack.settings import Settings
 _UNSUBSCRIBE = "unsubscribe"
 
 
-def signing_key(settings: Settings) -> bytes:
-    """SIGNING_SECRET, or an HMAC of every configured secret: stable, and unknown outside."""
-    if settings.signing_secret:
-        return settings.signing_secret.encode()
-    secrets = [s for values in settings.webhook_secrets.values() for s in values]
-    material = sorted([*secrets, settings.api_token or "", settings.twilio_auth_token or ""])
-    return hmac.new(b"ordertrack links", "\0".join(material).encode(), hashlib.sha256).digest()
+class MissingSigningSecret(ValueError):
+    """Email is on, so unsubscribe links go out, and nothing would sign them stably."""
 
 
-def _serializer(key: bytes) -> URLSafeSerializer:
-    return URLSafeSerializer(key, salt=_UNSUBSCRIBE)
+def signing_keys(settings: Settings) -> tuple[bytes, ...]:
+    """SIGNING_SECRET's values, newest first. Without it, and without email (a laptop's
+    `make run`), a key for this process alone: no link it signs ever leaves it."""
+    values = tuple(v.strip() for v in (settings.signing_secret or "").split(",") if v.strip())
+    if values:
+        return tuple(v.encode() for v in values)
+    if settings.smtp_host:
+        raise MissingSigningSecret(
+            "set SIGNING_SECRET: every email carries a signed unsubscribe link, which must keep"
+            " working across restarts (a comma-separated list rotates it)"
+        )
+    return (secrets.token_bytes(32),)
 
 
-def unsubscribe_token(key: bytes, channel: str, recipient: str) -> str:
-    return _serializer(key).dumps([channel, recipient])
+def _serializer(keys: tuple[bytes, ...]) -> URLSafeSerializer:
+    # itsdangerous signs with the last key and accepts any: ours are newest first.
+    return URLSafeSerializer(list(reversed(keys)), salt=_UNSUBSCRIBE)
 
 
-def read_unsubscribe_token(key: bytes, token: str) -> tuple[str, str] | None:
-    """(channel, recipient), or None for a token we did not sign."""
+def unsubscribe_token(keys: tuple[bytes, ...], outbox_id: int) -> str:
+    return _serializer(keys).dumps(outbox_id)
+
+
+def read_unsubscribe_token(keys: tuple[bytes, ...], token: str) -> int | None:
+    """The message the link was in, or None for a token we did not sign."""
     try:
-        channel, recipient = _serializer(key).loads(token)
+        outbox_id = _serializer(keys).loads(token)
     except (BadSignature, ValueError, TypeError):
         return None
-    if not isinstance(channel, str) or not isinstance(recipient, str):
-        return None
-    return channel, recipient
+    return outbox_id if isinstance(outbox_id, int) and not isinstance(outbox_id, bool) else None
 
 
-def unsubscribe_url(base_url: str, key: bytes, channel: str, recipient: str) -> str:
-    return f"{base_url}/unsubscribe/{unsubscribe_token(key, channel, recipient)}"
+def unsubscribe_url(base_url: str, keys: tuple[bytes, ...], outbox_id: int) -> str:
+    return f"{base_url}/unsubscribe/{unsubscribe_token(keys, outbox_id)}"

@@ -70,7 +70,7 @@ def queue(session: Session, order: Order, before, outcome, plan: Plan) -> list[Q
             due = _due(plan, channel, state.customer, now)
             ids = _insert(session, order, each, channel, recipient, due)
             if not ids and each == kind:
-                ids = _revive_stale(session, order, each, channel, recipient)
+                ids = _revive_stale(session, order, each, channel, recipient, due)
             queued += [Queued(i, due) for i in ids]
     # The merchant hears of every move, and of the order itself when it first appears.
     news = outcome.transition or (state.info_at and not before.info_at)
@@ -126,7 +126,7 @@ def _insert(session, order: Order, kind: str, channel: str, recipient: str, due)
     return list(session.scalars(statement, [row]))
 
 
-def _revive_stale(session, order: Order, kind: str, channel: str, recipient: str) -> list[int]:
+def _revive_stale(session, order: Order, kind: str, channel: str, recipient: str, due):
     """A message skipped because the news had stopped being true (the order moved back) is
     due again now that it is true again: still at most one ever sent."""
     query = (
@@ -139,7 +139,9 @@ def _revive_stale(session, order: Order, kind: str, channel: str, recipient: str
             Outbox.status == OutboxStatus.SKIPPED,
             Outbox.last_error.startswith(STALE_PREFIX),
         )
-        .values(status=OutboxStatus.PENDING, last_error=None, touched_at=datetime.now(UTC))
+        .values(
+            status=OutboxStatus.PENDING, last_error=None, touched_at=datetime.now(UTC), due_at=due
+        )
         .returning(Outbox.id)
     )
     return list(session.scalars(query))

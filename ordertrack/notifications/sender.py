@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ordertrack.masking import scrubbed
 from ordertrack.notifications import channels as channels_module
 from ordertrack.notifications import policy
 from ordertrack.notifications.channels import Channels, NotConfigured
 from ordertrack.notifications.errors import DeliveryError
+from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.store import unsubscribes
 from ordertrack.store.models import Outbox, OutboxAttempt, OutboxStatus
 from ordertrack.store.orders import load_order, lock_order, to_state
@@ -41,6 +43,8 @@ class Delivered:
     #: Seconds the other side asked us to wait (Retry-After), or until the row is due.
     wait: float | None = None
     provider_message_id: str | None = None
+    #: The recipient opted out with the provider (replied STOP): recorded as unsubscribed.
+    opted_out: bool = False
 
 
 def claim(session: Session, outbox_id: int):
@@ -82,7 +86,14 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
             wait = _not_due_yet(session, outbox_id)
             return Delivered("not due", wait=wait) if wait else Delivered("unchanged")
         job, skip = _job(session, outbox_id, row)
+        quiet_until = _quiet_until(job, channels)
+        if quiet_until:
+            # Due, but it is night where the customer is now (a retry, the sweeper catching
+            # up, a resend): back to pending, the attempt not counted, sent in the morning.
+            session.execute(_defer(outbox_id, job.attempts, quiet_until))
+            return Delivered("not due", wait=(quiet_until - datetime.now(UTC)).total_seconds())
     outcome = _scheduled(skip or _attempt(job, channels), job)
+    outcome = replace(outcome, reason=scrubbed(outcome.reason, job.recipient, job.channel))
     if outcome.retry and job.attempts >= _attempts_allowed(job.channel, channels):
         outcome = Delivered(
             OutboxStatus.FAILED, f"gave up after {job.attempts} attempts: {outcome.reason}"
@@ -92,12 +103,41 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
             outcome = _recheck_stale(session, job.order_id, job.kind, outcome)
         session.execute(_record(outbox_id, job.attempts, outcome))
         session.add(_attempt_row(outbox_id, job.attempts, outcome))
+        if outcome.opted_out:
+            unsubscribes.record(session, job.channel, job.recipient)
     return outcome
 
 
 #: When a merchant webhook is tried again, after each failed attempt, in seconds: Standard
 #: Webhooks' example schedule, about 17 hours in all, unless the endpoint says Retry-After.
 MERCHANT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000)
+
+
+def _quiet_until(job, channels: Channels) -> datetime | None:
+    """When a text may go, if not now: quiet hours hold at sending time too."""
+    quiet = channels.sms_quiet_hours
+    if job.channel != "sms" or quiet is None:
+        return None
+    customer = job.state.customer
+    zone = customer_timezone(
+        customer.country_code, customer.province_code, channels.fallback_timezone
+    )
+    now = datetime.now(UTC)
+    allowed = quiet.next_allowed(now, zone)
+    return allowed if allowed > now else None
+
+
+def _defer(outbox_id: int, attempt: int, due: datetime):
+    query = (
+        update(Outbox)
+        .where(
+            Outbox.id == outbox_id,
+            Outbox.status == OutboxStatus.SENDING,
+            Outbox.attempts == attempt,
+        )
+        .values(status=OutboxStatus.PENDING, attempts=attempt - 1, due_at=due)
+    )
+    return query.execution_options(synchronize_session=False)
 
 
 def _attempts_allowed(channel: str, channels: Channels) -> int:
@@ -107,11 +147,12 @@ def _attempts_allowed(channel: str, channels: Channels) -> int:
 
 
 def _scheduled(outcome: Delivered, job) -> Delivered:
-    """A merchant webhook's retry waits by the schedule, unless the endpoint said how long."""
-    if not outcome.retry or outcome.wait is not None or job.channel != MERCHANT_WEBHOOK:
+    """A merchant webhook's retry waits by the schedule, or longer if the endpoint said so: a
+    short Retry-After must not use the whole schedule up in seconds."""
+    if not outcome.retry or job.channel != MERCHANT_WEBHOOK:
         return outcome
     step = min(job.attempts, len(MERCHANT_RETRY_SCHEDULE)) - 1
-    return replace(outcome, wait=float(MERCHANT_RETRY_SCHEDULE[step]))
+    return replace(outcome, wait=max(float(MERCHANT_RETRY_SCHEDULE[step]), outcome.wait or 0.0))
 
 
 @dataclass(frozen=True)
@@ -160,7 +201,7 @@ def _attempt(job, channels: Channels) -> Delivered:
         return Delivered(OutboxStatus.SKIPPED, str(exc))
     except DeliveryError as exc:
         if exc.permanent:
-            return Delivered(OutboxStatus.FAILED, exc.reason)
+            return Delivered(OutboxStatus.FAILED, exc.reason, opted_out=exc.opted_out)
         return Delivered(OutboxStatus.PENDING, exc.reason, retry=True, wait=exc.retry_after)
     except Exception as exc:  # a bug of ours: recorded and visible, never re-driven forever
         return Delivered(OutboxStatus.FAILED, f"could not build the message: {type(exc).__name__}")

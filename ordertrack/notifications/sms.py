@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 import phonenumbers
 import requests
 
+from ordertrack.masking import mask_phone
 from ordertrack.notifications.errors import DeliveryError
 
 __all__ = [
@@ -149,7 +150,7 @@ def _classified(response: requests.Response, config: TwilioConfig, to: str) -> D
     reason = f"{head} ({meaning}): {message}" if meaning else f"{head}: {message}"
     reason = scrub(reason.rstrip(": "), config, to)[:MAX_REASON_CHARS]
     wait = retry_after(response.headers.get("Retry-After")) if status == 429 else None
-    return DeliveryError(reason, permanent=permanent, retry_after=wait)
+    return DeliveryError(reason, permanent=permanent, retry_after=wait, opted_out=code == 21610)
 
 
 def _twilio_error(response: requests.Response) -> tuple[int | None, str]:
@@ -198,17 +199,6 @@ def scrub(text: str, config: TwilioConfig, to: str) -> str:
 def _mask_match(match: re.Match[str]) -> str:
     run = match.group(0)
     return mask_phone(run) if sum(c.isdigit() for c in run) >= 7 else run
-
-
-def mask_phone(number: str) -> str:
-    """+1555***0142: enough to recognise a number, not enough to dial it."""
-    digits = re.sub(r"\D", "", number)
-    plus = "+" if number.lstrip().startswith("+") else ""
-    tail = 4 if len(digits) >= 10 else 2
-    head = max(0, min(4, len(digits) - tail - 3))
-    if len(digits) < 6:
-        return "***"
-    return f"{plus}{digits[:head]}***{digits[-tail:]}"
 
 
 def fit_body(body: str) -> str:

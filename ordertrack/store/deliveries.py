@@ -1,6 +1,7 @@
 """What a channel's provider later says about a message it accepted (Twilio's status
 callbacks): delivered, or failed with the reason. Only ever forward: a late "sent" never
-undoes a "delivered", and a message already failed stays failed."""
+undoes a "delivered", and a message already failed stays failed. A callback may come while
+the attempt that sent the text is still being recorded (`sending`): it counts then too."""
 
 from datetime import UTC, datetime
 
@@ -9,26 +10,28 @@ from sqlalchemy.orm import Session
 
 from ordertrack.store.models import Outbox, OutboxStatus
 
-
-def mark_delivered(session: Session, channel: str, provider_message_id: str) -> bool:
-    return _move(session, channel, provider_message_id, OutboxStatus.DELIVERED, None)
+_OPEN = (OutboxStatus.SENDING, OutboxStatus.SENT)
 
 
-def mark_failed(session: Session, channel: str, provider_message_id: str, reason: str) -> bool:
-    return _move(session, channel, provider_message_id, OutboxStatus.FAILED, reason)
+def mark_delivered(session: Session, channel: str, sid: str, outbox_id: int | None) -> bool:
+    return _move(session, channel, sid, outbox_id, OutboxStatus.DELIVERED, None)
 
 
-def _move(session, channel: str, provider_id: str, status: str, reason: str | None) -> bool:
-    values = {"status": status, "touched_at": datetime.now(UTC)}
+def mark_failed(
+    session: Session, channel: str, sid: str, outbox_id: int | None, reason: str
+) -> bool:
+    return _move(session, channel, sid, outbox_id, OutboxStatus.FAILED, reason)
+
+
+def _move(session, channel, sid: str, outbox_id: int | None, status: str, reason) -> bool:
+    """By the message's own id when the callback URL names it, else by the provider's."""
+    values = {"status": status, "touched_at": datetime.now(UTC), "provider_message_id": sid}
     if reason:
         values["last_error"] = reason[:1000]
+    which = Outbox.id == outbox_id if outbox_id else Outbox.provider_message_id == sid
     query = (
         update(Outbox)
-        .where(
-            Outbox.channel == channel,
-            Outbox.provider_message_id == provider_id,
-            Outbox.status == OutboxStatus.SENT,
-        )
+        .where(which, Outbox.channel == channel, Outbox.status.in_(_OPEN))
         .values(**values)
         .execution_options(synchronize_session=False)
     )

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ordertrack.lifecycle import progress_summary
+from ordertrack.masking import mask_recipient
 from ordertrack.store.models import History, Inbox, Order, Outbox, OutboxAttempt, Shipment
 from ordertrack.store.orders import to_state
 
@@ -134,24 +135,6 @@ def notifications_with_status(session: Session, status: str, limit: int = 200) -
         notification_document(row) | {"order": {"platform": platform, "external_id": external}}
         for row, platform, external in session.execute(query)
     ]
-
-
-def mask_recipient(channel: str, recipient: str) -> str:
-    """Customers' addresses masked; the merchant's own endpoint is not personal data."""
-    if channel == "merchant_webhook":
-        return recipient
-    return mask_phone(recipient) if channel == "sms" else mask_email(recipient)
-
-
-def mask_email(address: str) -> str:
-    """a***@example.com: enough to recognise, not enough to harvest."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
-
-
-def mask_phone(number: str) -> str:
-    """+1555***0142: the country and the last digits, as a customer would recognise it."""
-    return f"{number[:5]}***{number[-4:]}" if len(number) > 9 else "***"
 
 
 def _iso(value) -> str | None:

@@ -4,6 +4,8 @@ together goes out as one message about the latest; a merchant endpoint that fail
 every attempt recorded; one that is gone fails for good and can be resent."""
 
 import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -69,13 +71,27 @@ def test_a_text_due_in_quiet_hours_waits_for_their_end_in_the_customers_zone(sta
     assert text.status == "pending" and abs(text.due_at - expected) < timedelta(seconds=1)
     assert not [c for c in api.calls if c.request.url == MESSAGES_URL], "not during quiet hours"
 
-    # The morning comes (the row's due time is moved, not the clock): the sweeper sends it.
-    with service.runtime.sessions.begin() as session:
-        session.execute(update(Outbox).values(due_at=datetime.now(UTC) - timedelta(seconds=1)))
-        session.execute(update(Outbox).values(touched_at=datetime.now(UTC) - timedelta(hours=1)))
+    # Due now all the same (a retry, a resend, the sweeper catching up): still quiet hours
+    # where the customer is, so it is put back, not sent.
+    _make_due(service)
+    sweep_once(service.runtime)
+    wait_for(lambda: _rows(service, "sms")[0].due_at > datetime.now(UTC), timeout=20, what="defer")
+    assert (_rows(service, "sms")[0].status, _rows(service, "sms")[0].attempts) == ("pending", 0)
+    assert not [c for c in api.calls if c.request.url == MESSAGES_URL]
+
+    # The morning comes (quiet hours now behind us, the row due): the sweeper sends it.
+    service = start(**TWILIO, SMS_QUIET_HOURS="off")
+    _make_due(service)
     sweep_once(service.runtime)
     wait_for(lambda: _sent(service, "sms", "out_for_delivery"), timeout=20, what="the text")
     assert len([c for c in api.calls if c.request.url == MESSAGES_URL]) == 1
+
+
+def _make_due(service) -> None:
+    """Move the text's due time (not the clock) to the past, and let the sweeper see it."""
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with service.runtime.sessions.begin() as session:
+        session.execute(update(Outbox).values(due_at=past + timedelta(minutes=59), touched_at=past))
 
 
 def _sent(service, channel: str, kind: str) -> bool:
@@ -143,3 +159,73 @@ def test_a_gone_endpoint_fails_for_good_is_listed_and_can_be_resent(start, api):
     (event,) = [n for n in service.order(ORDER_ID)["notifications"] if n["channel"] != "email"]
     assert event["status"] == "sent"
     assert service.api("/api/v1/notifications?status=nonsense").status_code == 400
+
+
+def _text_story(service) -> None:
+    """A consenting customer's only parcel goes out for delivery: one text is due."""
+    consenting = shopify("orders_create", _consenting("orders_create"))
+    _post(service, consenting, *_one_parcel_order()[1:])
+    _post(service, STORY[7])
+
+
+def _text(service) -> dict:
+    (text,) = [n for n in service.order(ORDER_ID)["notifications"] if n["channel"] == "sms"]
+    return text
+
+
+def test_twilio_throttling_is_retried_after_its_retry_after(start):
+    with responses.RequestsMock() as twilio:
+        twilio.post(MESSAGES_URL, status=429, headers={"Retry-After": "0"}, json={"code": 20429})
+        twilio.post(MESSAGES_URL, status=201, json={"sid": "SM" + "b" * 32})
+        service = start(**TWILIO, SMS_QUIET_HOURS="off")
+        _text_story(service)
+    text = _text(service)
+    assert (text["status"], [a["outcome"] for a in text["attempt_log"]]) == (
+        "sent",
+        ["retry", "sent"],
+    )
+
+
+def test_an_invalid_number_fails_for_good_with_twilios_reason_and_no_number_in_it(start):
+    error = json.loads(fixture_body("twilio", "error__21211_invalid_to"))
+    with responses.RequestsMock() as twilio:
+        twilio.post(MESSAGES_URL, status=400, json=error)
+        service = start(**TWILIO, SMS_QUIET_HOURS="off")
+        _text_story(service)
+    text = _text(service)
+    assert (text["status"], text["attempts"]) == ("failed", 1)
+    assert "21211" in text["reason"] and "5555550142" not in text["reason"]
+
+
+def test_a_customer_who_replied_stop_is_never_texted_again(start):
+    error = json.loads(fixture_body("twilio", "error__21610_unsubscribed"))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as twilio:
+        twilio.post(MESSAGES_URL, status=400, json=error)
+        service = start(**TWILIO, SMS_QUIET_HOURS="off")
+        _text_story(service)
+        _post(service, STORY[8])  # delivered: news for a text, but the number said STOP
+        texts = [n for n in service.order(ORDER_ID)["notifications"] if n["channel"] == "sms"]
+        assert [(t["status"], t["attempts"]) for t in texts] == [("failed", 1), ("skipped", 1)]
+        assert texts[1]["reason"] == "the recipient unsubscribed"
+        assert len(twilio.calls) == 1
+
+
+def test_a_status_callback_that_comes_before_the_send_is_recorded_still_counts(start):
+    with responses.RequestsMock() as twilio:
+        twilio.post(MESSAGES_URL, status=201, json={"sid": "SM" + "c" * 32})
+        service = start(**TWILIO, SMS_QUIET_HOURS="off")
+        _text_story(service)
+    (row,) = _rows(service, "sms")
+    with service.runtime.sessions.begin() as session:  # as if still being recorded
+        session.execute(update(Outbox).values(status="sending", provider_message_id=None))
+    params = {"MessageSid": "SM" + "c" * 32, "MessageStatus": "failed", "ErrorCode": "30008"}
+    url = f"http://shop.test/webhooks/twilio?outbox={row.id}"
+    signed = url + "".join(name + params[name] for name in sorted(params))
+    digest = hmac.new(b"t", signed.encode(), hashlib.sha1).digest()
+    answer = service.client.post(
+        f"/webhooks/twilio?outbox={row.id}",
+        data=params,
+        headers={"X-Twilio-Signature": base64.b64encode(digest).decode()},
+    )
+    assert answer.status_code == 200 and answer.json["status"] == "recorded"
+    assert _text(service)["status"] == "failed"

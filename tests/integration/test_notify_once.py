@@ -70,7 +70,7 @@ def test_duplicates_and_redelivery_never_send_a_message_twice(
         shop_name="Analytical Shop",
         message_domain="shop.test",
         max_attempts=3,
-        link_key=b"test-key",
+        link_keys=(b"test-key",),
     )
     with tempfile.TemporaryDirectory(dir=_SCRATCH) as directory:
         engine = make_engine(_migrated_copy(template, directory))
