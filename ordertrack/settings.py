@@ -72,6 +72,14 @@ class Settings:
     notify_coalesce_seconds: float = 5.0
     #: Signs the links in messages (unsubscribe; tracking pages).
     signing_secret: str | None = field(default=None, repr=False)
+    #: The tracking page: the shop's colour, how long a signed link works, returns.
+    brand_color: str = "#1f4e79"
+    tracking_link_days: int = 60
+    return_window_days: int = 30
+    return_policy_text: str = (
+        "You can return items within the return window after delivery, unused and in their "
+        "original packaging."
+    )
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -124,6 +132,10 @@ class Settings:
             shop_timezone=env.str("SHOP_TIMEZONE", "UTC"),
             notify_coalesce_seconds=env.float("NOTIFY_COALESCE_SECONDS", 5.0),
             signing_secret=env.str("SIGNING_SECRET", None) or None,
+            brand_color=env.str("BRAND_COLOR", "#1f4e79"),
+            tracking_link_days=env.int("TRACKING_LINK_DAYS", 60),
+            return_window_days=env.int("RETURN_WINDOW_DAYS", 30),
+            return_policy_text=env.str("RETURN_POLICY_TEXT", None) or Settings.return_policy_text,
         )
 
     def credentials_for(self, source: str) -> Credentials:

@@ -5,7 +5,7 @@ first value signs and every value verifies, so it can rotate while old links kee
 
 import secrets
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from ordertrack.settings import Settings
 
@@ -50,3 +50,26 @@ def read_unsubscribe_token(keys: tuple[bytes, ...], token: str) -> int | None:
 
 def unsubscribe_url(base_url: str, keys: tuple[bytes, ...], outbox_id: int) -> str:
     return f"{base_url}/unsubscribe/{unsubscribe_token(keys, outbox_id)}"
+
+
+_TRACKING = "tracking"
+
+
+def tracking_token(keys: tuple[bytes, ...], order_id: int) -> str:
+    """The order's tracking page link: a signed, dated reference to the order (no number or
+    address in it), valid for TRACKING_LINK_DAYS."""
+    return URLSafeTimedSerializer(list(reversed(keys)), salt=_TRACKING).dumps(order_id)
+
+
+def read_tracking_token(keys: tuple[bytes, ...], token: str, max_age_days: int) -> int | None:
+    """The order id, or None for a token we did not sign or one older than its life."""
+    serializer = URLSafeTimedSerializer(list(reversed(keys)), salt=_TRACKING)
+    try:
+        order_id = serializer.loads(token, max_age=max_age_days * 86400)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return order_id if isinstance(order_id, int) and not isinstance(order_id, bool) else None
+
+
+def tracking_url(base_url: str, keys: tuple[bytes, ...], order_id: int) -> str:
+    return f"{base_url}/t/{tracking_token(keys, order_id)}"
