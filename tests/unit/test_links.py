@@ -2,6 +2,7 @@
 first SIGNING_SECRET signs, every one verifies; tracking links expire."""
 
 import pytest
+
 from ordertrack.notifications import links
 from ordertrack.settings import Settings
 
