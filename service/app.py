@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack import providers
 from ordertrack.settings import Settings
-from service import api, errors, health, twilio_status, unsubscribe, webhooks
+from service import api, errors, health, tracking, twilio_status, unsubscribe, webhooks
 from service.inbox_writer import InboxWriter
 from workers import inprocess
 from workers.enqueue import send_many
@@ -59,7 +59,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     writer = InboxWriter(runtime.engine, _enqueuer(runtime), settings.commit_timeout_seconds)
     app.extensions["ordertrack"] = Edge(settings, runtime, writer)
     errors.init_app(app)
-    for blueprint in (twilio_status.bp, webhooks.bp, api.bp, health.bp, unsubscribe.bp):
+    blueprints = (twilio_status.bp, webhooks.bp, api.bp, health.bp, unsubscribe.bp, tracking.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     _log_sources(settings)
     return app

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ordertrack.lifecycle import OrderState
 from ordertrack.notifications import email, merchant_webhook, messages, sms
-from ordertrack.notifications.links import unsubscribe_url
+from ordertrack.notifications.links import tracking_url, unsubscribe_url
 from ordertrack.notifications.quiet_hours import QuietHours
 
 
@@ -56,7 +56,12 @@ def _email(job: Job, channels: Channels) -> str | None:
         raise NotConfigured("SMTP_HOST is not set")
     link = _unsubscribe(job, channels)
     content = messages.render(
-        job.kind, job.state, channels.shop_name, job.state.customer.locale, unsubscribe_url=link
+        job.kind,
+        job.state,
+        channels.shop_name,
+        job.state.customer.locale,
+        unsubscribe_url=link,
+        page_url=tracking_url(channels.public_base_url, channels.link_keys, job.order_id),
     )
     # The same on every attempt, so a duplicate after an ambiguous failure is recognisable.
     message_id = f"<ordertrack.{job.outbox_id}.{job.order_id}@{channels.message_domain}>"
@@ -71,7 +76,13 @@ def _email(job: Job, channels: Channels) -> str | None:
 def _sms(job: Job, channels: Channels) -> str | None:
     if channels.twilio is None:
         raise NotConfigured("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN or TWILIO_FROM is not set")
-    body = messages.render_sms(job.kind, job.state, channels.shop_name, job.state.customer.locale)
+    body = messages.render_sms(
+        job.kind,
+        job.state,
+        channels.shop_name,
+        job.state.customer.locale,
+        tracking_url_for=_page(job, channels),
+    )
     # The callback URL names the message: Twilio may call back before we have recorded the
     # SID its answer carries (the signature covers the query, so it cannot be altered).
     config = channels.twilio
@@ -88,6 +99,12 @@ def _merchant(job: Job, channels: Channels) -> str | None:
     body = merchant_webhook.event_body(job.kind, job.order_document, job.created_at)
     merchant_webhook.send(channels.merchant, msg_id, body)
     return msg_id
+
+
+def _page(job: Job, channels: Channels):
+    """Every message links to the order's own tracking page (which links each carrier)."""
+    url = tracking_url(channels.public_base_url, channels.link_keys, job.order_id)
+    return lambda shipment: url
 
 
 def _unsubscribe(job: Job, channels: Channels) -> str:

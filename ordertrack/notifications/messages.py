@@ -111,6 +111,7 @@ def render(
     *,
     unsubscribe_url: str | None = None,
     tracking_url_for: TrackingUrlFor | None = None,
+    page_url: str | None = None,
 ) -> Rendered:
     """The email for `kind` in the language of `locale` (the order's, as the platform gave
     it); `tracking_url_for` picks each parcel's link."""
@@ -134,6 +135,9 @@ def render(
         "footer": words.text("email.footer", shop=_one_line(shop_name)),
         "unsubscribe": words.raw("email.unsubscribe"),
         "unsubscribe_url": unsubscribe_url,
+        #: The order's own tracking page (PUBLIC_BASE_URL/t/<token>).
+        "page": words.raw("email.page"),
+        "page_url": page_url,
     }
     env = _templates()
     return Rendered(

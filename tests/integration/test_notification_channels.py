@@ -94,8 +94,17 @@ def test_one_order_tells_the_customer_and_the_merchant_each_thing_once(queued, s
         "is out for delivery",
         "was delivered",
     ]
+    # Every message links to the order's own tracking page, which opens.
+    body = smtp.to(CUSTOMER)[-1].get_body(("plain",)).get_content()
+    page = re.search(r"Follow your order: http://shop\.test(/t/\S+)", body).group(1)
+    opened = service.client.get(page)
+    assert opened.status_code == 200 and "#1042" in opened.text
+
     texts = _texts(mock)
     assert [t["To"] for t in texts] == [PHONE, PHONE]  # out for delivery, delivered
+    for text in texts:  # the link is dated when written, so each message has its own
+        link = re.search(r"http://shop\.test(/t/\S+)", text["Body"]).group(1)
+        assert "#1042" in service.client.get(link).text
     assert {t["From"] for t in texts} == {FROM}
     assert "out for delivery" in texts[0]["Body"] and "#1042" in texts[0]["Body"]
     assert "delivered" in texts[1]["Body"]

@@ -1,0 +1,82 @@
+"""The customer's tracking page: reading what it shows (`read_view`) and finding an order by
+what the customer knows of it (`find_order_id`). The words and layout of the page are in
+`page` (pure); the HTTP edge is service/tracking.py."""
+
+import hmac
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ordertrack.facts import carrier_code
+from ordertrack.notifications.timezones import customer_timezone
+from ordertrack.statuses import ShipmentStatus
+from ordertrack.store import estimates
+from ordertrack.store.models import History, Order
+from ordertrack.store.orders import to_state
+from ordertrack.tracking.page import DayRange, HistoryEntry, TrackingView, build
+
+#: The longest order number a customer could type (the column's width).
+MAX_ORDER_NUMBER = 64
+
+
+def read_view(
+    session: Session, order_id: int, shop_timezone: str, now: datetime | None = None
+) -> TrackingView | None:
+    query = select(Order).where(Order.id == order_id).options(selectinload(Order.shipments))
+    order = session.scalars(query).one_or_none()
+    if order is None:
+        return None
+    now = now or datetime.now(UTC)
+    state = to_state(order)
+    zone = customer_timezone(order.country_code, order.province_code, shop_timezone)
+    return build(
+        state,
+        _history(session, order_id),
+        zone=zone,
+        updated_at=order.updated_at,
+        today=now.astimezone(zone).date(),
+        learned=_learned(session, state.shipments, now),
+    )
+
+
+def _history(session: Session, order_id: int) -> list[HistoryEntry]:
+    query = select(History.occurred_at, History.kind, History.status, History.shipment_key).where(
+        History.order_id == order_id
+    )
+    return [HistoryEntry(*row) for row in session.execute(query)]
+
+
+def _learned(session: Session, shipments, now: datetime) -> dict[str, DayRange]:
+    """Learned ranges only for the carriers of parcels on their way without a carrier date."""
+    wanted = {
+        s.carrier
+        for s in shipments
+        if s.live and s.carrier and not s.est_delivery and s.status is not ShipmentStatus.DELIVERED
+    }
+    found = {carrier: estimates.learned_range(session, carrier, now) for carrier in wanted}
+    return {carrier_code(c) or "": r for c, r in found.items() if r is not None}
+
+
+def updated_at(session: Session, order_id: int) -> datetime | None:
+    """One cheap query: what the live page watches."""
+    return session.scalar(select(Order.updated_at).where(Order.id == order_id))
+
+
+def normalized_order_number(text: str) -> str:
+    return text.strip().removeprefix("#").strip()
+
+
+def find_order_id(session: Session, order_number: str, email: str) -> int | None:
+    """The order with this number ("#1042" or "1042") and this email address (any case), or
+    None: the caller must not say which of the two did not match."""
+    number = normalized_order_number(order_number)
+    wanted = email.strip().casefold()
+    if not number or not wanted or len(number) > MAX_ORDER_NUMBER:
+        return None
+    query = select(Order.id, Order.email).where(Order.name.in_((f"#{number}", number)))
+    for order_id, order_email in session.execute(query):
+        given = (order_email or "").strip().casefold()
+        if given and hmac.compare_digest(given.encode(), wanted.encode()):
+            return order_id
+    return None
