@@ -74,6 +74,9 @@ class Settings:
     signing_secret: str | None = field(default=None, repr=False)
     #: The tracking page: the shop's colour, how long a signed link works, returns.
     brand_color: str = "#1f4e79"
+    #: Reverse proxies in front of the web process that set X-Forwarded-For: the page's
+    #: rate limit counts the client they name, not the proxy.
+    trusted_proxies: int = 0
     tracking_link_days: int = 60
     return_window_days: int = 30
     return_policy_text: str = (
@@ -133,6 +136,7 @@ class Settings:
             notify_coalesce_seconds=env.float("NOTIFY_COALESCE_SECONDS", 5.0),
             signing_secret=env.str("SIGNING_SECRET", None) or None,
             brand_color=env.str("BRAND_COLOR", "#1f4e79"),
+            trusted_proxies=env.int("TRUSTED_PROXIES", 0),
             tracking_link_days=env.int("TRACKING_LINK_DAYS", 60),
             return_window_days=env.int("RETURN_WINDOW_DAYS", 30),
             return_policy_text=env.str("RETURN_POLICY_TEXT", None) or Settings.return_policy_text,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ordertrack import providers
 from ordertrack.settings import Settings
@@ -58,6 +59,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     runtime = runtime or build_runtime(settings)
     writer = InboxWriter(runtime.engine, _enqueuer(runtime), settings.commit_timeout_seconds)
     app.extensions["ordertrack"] = Edge(settings, runtime, writer)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     errors.init_app(app)
     blueprints = (twilio_status.bp, webhooks.bp, api.bp, health.bp, unsubscribe.bp, tracking.bp)
     for blueprint in blueprints:
