@@ -4,8 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,11 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+browser:  ## Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded)
+	test -x /usr/bin/chromium || $(APT) chromium || { $(SUDO) apt-get update -qq && $(APT) chromium; }
+
 run: $(STAMP)  ## set up, migrate and serve on $(PORT) (SQLite + in-process queue unless configured)
 	$(BIN)/ordertrack migrate
 	PORT=$(PORT) ALLOW_PRIVATE_WEBHOOK_URLS=$${ALLOW_PRIVATE_WEBHOOK_URLS:-true} $(BIN)/ordertrack serve --dev
 
-test: $(STAMP)  ## set up and run the whole suite (needs Redis and PostgreSQL on localhost)
+test: $(STAMP) browser  ## set up and run the whole suite (needs Redis and PostgreSQL on localhost)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -12,7 +12,8 @@ from ordertrack import lifecycle, providers, strictjson
 from ordertrack.facts import Fact, FulfillmentFact, OrderFact, TrackingFact
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
-from ordertrack.store import orders, parking
+from ordertrack.statuses import OrderStatus
+from ordertrack.store import orders, parking, returns
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import History, Inbox, InboxStatus, Order
 
@@ -120,6 +121,10 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)
     result.notifications += outbox.queue(session, order, before, outcome, plan)
     result.unparked_inbox_ids += _unpark(session, indexed)
+    for _, fact in indexed:
+        if isinstance(fact, OrderFact) and fact.status is OrderStatus.REFUNDED:
+            # The platform refunded the order: its returns on their way to a refund end there.
+            returns.mark_refunded_by_platform(session, order.id, fact.occurred_at)
 
 
 def _history_entry(row: Inbox, order: Order, index: int, fact: Fact, state) -> dict:

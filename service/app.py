@@ -11,7 +11,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ordertrack import providers
 from ordertrack.settings import Settings
-from service import api, errors, health, tracking, twilio_status, unsubscribe, webhooks
+from service import (
+    api,
+    errors,
+    health,
+    returns_api,
+    returns_page,
+    tracking,
+    twilio_status,
+    unsubscribe,
+    webhooks,
+)
 from service.inbox_writer import InboxWriter
 from workers import inprocess
 from workers.enqueue import send_many
@@ -62,7 +72,16 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     errors.init_app(app)
-    blueprints = (twilio_status.bp, webhooks.bp, api.bp, health.bp, unsubscribe.bp, tracking.bp)
+    blueprints = (
+        twilio_status.bp,
+        webhooks.bp,
+        api.bp,
+        health.bp,
+        unsubscribe.bp,
+        tracking.bp,
+        returns_page.bp,
+        returns_api.bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     _log_sources(settings)

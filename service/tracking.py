@@ -11,7 +11,9 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from ordertrack import tracking
 from ordertrack.notifications.links import read_tracking_token, tracking_token
+from ordertrack.store.models import Order
 from ordertrack.tracking.page import brand_colors
+from service import returns_page
 from service.rate_limit import SlidingWindowLimiter
 
 bp = Blueprint("tracking", __name__)
@@ -48,14 +50,18 @@ def page(token: str):
     if order_id is None:
         return _not_found()
     edge = _edge()
+    fragment = request.args.get("fragment") == "1"
     with edge.sessions() as session:
         view = tracking.read_view(session, order_id, edge.settings.shop_timezone)
-    if view is None:
-        return _not_found()
-    fragment = request.args.get("fragment") == "1"
+        if view is None:
+            return _not_found()
+        # The live fragment leaves the returns section alone: no form wiped mid-entry.
+        order = session.get(Order, order_id)
+        returns = None if fragment else returns_page.returns_context(session, order, token)
     return _render(
         "tracking/_live.html" if fragment else "tracking/page.html",
         view=view,
+        returns=returns,
         events_url=url_for(".events", token=token),
         fragment_url=url_for(".page", token=token, fragment=1),
         page_url=url_for(".page", token=token),

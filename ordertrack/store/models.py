@@ -242,3 +242,7 @@ class Unsubscribe(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
     created_at: Mapped[datetime]
+
+
+# Returns live in their own module; imported here so the metadata (and Alembic) has them.
+from ordertrack.store import return_models  # noqa: E402, F401
