@@ -20,6 +20,8 @@ class Customer:
     #: Where the parcel goes, for the customer's time zone (quiet hours for texts).
     country_code: str | None = None
     province_code: str | None = None
+    #: The shipping postcode: what a customer may give to look their order up.
+    postcode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,18 @@ class TrackingFact:
     est_delivery: date | None = None
 
 
-Fact = OrderFact | FulfillmentFact | TrackingFact
+@dataclass(frozen=True)
+class RefundFact:
+    """The platform refunded (part of) an order: the order's returns on their way to a refund
+    end there. It moves no order status (a partial refund is not a status)."""
+
+    platform: str
+    order_id: str
+    occurred_at: datetime
+    items: tuple[LineItem, ...] = ()
+
+
+Fact = OrderFact | FulfillmentFact | TrackingFact | RefundFact
 
 
 def normalize_tracking_number(value: str) -> str:

@@ -15,6 +15,7 @@ from ordertrack.facts import (
     FulfillmentFact,
     LineItem,
     OrderFact,
+    RefundFact,
     ShipmentRef,
     TrackingFact,
     carriers_differ,
@@ -394,6 +395,8 @@ class Outcome:
 def _apply_one(state: OrderState, fact: Fact) -> OrderState | None:
     if isinstance(fact, OrderFact):
         return apply_order(state, fact)
+    if isinstance(fact, RefundFact):
+        return state  # moves returns, not the order (see the pipeline)
     key = shipment_key(state, fact)
     if key is None:
         return None
@@ -407,7 +410,7 @@ def apply(state: OrderState, facts: list[Fact]) -> Outcome:
     first so a carrier event in the same batch finds the shipment they create."""
     before = state
     parked: list[TrackingFact] = []
-    for fact in sorted(facts, key=lambda f: not isinstance(f, (OrderFact, FulfillmentFact))):
+    for fact in sorted(facts, key=lambda f: isinstance(f, TrackingFact)):
         applied = _apply_one(state, fact)
         if applied is None:
             parked.append(fact)  # only a carrier event can fail to find its shipment

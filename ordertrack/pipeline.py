@@ -9,10 +9,10 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from ordertrack import lifecycle, providers, strictjson
-from ordertrack.facts import Fact, FulfillmentFact, OrderFact, TrackingFact
+from ordertrack.facts import Fact, FulfillmentFact, OrderFact, RefundFact, TrackingFact
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
-from ordertrack.statuses import OrderStatus
+from ordertrack.statuses import OrderStatus, ShipmentStatus
 from ordertrack.store import orders, parking, returns
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import History, Inbox, InboxStatus, Order
@@ -69,6 +69,7 @@ def process(session: Session, row: Inbox, settings: Settings) -> Processed:
     plan = outbox.plan_for(settings)
     for order, indexed in groups.items():
         _apply(session, row, order, indexed, result, plan)
+    parked = [fact for fact in parked if not _return_delivered(session, fact, result, plan)]
     now = datetime.now(UTC)
     row.touched_at = now
     if parked:
@@ -79,6 +80,20 @@ def process(session: Session, row: Inbox, settings: Settings) -> Processed:
         row.status, row.processed_at = InboxStatus.PROCESSED, now
         parking.unpark(session, row.id)
     return result
+
+
+def _return_delivered(session: Session, fact: TrackingFact, result: Processed, plan) -> bool:
+    """A number no order's parcel has may be a return's, on its way back to the shop: its
+    delivery is the return received. True when it was one."""
+    if fact.status is not ShipmentStatus.DELIVERED:
+        return False
+    received = returns.mark_received_by_carrier(
+        session, fact.shipment.tracking_number, fact.occurred_at
+    )
+    for done in received:
+        order = session.get(Order, done.order_id)
+        result.notifications += outbox.queue_return_news(session, order, done.id, "received", plan)
+    return bool(received)
 
 
 def _tracking_numbers(facts: list[Fact]) -> set[str]:
@@ -104,7 +119,7 @@ def _group_by_order(session: Session, facts: list[Fact]):
 
 
 def _order_for(session: Session, fact: Fact) -> Order | None:
-    if isinstance(fact, OrderFact | FulfillmentFact):
+    if isinstance(fact, OrderFact | FulfillmentFact | RefundFact):
         return orders.lock_or_create(session, fact.platform, fact.order_id)
     ref = fact.shipment
     if ref.fulfillment_id:
@@ -122,9 +137,12 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     result.notifications += outbox.queue(session, order, before, outcome, plan)
     result.unparked_inbox_ids += _unpark(session, indexed)
     for _, fact in indexed:
-        if isinstance(fact, OrderFact) and fact.status is OrderStatus.REFUNDED:
+        refund = isinstance(fact, RefundFact)
+        if refund or (isinstance(fact, OrderFact) and fact.status is OrderStatus.REFUNDED):
             # The platform refunded the order: its returns on their way to a refund end there.
-            returns.mark_refunded_by_platform(session, order.id, fact.occurred_at)
+            for refunded in returns.mark_refunded_by_platform(session, order.id, fact.occurred_at):
+                news = outbox.queue_return_news(session, order, refunded.id, "refunded", plan)
+                result.notifications += news
 
 
 def _history_entry(row: Inbox, order: Order, index: int, fact: Fact, state) -> dict:
@@ -138,6 +156,8 @@ def _history_entry(row: Inbox, order: Order, index: int, fact: Fact, state) -> d
         "raw_status": None,
         "detail": None,
     }
+    if isinstance(fact, RefundFact):
+        return entry | {"kind": "refund", "status": "refunded"}
     if isinstance(fact, OrderFact) and fact.unknown_status:
         return entry | {"kind": "order", "status": "unknown", "raw_status": fact.unknown_status}
     if isinstance(fact, OrderFact):

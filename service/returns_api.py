@@ -8,12 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, Response, current_app, request
 
+from ordertrack.notifications import outbox
 from ordertrack.returns import line
 from ordertrack.returns.line import Actor, ReturnStatus
 from ordertrack.store import returns
 from ordertrack.store.models import Order
 from service.api import refuse_nul_in_path, require_token
 from service.errors import error_response
+from workers.actors import send_when_due
 
 bp = Blueprint("returns_api", __name__, url_prefix="/api/v1")
 bp.before_request(refuse_nul_in_path)
@@ -109,8 +111,21 @@ def _step(return_id: int, target: ReturnStatus, tracking: tuple[str, str] | None
         if tracking:
             row.tracking_number, row.carrier = tracking
         returns.move(session, row, target, Actor.MERCHANT, datetime.now(UTC), note or None)
-        document = returns.document(row, _order(session, row), history=True)
+        order = _order(session, row)
+        document = returns.document(row, order, history=True)
+        news = outbox.queue_return_news(session, order, row.id, target, _plan())
+    _send(news)
     return document
+
+
+def _plan() -> outbox.Plan:
+    return outbox.plan_for(_edge().settings)
+
+
+def _send(news: list[outbox.Queued]) -> None:
+    """After the commit: the customer hears of the step (quiet hours and all)."""
+    for queued in news:
+        send_when_due(_edge().runtime.actors.send_notification, queued.id, queued.due_at)
 
 
 def _text(value: object, longest: int) -> bool:

@@ -10,11 +10,13 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 
+from ordertrack.notifications import outbox
 from ordertrack.notifications.links import read_tracking_token
 from ordertrack.returns import line
 from ordertrack.store import returns
 from ordertrack.store.models import Order
 from ordertrack.tracking.page import brand_colors
+from workers.actors import send_when_due
 
 bp = Blueprint("returns_page", __name__)
 
@@ -38,14 +40,18 @@ def request_return(token: str):
         if order is None:
             return _not_found()
         try:
-            _record(session, order, request.form)
+            created = _record(session, order, request.form)
         except Refused as refused:
             context = returns_context(session, order, token, error=str(refused), form=request.form)
             return _page("tracking/returns_page.html", 400, returns=context, page_url=f"/t/{token}")
+        plan = outbox.plan_for(edge.settings)
+        news = outbox.queue_return_news(session, order, created.id, "requested", plan)
+    for queued in news:  # after the commit: the customer hears that it was recorded
+        send_when_due(edge.runtime.actors.send_notification, queued.id, queued.due_at)
     return redirect(f"/t/{token}#return", code=303)
 
 
-def _record(session, order: Order, form: MultiDict) -> None:
+def _record(session, order: Order, form: MultiDict):
     edge = current_app.extensions["ordertrack"]
     if read_form_token(edge.link_keys, form.get("form_token", ""), _max_age()) != order.id:
         raise Refused("This form has expired. Please reload the page and try again.")
@@ -61,7 +67,7 @@ def _record(session, order: Order, form: MultiDict) -> None:
     if len(comment) > line.COMMENT_MAX or "\x00" in comment:
         raise Refused(f"Please keep the comment to at most {line.COMMENT_MAX} characters.")
     quantities = _quantities(session, order, form)
-    returns.create(session, order, reason, comment or None, quantities, now)
+    return returns.create(session, order, reason, comment or None, quantities, now)
 
 
 def _quantities(session, order: Order, form: MultiDict) -> dict[str, int]:

@@ -17,6 +17,7 @@ from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.settings import Settings
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import Order, Outbox, OutboxStatus
+from ordertrack.store.orders import to_state
 
 #: The merchant's endpoint is one recipient, whatever its URL (which may change).
 MERCHANT = "merchant"
@@ -65,19 +66,35 @@ def queue(session: Session, order: Order, before, outcome, plan: Plan) -> list[Q
         policy.tracking_changed_kind(n) for n in lifecycle.replaced_tracking_numbers(before, state)
     ]
     for each in kinds:
-        for channel in plan.rules.channels_for(each, state.customer):
-            recipient = rules.recipient(channel, state.customer)
-            due = _due(plan, channel, state.customer, now)
-            ids = _insert(session, order, each, channel, recipient, due)
-            if not ids and each == kind:
-                ids = _revive_stale(session, order, each, channel, recipient, due)
-            queued += [Queued(i, due) for i in ids]
+        queued += _queue_kind(session, order, each, state.customer, plan, revive=each == kind)
     # The merchant hears of every move, and of the order itself when it first appears.
     news = outcome.transition or (state.info_at and not before.info_at)
     event = news and plan.rules.merchant_event_type(state.status)
     if event:
         due = now + plan.coalesce
         ids = _insert(session, order, event, rules.MERCHANT_WEBHOOK, MERCHANT, due)
+        queued += [Queued(i, due) for i in ids]
+    return queued
+
+
+def queue_return_news(
+    session: Session, order: Order, return_id: int, status: str, plan: Plan
+) -> list[Queued]:
+    """A return moved: its step's news to the customer, on the channels the policy names."""
+    kind = policy.return_kind(status, return_id)
+    if kind is None:
+        return []
+    return _queue_kind(session, order, kind, to_state(order).customer, plan)
+
+
+def _queue_kind(session, order: Order, kind: str, customer, plan: Plan, revive=False):
+    now, queued = datetime.now(UTC), []
+    for channel in plan.rules.channels_for(kind, customer):
+        recipient = rules.recipient(channel, customer)
+        due = _due(plan, channel, customer, now)
+        ids = _insert(session, order, kind, channel, recipient, due)
+        if not ids and revive:
+            ids = _revive_stale(session, order, kind, channel, recipient, due)
         queued += [Queued(i, due) for i in ids]
     return queued
 

@@ -71,6 +71,24 @@ def tracking_changed_kind(new_number: str) -> str:
     return f"{TRACKING_CHANGED}:{digest}"
 
 
+#: The return line's news for the customer: one message per return and step (the kind
+#: carries the return's id, so a second return on the same order is told too).
+RETURN_STEPS = {
+    "requested": "return_requested",
+    "approved": "return_approved",
+    "rejected": "return_rejected",
+    "received": "return_received",
+    "refunded": "return_refunded",
+}
+RETURN_KINDS = frozenset(RETURN_STEPS.values())
+
+
+def return_kind(status: str, return_id: int) -> str | None:
+    """The kind a return's move to `status` announces, or None (in transit is no news)."""
+    kind = RETURN_STEPS.get(status)
+    return f"{kind}:{return_id}" if kind else None
+
+
 def base_kind(kind: str) -> str:
     """The kind without what makes it unique: what picks the template and the staleness rule."""
     return kind.partition(":")[0]
@@ -79,6 +97,8 @@ def base_kind(kind: str) -> str:
 def is_stale(kind: str, current: OrderStatus) -> bool:
     """True when sending now would tell the customer something that is no longer true: the
     order has moved past it, or back before it, or out of the detour it announces."""
+    if base_kind(kind) in RETURN_KINDS:  # a return's step stays true whatever the order does
+        return False
     if current in FINAL_ORDER_STATUSES:
         return True
     if base_kind(kind) == TRACKING_CHANGED:  # moot once the order has arrived

@@ -22,7 +22,7 @@ EMAIL, SMS, MERCHANT_WEBHOOK = "email", "sms", "merchant_webhook"
 CUSTOMER_CHANNELS = (EMAIL, SMS)
 CHANNELS = (*CUSTOMER_CHANNELS, MERCHANT_WEBHOOK)
 
-KINDS = frozenset({*policy.KIND_STAGE, policy.TRACKING_CHANGED})
+KINDS = frozenset({*policy.KIND_STAGE, policy.TRACKING_CHANGED, *policy.RETURN_KINDS})
 EVENTS = frozenset(f"order.{status}" for status in OrderStatus)
 DEFAULT_POLICY = "default_policy.toml"
 #: How errors and logs name the default policy.

@@ -17,6 +17,7 @@ from ordertrack.facts import (
     FulfillmentFact,
     LineItem,
     OrderFact,
+    RefundFact,
     ShipmentRef,
     TrackingFact,
     normalize_tracking_number,
@@ -95,6 +96,7 @@ class _Customer(Lenient):
 
 class _Address(Lenient):
     phone = fields.String(allow_none=True)
+    zip = fields.String(allow_none=True)
     country_code = fields.String(allow_none=True)
     province_code = fields.String(allow_none=True)
 
@@ -144,6 +146,19 @@ class _FulfillmentEvent(Lenient):
     estimated_delivery_at = LocalDate(allow_none=True)
 
 
+class _RefundLineItem(Lenient):
+    line_item_id = fields.Integer(required=True)
+    quantity = fields.Integer(load_default=1)
+
+
+class _Refund(Lenient):
+    id = fields.Integer(required=True)
+    order_id = fields.Integer(required=True)
+    created_at = FlexibleDateTime(required=True)
+    processed_at = FlexibleDateTime(allow_none=True)
+    refund_line_items = fields.List(fields.Nested(_RefundLineItem), load_default=list)
+
+
 HANDLED_TOPICS = {
     "orders/create": _Order(),
     "orders/updated": _Order(),
@@ -154,6 +169,8 @@ HANDLED_TOPICS = {
     "fulfillments/create": _Fulfillment(),
     "fulfillments/update": _Fulfillment(),
     "fulfillment_events/create": _FulfillmentEvent(),
+    # A refund of some items (a return, most often), which financial_status alone cannot say.
+    "refunds/create": _Refund(),
 }
 
 EDGE_SCHEMAS = {topic: edge_schema(schema) for topic, schema in HANDLED_TOPICS.items()}
@@ -182,7 +199,6 @@ IGNORED_TOPICS = frozenset(
         "orders": ("delete", "edited", "risk_assessment_changed"),
         "order_transactions": ("create",),
         "products": ("create", "update", "delete"),
-        "refunds": ("create",),
         "shop": ("update",),
         "themes": ("create", "publish", "update", "delete"),
     }.items()
@@ -212,6 +228,8 @@ def normalize(topic: str, payload: Any, received_at: datetime) -> list[Fact]:
         return _order_facts(topic, data)
     if topic.startswith("fulfillments/"):
         return _fulfillment_facts(data)
+    if topic == "refunds/create":
+        return [_refund_fact(data)]
     return [_event_fact(data)]
 
 
@@ -256,6 +274,7 @@ def _customer(order: dict, customer: dict, name: str) -> Customer:
         locale=order.get("customer_locale"),
         country_code=address.get("country_code"),
         province_code=address.get("province_code"),
+        postcode=address.get("zip") or None,
     )
 
 
@@ -297,6 +316,17 @@ def _event_fact(event: dict) -> TrackingFact:
         raw_status=event["status"],
         message=event.get("message"),
         est_delivery=event.get("estimated_delivery_at"),
+    )
+
+
+def _refund_fact(refund: dict) -> RefundFact:
+    return RefundFact(
+        platform=NAME,
+        order_id=str(refund["order_id"]),
+        occurred_at=refund.get("processed_at") or refund["created_at"],
+        items=tuple(
+            LineItem(str(i["line_item_id"]), "", i["quantity"]) for i in refund["refund_line_items"]
+        ),
     )
 
 

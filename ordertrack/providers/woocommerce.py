@@ -95,6 +95,7 @@ class _Billing(Lenient):
 
 class _Shipping(Lenient):
     country = fields.String(allow_none=True)
+    postcode = fields.String(allow_none=True)
     state = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
 
@@ -283,6 +284,7 @@ def _order_fact(order: dict, occurred_at: datetime) -> OrderFact:
             # WooCommerce core records no consent to texts and no shopper language.
             country_code=(order.get("shipping") or {}).get("country") or None,
             province_code=(order.get("shipping") or {}).get("state") or None,
+            postcode=(order.get("shipping") or {}).get("postcode") or None,
         ),
         items=tuple(LineItem(str(i["id"]), i["name"], i["quantity"]) for i in order["line_items"]),
         unknown_status=None if order["status"] in ORDER_STATUSES else order["status"],

@@ -110,6 +110,7 @@ class Order(Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     country_code: Mapped[str | None] = mapped_column(String(2))
     province_code: Mapped[str | None] = mapped_column(String(8))
+    postcode: Mapped[str | None] = mapped_column(String(16))
     items: Mapped[list] = mapped_column(JSON, default=list)
     info_at: Mapped[datetime | None]
     platform_status: Mapped[str] = mapped_column(String(32))

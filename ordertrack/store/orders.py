@@ -110,6 +110,7 @@ def to_state(order: Order) -> OrderState:
             locale=order.locale,
             country_code=order.country_code,
             province_code=order.province_code,
+            postcode=order.postcode,
         ),
         items=tuple(LineItem(**item) for item in order.items or ()),
         info_at=order.info_at,
@@ -154,6 +155,7 @@ def save_state(order: Order, state: OrderState) -> None:
     order.locale = state.customer.locale
     order.country_code = state.customer.country_code
     order.province_code = state.customer.province_code
+    order.postcode = state.customer.postcode
     order.items = [asdict(item) for item in state.items]
     order.info_at = state.info_at
     order.fulfillment_list = _list_or_none(state.fulfillment_list)

@@ -68,15 +68,27 @@ def normalized_order_number(text: str) -> str:
 
 
 def find_order_id(session: Session, order_number: str, email: str) -> int | None:
-    """The order with this number ("#1042" or "1042") and this email address (any case), or
-    None: the caller must not say which of the two did not match."""
+    """The order with this number ("#1042" or "1042") and this email address (any case) or
+    shipping postcode (any case and spacing), or None: the caller must not say which of the
+    two did not match."""
     number = normalized_order_number(order_number)
     wanted = email.strip().casefold()
     if not number or not wanted or len(number) > MAX_ORDER_NUMBER:
         return None
-    query = select(Order.id, Order.email).where(Order.name.in_((f"#{number}", number)))
-    for order_id, order_email in session.execute(query):
-        given = (order_email or "").strip().casefold()
-        if given and hmac.compare_digest(given.encode(), wanted.encode()):
+    query = select(Order.id, Order.email, Order.postcode).where(
+        Order.name.in_((f"#{number}", number))
+    )
+    for order_id, order_email, postcode in session.execute(query):
+        if _same((order_email or "").strip().casefold(), wanted) or _same(
+            _postcode(postcode), _postcode(wanted)
+        ):
             return order_id
     return None
+
+
+def _postcode(text: str | None) -> str:
+    return "".join((text or "").split()).casefold()
+
+
+def _same(known: str, given: str) -> bool:
+    return bool(known) and hmac.compare_digest(known.encode(), given.encode())

@@ -49,7 +49,7 @@ def test_every_fixture_after_the_order_and_its_parcels_is_accepted_and_processed
     fixtures = [shopify(n) for n in fixture_names("shopify")] + [
         easypost(n) for n in fixture_names("easypost")
     ]
-    assert len(fixtures) == 27
+    assert len(fixtures) == 28
 
     answers = _post(service, fixtures)
 

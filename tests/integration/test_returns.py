@@ -13,7 +13,7 @@ from ordertrack.notifications.links import tracking_token
 from ordertrack.store import returns
 from ordertrack.store.models import Order
 from service import returns_page
-from tests.support.webhooks import ORDER_ID, STORY, fixture_body, shopify
+from tests.support.webhooks import ORDER_ID, STORY, easypost, fixture_body, shopify
 
 POSTER, MUG = "13001234567890", "13001234567891"
 AUTH = {"Authorization": "Bearer test-api-token"}
@@ -349,11 +349,64 @@ def test_the_platforms_refund_webhook_refunds_an_approved_return(shop):
     running = shop()
     _ask(running, **{f"qty_{MUG}": "1"})
     _api_post(running, f"{_the_only_return(running)['id']}/approve")
+    # Shopify's refunds/create for the mug: the order is only partly refunded.
+    assert running.post(shopify("refunds_create")).status_code == 202
+    running.drain()
+    one = running.client.get(f"/api/v1/returns/{_the_only_return(running)['id']}", headers=AUTH)
+    assert one.json["status"] == "refunded"
+    assert one.json["history"][-1]["actor"] == "platform"
+
+
+def test_the_customer_hears_of_each_step_of_their_return_once(shop, smtp):
+    running = shop()
+    before = len(smtp.to("ada@example.com"))
+    _ask(running, **{f"qty_{MUG}": "1"})
+    return_id = _the_only_return(running)["id"]
+    _api_post(running, f"{return_id}/approve")
+    _api_post(running, f"{return_id}/tracking", {"tracking_number": "1Z999RT1", "carrier": "UPS"})
+    _api_post(running, f"{return_id}/received")
+    _api_post(running, f"{return_id}/refunded")
+    _api_post(running, f"{return_id}/refunded")  # a second click changes nothing (409)
+    running.drain()
+    subjects = [m["Subject"] for m in smtp.to("ada@example.com")[before:]]
+    assert subjects == [
+        "We received your return request for order #1042",
+        "Your return for order #1042 is approved",
+        "Your returned items for order #1042 arrived",
+        "Your return for order #1042 was refunded",
+    ]
+
+
+def test_the_carriers_delivery_of_the_return_parcel_by_webhook_marks_it_received(shop, smtp):
+    running = shop()
+    _ask(running, **{f"qty_{POSTER}": "1"})
+    return_id = _the_only_return(running)["id"]
+    _api_post(running, f"{return_id}/approve")
+    _api_post(
+        running, f"{return_id}/tracking", {"tracking_number": "1Z 999 RT 42", "carrier": "UPS"}
+    )
+    event = json.loads(fixture_body("easypost", "tracker_updated__delivered"))
+    event["id"] = "evt_return_parcel_delivered"
+    event["result"].update(tracking_code="1Z999RT42", carrier="UPS")
+    assert (
+        running.post(easypost("tracker_updated__delivered", json.dumps(event).encode())).status_code
+        == 202
+    )
+    running.drain()
+    one = running.client.get(f"/api/v1/returns/{return_id}", headers=AUTH).json
+    assert (one["status"], one["history"][-1]["actor"]) == ("received", "carrier")
+    assert (
+        smtp.to("ada@example.com")[-1]["Subject"] == "Your returned items for order #1042 arrived"
+    )
+
+
+def test_a_whole_order_refunded_on_the_platform_refunds_its_approved_return(shop):
+    running = shop()
+    _ask(running, **{f"qty_{MUG}": "1"})
+    _api_post(running, f"{_the_only_return(running)['id']}/approve")
     refunded = json.loads(fixture_body("shopify", "orders_updated"))
     refunded.update(financial_status="refunded", updated_at="2026-11-20T10:00:00-05:00")
     webhook = shopify("orders_updated", json.dumps(refunded).encode(), webhook_id="refund-1")
     assert running.post(webhook).status_code == 202
     running.drain()
-    one = running.client.get(f"/api/v1/returns/{_the_only_return(running)['id']}", headers=AUTH)
-    assert one.json["status"] == "refunded"
-    assert one.json["history"][-1]["actor"] == "platform"
+    assert _the_only_return(running)["status"] == "refunded"

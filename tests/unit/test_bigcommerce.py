@@ -49,7 +49,11 @@ DOCUMENTED_STATUS_IDS = {
 # --- The story (tests/fixtures/bigcommerce/README.md)
 
 ADA = Customer(
-    email="ada@example.com", phone="+15555550142", name="Ada Lovelace", country_code="US"
+    email="ada@example.com",
+    phone="+15555550142",
+    name="Ada Lovelace",
+    country_code="US",
+    postcode="10001",
 )
 ITEMS_3001 = (
     LineItem("4101", "Analytical Engine Poster", 1),
@@ -548,7 +552,9 @@ def test_empty_billing_fields_are_not_a_customer_name_or_email():
     payload = fetched("order_created", "order_3001__awaiting_fulfillment")
     payload["order"]["billing_address"] |= {"email": "", "phone": "", "last_name": ""}
     (fact,) = normalize("order_created", payload)
-    assert fact.customer == Customer(email=None, phone=None, name="Ada", country_code="US")
+    assert fact.customer == Customer(
+        email=None, phone=None, name="Ada", country_code="US", postcode="10001"
+    )
 
 
 # --- RFC 2822, the V2 date format

@@ -12,7 +12,7 @@ FIXTURES = TESTS / "fixtures"
 NOT_EVENTS = {"topics.json", "signature_vector.json", "event-body.json"}
 #: How many event fixtures each source has (BigCommerce's include its API answers, in api/).
 EXPECTED = {
-    "shopify": 12,
+    "shopify": 13,
     "easypost": 15,
     "woocommerce": 10,
     "bigcommerce": 25,

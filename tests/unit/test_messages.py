@@ -68,9 +68,18 @@ def queued_kind(kind: str) -> str:
 def test_every_kind_the_policy_can_send_has_words_in_every_language():
     for locale in locales.SUPPORTED:
         words = locales.catalog(locale)
-        for kind in KINDS:
+        for kind in [*KINDS, *sorted(policy.RETURN_KINDS)]:
             for part in ("subject", "headline", "sms"):
                 assert words.raw(f"kinds.{kind}.{part}").strip(), (locale, kind, part)
+
+
+@pytest.mark.parametrize("locale", locales.SUPPORTED)
+def test_a_return_step_renders_as_an_email_and_a_text(locale):
+    state = order()
+    content = messages.render("return_approved:7", state, "Analytical Shop", locale)
+    assert "#1042" in content.subject
+    text = messages.render_sms("return_refunded:7", state, "Analytical Shop", locale)
+    assert text.startswith("Analytical Shop: ") and "#1042" in text
 
 
 def test_every_kind_the_policy_can_send_names_the_parcel_its_sms_links_to():
@@ -96,7 +105,7 @@ def test_the_sms_words_of_every_language_are_in_the_gsm7_alphabet(locale):
     """One non-GSM-7 character (an "á") would cut an SMS from 160 characters to 70."""
     strings = locales.catalog(locale).strings()
     sms = [text for key, text in strings.items() if key.endswith(".sms") or key == "sms.track"]
-    assert len(sms) == len(KINDS) + 1
+    assert len(sms) == len(KINDS) + len(policy.RETURN_KINDS) + 1
     unfilled = [text.replace("{", "").replace("}", "") for text in sms]
     assert all(messages._GSM7.issuperset(text) and sms_segments(text) == 1 for text in unfilled)
 

@@ -17,6 +17,7 @@ from ordertrack.facts import (
     FulfillmentFact,
     LineItem,
     OrderFact,
+    RefundFact,
     ShipmentRef,
     TrackingFact,
 )
@@ -85,6 +86,7 @@ ADA = Customer(
     locale="en-US",
     country_code="US",
     province_code="NY",
+    postcode="10001",
 )
 ITEMS_1042 = (
     LineItem("13001234567890", "Analytical Engine Poster", 1),
@@ -492,3 +494,16 @@ def test_sms_consent_is_what_shopify_reports_for_the_customer(consent, expected)
     body = edited("orders_create", lambda p: p["customer"].update(sms_marketing_consent=consent))
     (order,) = receive("orders_create", body)[1]
     assert order.customer.sms_consent is expected
+
+
+def test_refunds_create_is_a_refund_of_the_mug_at_1500_that_moves_no_order_status():
+    envelope, facts = receive("refunds_create")
+    assert (envelope.topic, envelope.handled) == ("refunds/create", True)
+    assert facts == [
+        RefundFact(
+            platform="shopify",
+            order_id=ORDER_ID,
+            occurred_at=datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
+            items=(LineItem("13001234567891", "", 1),),
+        )
+    ]

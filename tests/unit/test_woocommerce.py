@@ -49,6 +49,7 @@ ADA = Customer(
     name="Ada Lovelace",
     country_code="US",
     province_code="NY",
+    postcode="10001",
 )
 ITEMS = (
     LineItem("101", "Analytical Engine Poster", 1),

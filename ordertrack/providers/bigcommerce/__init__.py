@@ -189,6 +189,7 @@ def _customer(billing: dict) -> Customer:
         name=name or None,
         # V2 orders carry no consent to texts or shopper language; the state is a full name.
         country_code=billing.get("country_iso2") or None,
+        postcode=billing.get("zip") or None,
     )
 
 

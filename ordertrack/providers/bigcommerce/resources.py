@@ -88,6 +88,7 @@ class Address(Lenient):
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     country_iso2 = fields.String(allow_none=True)
+    zip = fields.String(allow_none=True)
 
 
 class Order(Lenient):
