@@ -130,6 +130,8 @@ def test_a_failing_merchant_endpoint_is_retried_and_every_attempt_recorded(start
     api.post(MERCHANT_URL, status=204)
     service = start(**MERCHANT)
     _post(service, STORY[0])
+    # The retry waits the schedule's first step (5 s), held by the queue and the row's due time.
+    wait_for(lambda: _sent(service, "merchant_webhook", "order.received"), timeout=30, what="retry")
     (event,) = [n for n in service.order(ORDER_ID)["notifications"] if n["channel"] != "email"]
     assert (event["kind"], event["status"], event["recipient"]) == (
         "order.received",
