@@ -109,13 +109,15 @@ def test_more_than_ordered_is_refused_and_a_rejected_return_frees_its_items(shop
 
 def test_a_refused_request_shows_the_form_again_with_the_customers_choices(shop):
     running = shop()
-    answer = _ask(running, reason="not_a_reason", comment="Too big", **{f"qty_{MUG}": "1"})
+    token, order_id = _link(running)  # once: a link is dated to the second it is made
+    form = {"reason": "not_a_reason", "comment": "Too big", f"qty_{MUG}": "1"}
+    answer = _ask(running, token, order_id, **form)
     assert answer.status_code == 400
     page = answer.get_data(as_text=True)
     assert "Please choose a reason for the return." in page
     assert 'name="form_token"' in page and "Too big</textarea>" in page
     assert '<option value="1" selected>1</option>' in page
-    assert f'<a href="/t/{_link(running)[0]}">Back to your order</a>' in page
+    assert f'<a href="/t/{token}">Back to your order</a>' in page
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.headers["Referrer-Policy"] == "no-referrer"
 
