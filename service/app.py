@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ordertrack import providers
+from ordertrack.providers.base import Credentials
 from ordertrack.settings import Settings
 from service import (
     api,
@@ -37,6 +38,8 @@ class Edge:
     settings: Settings
     runtime: Runtime
     inbox_writer: InboxWriter
+    #: Each source's credentials, read once: the receiver needs them on every request.
+    credentials: dict[str, Credentials]
 
     @property
     def engine(self) -> Engine:
@@ -68,7 +71,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.json.sort_keys = False
     runtime = runtime or build_runtime(settings)
     writer = InboxWriter(runtime.engine, _enqueuer(runtime), settings.commit_timeout_seconds)
-    app.extensions["ordertrack"] = Edge(settings, runtime, writer)
+    credentials = {name: settings.credentials_for(name) for name in providers.registry()}
+    app.extensions["ordertrack"] = Edge(settings, runtime, writer, credentials)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     errors.init_app(app)
@@ -84,7 +88,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    _log_sources(settings)
+    _log_sources(credentials)
     return app
 
 
@@ -101,9 +105,9 @@ def _enqueuer(runtime: Runtime):
     return enqueue
 
 
-def _log_sources(settings: Settings) -> None:
-    known = sorted(providers.registry())
-    enabled = [name for name in known if settings.credentials_for(name).configured]
+def _log_sources(credentials: dict[str, Credentials]) -> None:
+    known = sorted(credentials)
+    enabled = [name for name in known if credentials[name].configured]
     disabled = [name for name in known if name not in enabled]
     log.info("webhook sources enabled: %s", ", ".join(enabled) or "none")
     if disabled:

@@ -30,7 +30,7 @@ _MAX_DEDUPE_KEY = Inbox.__table__.c.dedupe_key.type.length
 def receive(source: str):
     edge = current_app.extensions["ordertrack"]
     provider = providers.get(source)
-    credentials = edge.settings.credentials_for(source)
+    credentials = edge.credentials[source]
     if not credentials.configured:
         raise SourceNotConfigured(
             f"source {source!r} is not enabled: set WEBHOOK_SECRET_{source.upper()}"

@@ -14,12 +14,10 @@ import binascii
 import hashlib
 import hmac
 import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -28,6 +26,7 @@ from urllib3.util import parse_url
 from ordertrack.notifications import ssrf
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.messages import tracking_link
+from ordertrack.notifications.retry_after import retry_after
 
 __all__ = [
     "DeliveryError",
@@ -49,7 +48,6 @@ WHSEC_FORMAT = (
 THROTTLED = frozenset({429, 502, 503, 504})
 #: A Retry-After beyond this is capped: a merchant's header must not park an event for days
 #: (and the queue cannot delay a message by a week).
-MAX_RETRY_AFTER = 24 * 3600.0
 #: Ids and timestamps must not contain "." (it delimits the signed content); we allow less.
 WEBHOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 #: The spec's event type: full-stop delimited identifiers of [a-zA-Z0-9_].
@@ -230,23 +228,6 @@ def _raise_for_status(response: requests.Response, where: str, now: datetime) ->
     # or a broken route on the merchant's side is fixable, and an event kept for the hours of
     # backoff arrives once it is fixed. The sender's attempt limit still ends it.
     raise DeliveryError(where, permanent=False)
-
-
-def retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After of seconds or an HTTP date; None when absent or
-    unreadable (the usual backoff applies), capped at MAX_RETRY_AFTER."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            seconds = (_utc(parsedate_to_datetime(value)) - now).total_seconds()
-        except (TypeError, ValueError, IndexError):
-            return None
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _host(url: str) -> str:

@@ -128,6 +128,14 @@ def _quiet_until(job, channels: Channels) -> datetime | None:
 
 
 def _defer(outbox_id: int, attempt: int, due: datetime):
+    return _this_attempt(
+        outbox_id, attempt, status=OutboxStatus.PENDING, attempts=attempt - 1, due_at=due
+    )
+
+
+def _this_attempt(outbox_id: int, attempt: int, **values):
+    """An update of the row only while it is still this attempt's: a worker that stalled past
+    its lease must not overwrite what the one that took over recorded."""
     query = (
         update(Outbox)
         .where(
@@ -135,7 +143,7 @@ def _defer(outbox_id: int, attempt: int, due: datetime):
             Outbox.status == OutboxStatus.SENDING,
             Outbox.attempts == attempt,
         )
-        .values(status=OutboxStatus.PENDING, attempts=attempt - 1, due_at=due)
+        .values(**values)
     )
     return query.execution_options(synchronize_session=False)
 
@@ -209,8 +217,7 @@ def _attempt(job, channels: Channels) -> Delivered:
 
 
 def _record(outbox_id: int, attempt: int, outcome: Delivered):
-    """Record this attempt's outcome, only if the row is still this attempt's: a worker that
-    stalled past its lease must not overwrite what the one that took over recorded."""
+    """Record this attempt's outcome (only while the row is still this attempt's)."""
     now = datetime.now(UTC)
     values = {"status": outcome.status, "last_error": outcome.reason, "touched_at": now}
     if outcome.status == OutboxStatus.SENT:
@@ -219,16 +226,7 @@ def _record(outbox_id: int, attempt: int, outcome: Delivered):
     if outcome.retry and outcome.wait is not None:
         # Not due again before then: the sweeper must not re-drive it early.
         values["due_at"] = now + timedelta(seconds=outcome.wait)
-    query = (
-        update(Outbox)
-        .where(
-            Outbox.id == outbox_id,
-            Outbox.status == OutboxStatus.SENDING,
-            Outbox.attempts == attempt,
-        )
-        .values(**values)
-    )
-    return query.execution_options(synchronize_session=False)
+    return _this_attempt(outbox_id, attempt, **values)
 
 
 def _attempt_row(outbox_id: int, attempt: int, outcome: Delivered) -> OutboxAttempt:

@@ -9,17 +9,15 @@ customer twice) and Twilio documents no idempotency header for it, so an ambiguo
 retried and may duplicate once: no text lost, at most one extra (reliability.md, section 0).
 """
 
-import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import phonenumbers
 import requests
 
 from ordertrack.masking import mask_phone
 from ordertrack.notifications.errors import DeliveryError
+from ordertrack.notifications.retry_after import retry_after
 
 __all__ = [
     "DeliveryError",
@@ -161,25 +159,6 @@ def _twilio_error(response: requests.Response) -> tuple[int | None, str]:
         return None, response.reason or ""
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
     return code, message if isinstance(message, str) else (response.reason or "")
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 # Twilio's messages quote the number they refused ("The 'To' number 5551234567 is not a

@@ -24,8 +24,7 @@ from ordertrack.simulate import runner
 from ordertrack.simulate.sources import CARRIERS, PLATFORMS, Post, SimulationError, builder
 from ordertrack.simulate.stories import STORIES, Fulfill, Story, Track
 from ordertrack.statuses import ShipmentStatus
-from ordertrack.store.migrate import upgrade
-from tests.support.processes import ORDERTRACK, Process, wait_for
+from tests.support.processes import ORDERTRACK, dev_server
 from tests.support.smtp import free_port
 
 #: The service's and the simulator's secrets alike; each with what its scheme must get right.
@@ -72,25 +71,8 @@ def served(tmp_path_factory) -> Iterator[str]:
     """`ordertrack serve --dev` on a free port, SQLite in a temporary folder, the in-process
     queue; its URL."""
     folder = tmp_path_factory.mktemp("simulate")
-    database_url = f"sqlite:///{folder / 'ordertrack.db'}"
-    upgrade(database_url)
-    port = free_port()
-    argv = [ORDERTRACK, "serve", "--dev", "--port", str(port)]
-    process = Process(argv, _env(DATABASE_URL=database_url), folder / "serve.log")
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert process.running(), process.log()
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(healthy, timeout=20, what="ordertrack serve to answer")
+    with dev_server(folder, _env()) as (url, _, _):
         yield url
-    finally:
-        process.stop()
 
 
 def simulate(url: str, *args: str, **env: str) -> subprocess.CompletedProcess:

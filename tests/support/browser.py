@@ -16,10 +16,8 @@ from sqlalchemy import create_engine, select
 
 from ordertrack.notifications.links import signing_keys, tracking_url
 from ordertrack.settings import Settings
-from ordertrack.store.migrate import upgrade
 from ordertrack.store.models import Order
-from tests.support.processes import ORDERTRACK, Process, wait_for
-from tests.support.smtp import free_port
+from tests.support.processes import Process, dev_server, wait_for
 from tests.support.webhooks import Request
 
 #: Debian's package `chromium` (the project's setup installs it); CHROMIUM overrides the path.
@@ -119,25 +117,8 @@ class Served:
 def serve(folder: Path, env: dict[str, str]) -> Iterator[Served]:
     """Migrate a SQLite file in `folder` and serve it on a free port until the block ends.
     `env` is the whole environment (the test's base_env applied), without REDIS_URL."""
-    database_url = f"sqlite:///{folder / 'ordertrack.db'}"
-    upgrade(database_url)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**env, "DATABASE_URL": database_url, "PUBLIC_BASE_URL": url, "LOG_LEVEL": "WARNING"}
-    argv = [ORDERTRACK, "serve", "--dev", "--port", str(port)]
-    process = Process(argv, env, folder / "serve.log")
-
-    def healthy() -> bool:
-        assert process.running(), process.log()
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(healthy, timeout=30, what="ordertrack serve to answer")
-        yield Served(url, database_url, env, process)
-    finally:
-        # An open event stream holds its gunicorn thread until its next write; the database
-        # is thrown away, so a short grace before SIGKILL is enough.
-        process.stop(timeout=3)
+    # An open event stream holds its gunicorn thread until its next write; the database is
+    # thrown away, so a short grace before SIGKILL is enough.
+    with dev_server(folder, env, stop_timeout=3) as (url, database_url, process):
+        served_env = {**env, "DATABASE_URL": database_url, "PUBLIC_BASE_URL": url}
+        yield Served(url, database_url, served_env | {"LOG_LEVEL": "WARNING"}, process)

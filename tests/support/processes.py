@@ -19,11 +19,13 @@ from typing import TypeVar
 
 import pytest
 import redis
+import requests
 from sqlalchemy import select
 
 from ordertrack import providers, strictjson
 from ordertrack.providers.base import Delivery
 from ordertrack.store.inbox import NewDelivery, record
+from ordertrack.store.migrate import upgrade
 from ordertrack.store.models import Inbox, Outbox
 from tests.support.harness import Service, start_service
 from tests.support.smtp import free_port
@@ -274,3 +276,32 @@ def redis_stack(
         yield stack
     finally:
         stack.close()
+
+
+@contextmanager
+def dev_server(
+    folder: Path, env: dict[str, str], *, stop_timeout: float = 10
+) -> Iterator[tuple[str, str, Process]]:
+    """`ordertrack serve --dev` on a free port, on a migrated SQLite file in `folder`, with the
+    in-process queue, until the block ends: (its URL, the database URL, the process)."""
+    database_url = f"sqlite:///{folder / 'ordertrack.db'}"
+    upgrade(database_url)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**env, "DATABASE_URL": database_url, "PUBLIC_BASE_URL": url, "LOG_LEVEL": "WARNING"}
+    process = Process(
+        [ORDERTRACK, "serve", "--dev", "--port", str(port)], env, folder / "serve.log"
+    )
+
+    def healthy() -> bool:
+        assert process.running(), process.log()
+        try:
+            return requests.get(f"{url}/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(healthy, timeout=30, what="ordertrack serve to answer")
+        yield url, database_url, process
+    finally:
+        process.stop(timeout=stop_timeout)

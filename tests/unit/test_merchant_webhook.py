@@ -18,6 +18,7 @@ from standardwebhooks import Webhook
 
 from ordertrack.notifications import merchant_webhook as mw
 from ordertrack.notifications.errors import DeliveryError
+from ordertrack.notifications.retry_after import MAX_RETRY_AFTER
 from ordertrack.notifications.ssrf import guarded_session
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
@@ -296,7 +297,7 @@ def test_a_redirect_is_a_failure_and_is_not_followed(merchant, status):
         ("-5", 0.0),
         ("Thu, 01 Jan 2026 00:02:00 GMT", 120.0),  # an HTTP date, 2 minutes after "now"
         ("Wed, 31 Dec 2025 23:00:00 GMT", 0.0),  # a date in the past
-        ("999999999", mw.MAX_RETRY_AFTER),
+        ("999999999", MAX_RETRY_AFTER),
         ("soon", None),
         ("nan", None),
         ("", None),

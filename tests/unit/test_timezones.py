@@ -149,6 +149,7 @@ def test_every_country_the_tz_database_splits_has_a_main_zone_or_gets_the_shops(
 def no_system_tz_data():
     """A slim image without /usr/share/zoneinfo: only the `tzdata` package is left."""
     import tzdata  # noqa: F401  (a dependency in pyproject.toml: its absence is a failure)
+
     zoneinfo.reset_tzpath(to=[])
     ZoneInfo.clear_cache()
     single_zone_countries.cache_clear()
