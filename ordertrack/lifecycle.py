@@ -58,12 +58,34 @@ class ShipmentState:
     cancelled: bool = False
     #: The platform's newest list of the order's fulfillments no longer has this one.
     removed: bool = False
+    #: When a carrier reported a failed delivery attempt, every report, in time order: each
+    #: attempt is news to the customer (a set of times, so arrival order is moot).
+    failed_attempts: tuple[datetime, ...] = ()
 
     @property
     def live(self) -> bool:
         """Counts towards the order: not cancelled or removed by the platform, nor cancelled
         by the carrier."""
         return not (self.cancelled or self.removed) and self.status is not ShipmentStatus.CANCELLED
+
+    @property
+    def attempt(self) -> int:
+        """Which failed delivery attempt the parcel's status reports (1 for the first), 0 when
+        it reports none. Reports of one attempt from two sources, minutes apart, are one."""
+        if self.status is not ShipmentStatus.DELIVERY_FAILED:
+            return 0
+        count, started = 0, None
+        for at in self.failed_attempts:
+            if self.status_at and at > self.status_at:
+                break
+            if started is None or at - started > ONE_ATTEMPT:
+                count, started = count + 1, at
+        return max(count, 1)
+
+
+#: Reports of a failed attempt this close to the first report of an attempt are about the same
+#: one (the carrier's scan and an aggregator's copy of it); carriers try again the next day.
+ONE_ATTEMPT = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,11 @@ def apply_tracking(shipment: ShipmentState, fact: TrackingFact) -> ShipmentState
     if fact.carrier and (not shipment.reported_carrier or fact.carrier < shipment.reported_carrier):
         # Filled from any report, applied or not; the least name, so arrival order is moot.
         shipment = replace(shipment, reported_carrier=fact.carrier)
+    if fact.status is ShipmentStatus.DELIVERY_FAILED and fact.occurred_at not in (
+        shipment.failed_attempts
+    ):
+        attempts = tuple(sorted((*shipment.failed_attempts, fact.occurred_at)))
+        shipment = replace(shipment, failed_attempts=attempts)
     if fact.status in (None, ShipmentStatus.UNKNOWN):
         return shipment  # kept in the history with its raw code, never applied as a guess
     new = _tracking_key(fact.occurred_at, fact.status, fact.raw_status, fact.detail)
@@ -200,6 +227,7 @@ def _relabelled(shipment: ShipmentState) -> ShipmentState:
         detail=None,
         est_delivery=None,
         est_delivery_at=None,
+        failed_attempts=(),
     )
 
 

@@ -38,6 +38,8 @@ class Job:
 
     outbox_id: int
     order_id: int
+    #: The shipment's key when the news is a parcel's, "" when it is the order's.
+    parcel: str
     kind: str
     channel: str
     recipient: str
@@ -60,6 +62,7 @@ def _email(job: Job, channels: Channels) -> str | None:
         job.state,
         channels.shop_name,
         job.state.customer.locale,
+        parcel=job.parcel,
         unsubscribe_url=link,
         page_url=tracking_url(channels.public_base_url, channels.link_keys, job.order_id),
     )
@@ -81,6 +84,7 @@ def _sms(job: Job, channels: Channels) -> str | None:
         job.state,
         channels.shop_name,
         job.state.customer.locale,
+        parcel=job.parcel,
         tracking_url_for=_page(job, channels),
     )
     # The callback URL names the message: Twilio may call back before we have recorded the
@@ -96,7 +100,9 @@ def _merchant(job: Job, channels: Channels) -> str | None:
     if channels.merchant is None:
         raise NotConfigured("MERCHANT_WEBHOOK_URL or MERCHANT_WEBHOOK_SECRET is not set")
     msg_id = merchant_webhook.webhook_id(job.outbox_id, job.created_at)
-    body = merchant_webhook.event_body(job.kind, job.order_document, job.created_at)
+    body = merchant_webhook.event_body(
+        job.kind, job.order_document, job.created_at, parcel=job.parcel
+    )
     merchant_webhook.send(channels.merchant, msg_id, body)
     return msg_id
 

@@ -97,15 +97,23 @@ def webhook_id(outbox_id: int, created_at: datetime) -> str:
     return f"msg_ordertrack_{outbox_id}_{int(_utc(created_at).timestamp())}"
 
 
-def event_body(event_type: str, order_document: dict[str, Any], occurred_at: datetime) -> bytes:
+def event_body(
+    event_type: str, order_document: dict[str, Any], occurred_at: datetime, *, parcel: str = ""
+) -> bytes:
     """The JSON body: the spec's recommended `type`, `timestamp` (when the event happened, not
-    this attempt) and `data`, minified; these exact bytes are signed and sent."""
+    this attempt) and `data`, minified; these exact bytes are signed and sent. A parcel's
+    event (`shipment.<status>`) names the parcel in `data.shipment`; the outbox's kind may
+    carry a failed attempt's number ("shipment.delivery_failed:2"), which goes in there too."""
+    event_type, _, attempt = event_type.partition(":")
     if not EVENT_TYPE.fullmatch(event_type):
         raise ValueError(f"not a Standard Webhooks event type: {event_type!r}")
+    data = _order_data(order_document)
+    if parcel:
+        data["shipment"] = _parcel_data(order_document, parcel, int(attempt or 0))
     payload = {
         "type": event_type,
         "timestamp": _utc(occurred_at).isoformat().replace("+00:00", "Z"),
-        "data": _order_data(order_document),
+        "data": data,
     }
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
@@ -114,11 +122,28 @@ def _order_data(document: dict[str, Any]) -> dict[str, Any]:
     data = {name: document.get(name) for name in ORDER_FIELDS}
     # Only the parcels that count: one the platform removed or cancelled is not on its way.
     data["shipments"] = [
-        {name: shipment.get(name) for name in SHIPMENT_FIELDS} | {"tracking_url": _link(shipment)}
+        _shipment_data(shipment)
         for shipment in document.get("shipments", [])
         if not (shipment.get("cancelled") or shipment.get("removed"))
     ]
     return data
+
+
+def _shipment_data(shipment: dict[str, Any]) -> dict[str, Any]:
+    return {name: shipment.get(name) for name in SHIPMENT_FIELDS} | {
+        "tracking_url": _link(shipment)
+    }
+
+
+def _parcel_data(document: dict[str, Any], parcel: str, attempt: int) -> dict[str, Any] | None:
+    """The parcel the event is about (its key is "f:" and the platform's fulfillment id)."""
+    for shipment in document.get("shipments", []):
+        if f"f:{shipment.get('fulfillment_id')}" == parcel:
+            return _shipment_data(shipment) | {
+                "fulfillment_id": shipment.get("fulfillment_id"),
+                "attempt": attempt or (1 if shipment.get("status") == "delivery_failed" else None),
+            }
+    return None
 
 
 def _link(shipment: dict[str, Any]) -> str | None:

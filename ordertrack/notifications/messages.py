@@ -10,6 +10,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from math import ceil
 from urllib.parse import quote, urlsplit
@@ -40,6 +41,8 @@ NEWS_STATUSES: dict[str, tuple[ShipmentStatus, ...]] = {
     "delivery_failed": (ShipmentStatus.DELIVERY_FAILED,),
     "exception": (ShipmentStatus.EXCEPTION,),
     "available_for_pickup": (ShipmentStatus.AVAILABLE_FOR_PICKUP,),
+    "returned_to_sender": (ShipmentStatus.RETURNED,),
+    "delivery_failed_again": (ShipmentStatus.DELIVERY_FAILED,),
 }
 #: An estimate is no news for a parcel whose journey is over.
 _ARRIVED = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.CANCELLED)
@@ -109,15 +112,22 @@ def render(
     shop_name: str,
     locale: str | None = None,
     *,
+    parcel: str = "",
     unsubscribe_url: str | None = None,
     tracking_url_for: TrackingUrlFor | None = None,
     page_url: str | None = None,
 ) -> Rendered:
     """The email for `kind` in the language of `locale` (the order's, as the platform gave
-    it); `tracking_url_for` picks each parcel's link."""
+    it); `tracking_url_for` picks each parcel's link. A parcel's news (`parcel` is its key)
+    shows that parcel, says which of the order's parcels it is, and how far the order is."""
     words = locales.catalog(locales.choose_locale(locale))
     order = _one_line(state.name) or words.raw("email.unnamed")
-    subject = words.text(f"kinds.{policy.base_kind(kind)}.subject", order=order)
+    about = _about(state, parcel)
+    values = {"order": order, "attempt": _attempt(kind)}
+    subject = words.text(f"kinds.{policy.base_kind(kind)}.subject", **values)
+    if about and about.named:
+        subject = words.text(about.key("email.subject_parcel"), subject=subject, **about.numbers)
+    url_for = tracking_url_for or default_tracking_url
     name = _one_line(state.customer.name)
     context = {
         "lang": words.locale,
@@ -125,10 +135,10 @@ def render(
         "greeting": words.text("email.greeting", name=name)
         if name
         else words.raw("email.greeting_anonymous"),
-        "headline": words.raw(f"kinds.{policy.base_kind(kind)}.headline"),
+        "headline": words.text(f"kinds.{policy.base_kind(kind)}.headline", **values),
         "order_line": words.text("email.order", order=order),
-        "progress": localized_progress(state, words.locale),
-        "parcels": _parcels(kind, state, words, tracking_url_for or default_tracking_url),
+        "progress": _progress(kind, state, about, words),
+        "parcels": _parcels(kind, state, words, url_for, about),
         "order_lines": _order_lines(state, words),
         "track": words.raw("email.track"),
         "shop_name": _one_line(shop_name),
@@ -154,6 +164,7 @@ def render_sms(
     shop_name: str,
     locale: str | None = None,
     *,
+    parcel: str = "",
     tracking_url_for: TrackingUrlFor | None = None,
 ) -> str:
     """One short text, shop name first: "Shop: your order #1042 is out for delivery today.
@@ -161,11 +172,15 @@ def render_sms(
     too long for two segments is left out rather than cut."""
     words = locales.catalog(locales.choose_locale(locale))
     order = _clip(_one_line(state.name) or words.raw("email.unnamed"), SMS_ORDER_CHARS)
+    about = _about(state, parcel)
+    if about and about.named:
+        order = words.text(about.key("sms.parcel"), order=order, **about.numbers)
     head = f"{_clip(_one_line(shop_name), SMS_SHOP_CHARS)}: "
-    head += words.text(f"kinds.{policy.base_kind(kind)}.sms", order=order)
-    link = _one_line(_sms_link(kind, state, tracking_url_for or default_tracking_url))
+    head += words.text(f"kinds.{policy.base_kind(kind)}.sms", order=order, attempt=_attempt(kind))
+    url_for = tracking_url_for or default_tracking_url
+    link = _one_line(url_for(about.shipment) if about else _sms_link(kind, state, url_for))
     track = f" {words.text('sms.track', link=link)}" if link else ""
-    progress = localized_progress(state, words.locale)
+    progress = _progress(kind, state, about, words)
     extra = f" {words.text('sms.progress', progress=progress)}" if progress else ""
     if sms_segments(head + extra + track) == 1:
         return head + extra + track
@@ -191,7 +206,16 @@ def _live(state: OrderState) -> list[ShipmentState]:
     return [s for s in state.shipments if s.live]
 
 
-def _parcels(kind: str, state: OrderState, words: locales.Catalog, url_for: TrackingUrlFor):
+def _parcels(
+    kind: str, state: OrderState, words: locales.Catalog, url_for: TrackingUrlFor, about
+) -> list[Parcel]:
+    if about:
+        title = (
+            words.text("email.parcel", **about.numbers)
+            if about.count > 1
+            else words.raw("email.parcel_single")
+        )
+        return [_parcel(kind, about.shipment, title, words, url_for)]
     live = _live(state)
     return [
         Parcel(
@@ -204,6 +228,78 @@ def _parcels(kind: str, state: OrderState, words: locales.Catalog, url_for: Trac
         )
         for n, s in enumerate(live, start=1)
     ]
+
+
+def _parcel(kind: str, s: ShipmentState, title: str, words, url_for: TrackingUrlFor) -> Parcel:
+    return Parcel(
+        title=title,
+        status=words.raw(f"shipment_status.{s.status.value}"),
+        details=_details(s, words, renumbered=_announces_number(kind, s)),
+        link=url_for(s),
+    )
+
+
+@dataclass(frozen=True)
+class About:
+    """The parcel a parcel's news is about, and its place among the order's parcels."""
+
+    shipment: ShipmentState
+    number: int
+    count: int
+    #: Some items are not in any parcel yet: more parcels will follow.
+    more: bool = False
+
+    @property
+    def numbers(self) -> dict[str, int]:
+        return {"number": self.number, "count": self.count}
+
+    @property
+    def named(self) -> bool:
+        """Whether the message must say which parcel it is about: the order has others."""
+        return self.count > 1 or self.more
+
+    def key(self, key: str) -> str:
+        """"(parcel 2 of 3)", or "(parcel 1, more to follow)" while items wait to ship."""
+        return f"{key}_more" if self.more else key
+
+
+def _about(state: OrderState, parcel: str) -> About | None:
+    """Parcels are numbered in the order they were labelled (then by key), so "parcel 2 of 2"
+    means the same whichever webhook arrived first."""
+    shipment = state.shipment(parcel) if parcel else None
+    if shipment is None:
+        return None
+    ordered = _in_label_order(_live(state) or [shipment])
+    number = ordered.index(shipment) + 1 if shipment in ordered else len(ordered) + 1
+    return About(shipment, number, max(len(ordered), number), items_not_shipped(state) > 0)
+
+
+def _in_label_order(shipments: list[ShipmentState]) -> list[ShipmentState]:
+    never = datetime.max.replace(tzinfo=UTC)
+    return sorted(shipments, key=lambda s: (s.labelled_at or s.fulfilled_at or never, s.key))
+
+
+def _attempt(kind: str) -> int:
+    """A failed attempt's number, carried by its kind ("delivery_failed_again:3"); 1 else."""
+    suffix = kind.partition(":")[2]
+    return int(suffix) if policy.base_kind(kind) == policy.DELIVERY_FAILED_AGAIN else 1
+
+
+def _progress(kind: str, state: OrderState, about: About | None, words) -> str | None:
+    """How far the order is ("1 of 2 delivered"), and, when the news is the last of several
+    parcels leaving, that it is the last one."""
+    progress = localized_progress(state, words.locale)
+    last = (
+        about is not None
+        and about.count > 1
+        and about.number == about.count
+        and policy.base_kind(kind) == "shipped"
+        and not items_not_shipped(state)
+    )
+    if not last:
+        return progress
+    note = words.raw("progress.last_parcel")
+    return f"{progress}{words.raw('progress.separator')}{note}" if progress else note
 
 
 def _details(s: ShipmentState, words: locales.Catalog, renumbered: bool) -> list[tuple[str, str]]:

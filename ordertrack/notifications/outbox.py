@@ -1,5 +1,5 @@
 """What a transition puts in the outbox, in the transition's own transaction: a row per
-(kind, channel, recipient) the policy names, each at most once ever, each with the moment it
+(parcel, kind, channel, recipient) the policy names, each at most once ever, each with the moment it
 is due (a short wait so news landing together goes out as one message; quiet hours for texts,
 in the customer's own time zone: deferred to the morning, never dropped)."""
 
@@ -15,8 +15,9 @@ from ordertrack.notifications import policy, rules
 from ordertrack.notifications.sender import STALE_PREFIX
 from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.settings import Settings
+from ordertrack.statuses import FINAL_ORDER_STATUSES
 from ordertrack.store.inbox import insert_ignoring_duplicates
-from ordertrack.store.models import Order, Outbox, OutboxStatus
+from ordertrack.store.models import ORDER_NEWS, Order, Outbox, OutboxStatus
 from ordertrack.store.orders import to_state
 
 #: The merchant's endpoint is one recipient, whatever its URL (which may change).
@@ -58,22 +59,35 @@ def _rules(path: str | None, quiet_hours: str | None, *unavailable: str) -> rule
 
 
 def queue(session: Session, order: Order, before, outcome, plan: Plan) -> list[Queued]:
-    state, now = outcome.state, datetime.now(UTC)
+    """The rows this outcome's news needs: each parcel's, the order's own, a new tracking
+    number's, and the merchant's events."""
+    state = outcome.state
+    replaced = lifecycle.replaced_tracking_numbers(before, state)
+    news = _parcel_news(before, state, replaced) + _order_news(before, outcome)
     queued: list[Queued] = []
-    kind = _news(before, outcome)
-    kinds = [kind] if kind else []
-    kinds += [
-        policy.tracking_changed_kind(n) for n in lifecycle.replaced_tracking_numbers(before, state)
-    ]
-    for each in kinds:
-        queued += _queue_kind(session, order, each, state.customer, plan, revive=each == kind)
-    # The merchant hears of every move, and of the order itself when it first appears.
+    for parcel, kind in news:
+        queued += _queue_kind(session, order, kind, state.customer, plan, parcel, revive=True)
+    for number in replaced:
+        kind = policy.tracking_changed_kind(number)
+        queued += _queue_kind(session, order, kind, state.customer, plan, ORDER_NEWS)
+    return queued + _merchant_events(session, order, before, outcome, plan)
+
+
+def _merchant_events(session, order: Order, before, outcome, plan: Plan) -> list[Queued]:
+    """The merchant hears of every move of the order (and of the order itself when it first
+    appears) and of each parcel."""
+    state, due = outcome.state, datetime.now(UTC) + plan.coalesce
     news = outcome.transition or (state.info_at and not before.info_at)
-    event = news and plan.rules.merchant_event_type(state.status)
-    if event:
-        due = now + plan.coalesce
-        ids = _insert(session, order, event, rules.MERCHANT_WEBHOOK, MERCHANT, due)
-        queued += [Queued(i, due) for i in ids]
+    events = [(ORDER_NEWS, news and plan.rules.merchant_event_type(state.status))]
+    for parcel in state.shipments:
+        old = before.shipment(parcel.key)
+        if old is None or (old.status, old.attempt) != (parcel.status, parcel.attempt):
+            events.append((parcel.key, plan.rules.merchant_shipment_event(parcel)))
+    queued = []
+    for key, event in events:
+        if event:
+            ids = _insert(session, order, event, rules.MERCHANT_WEBHOOK, MERCHANT, due, key)
+            queued += [Queued(i, due) for i in ids]
     return queued
 
 
@@ -84,31 +98,54 @@ def queue_return_news(
     kind = policy.return_kind(status, return_id)
     if kind is None:
         return []
-    return _queue_kind(session, order, kind, to_state(order).customer, plan)
+    return _queue_kind(session, order, kind, to_state(order).customer, plan, ORDER_NEWS)
 
 
-def _queue_kind(session, order: Order, kind: str, customer, plan: Plan, revive=False):
+def _queue_kind(
+    session, order: Order, kind: str, customer, plan: Plan, parcel: str, revive=False
+) -> list[Queued]:
     now, queued = datetime.now(UTC), []
     for channel in plan.rules.channels_for(kind, customer):
         recipient = rules.recipient(channel, customer)
         due = _due(plan, channel, customer, now)
-        ids = _insert(session, order, kind, channel, recipient, due)
+        ids = _insert(session, order, kind, channel, recipient, due, parcel)
         if not ids and revive:
-            ids = _revive_stale(session, order, kind, channel, recipient, due)
+            ids = _revive_stale(session, order, kind, channel, recipient, due, parcel)
         queued += [Queued(i, due) for i in ids]
     return queued
 
 
-def _news(before, outcome) -> str | None:
-    """The kind this outcome tells the customer: its transition's, or, for a customer whose
-    address arrives only now, where the order stands."""
+def _parcel_news(before, state, replaced: list[str]) -> list[tuple[str, str]]:
+    """(parcel, kind) for each parcel whose news changed, and for every parcel when the
+    customer's address arrives only now (where each stands). Nothing once the order is
+    cancelled or refunded: the order's own news says it. A parcel that only got a new number
+    (WooCommerce adds it as a new parcel) has shipped already: the new number is its news."""
+    if state.status in FINAL_ORDER_STATUSES:
+        return []
+    reached = _reachable(state.customer) and not _reachable(before.customer)
+    news = []
+    for parcel in state.shipments:
+        kind = policy.parcel_kind(parcel)
+        old = before.shipment(parcel.key)
+        if kind == "shipped" and parcel.tracking_number in replaced:
+            continue
+        if kind and (reached or old is None or policy.parcel_kind(old) != kind):
+            news.append((parcel.key, kind))
+    return news
+
+
+def _order_news(before, outcome) -> list[tuple[str, str]]:
+    """The order's own news on a move (cancelled, refunded, on hold), and, for an order the
+    platform moves on without naming any parcel, where it stands."""
     state = outcome.state
-    status = policy.announced_status(state.status, any(s.live for s in state.shipments))
-    if outcome.transition:
-        return policy.kind_to_announce(status, outcome.transition.furthest_stage_before)
-    if _reachable(state.customer) and not _reachable(before.customer):
-        return policy.kind_to_announce(status, 0)
-    return None
+    reached = _reachable(state.customer) and not _reachable(before.customer)
+    if not (outcome.transition or reached):
+        return []
+    kind = policy.order_kind(state.status)
+    if kind is None and not any(s.live for s in state.shipments):
+        furthest = outcome.transition.furthest_stage_before if outcome.transition else 0
+        kind = policy.kind_to_announce(policy.announced_status(state.status, False), furthest)
+    return [(ORDER_NEWS, kind)] if kind else []
 
 
 def _reachable(customer) -> bool:
@@ -124,11 +161,15 @@ def _due(plan: Plan, channel: str, customer, now: datetime) -> datetime:
     return quiet.next_allowed(due, zone)
 
 
-def _insert(session, order: Order, kind: str, channel: str, recipient: str, due) -> list[int]:
-    """The row, unless this kind went to this recipient on this channel before: once, ever."""
+def _insert(
+    session, order: Order, kind: str, channel: str, recipient: str, due, parcel: str
+) -> list[int]:
+    """The row, unless this parcel's (or the order's) kind went to this recipient on this
+    channel before: once, ever."""
     now = datetime.now(UTC)
     row = {
         "order_id": order.id,
+        "parcel": parcel,
         "kind": kind,
         "channel": channel,
         "recipient": recipient,
@@ -143,13 +184,14 @@ def _insert(session, order: Order, kind: str, channel: str, recipient: str, due)
     return list(session.scalars(statement, [row]))
 
 
-def _revive_stale(session, order: Order, kind: str, channel: str, recipient: str, due):
+def _revive_stale(session, order: Order, kind: str, channel: str, recipient: str, due, parcel: str):
     """A message skipped because the news had stopped being true (the order moved back) is
     due again now that it is true again: still at most one ever sent."""
     query = (
         update(Outbox)
         .where(
             Outbox.order_id == order.id,
+            Outbox.parcel == parcel,
             Outbox.kind == kind,
             Outbox.channel == channel,
             Outbox.recipient == recipient,

@@ -1,12 +1,15 @@
 """Which status tells the customer what, and when a message has gone stale.
 
-Read this file to know what a customer will receive. Kinds are per order: at most one of each
-kind per (channel, recipient), ever, enforced by the outbox's unique key.
+Read this file to know what a customer will receive. A parcel's news (shipped, out for
+delivery, delivered, a failed attempt, an exception, ready for pickup, returned to sender) is
+per parcel; the order's own news (cancelled, refunded, on hold) is per order. At most one of
+each kind per (parcel, channel, recipient), ever, enforced by the outbox's unique key.
 """
 
 import hashlib
+from typing import Protocol
 
-from ordertrack.statuses import FINAL_ORDER_STATUSES, OrderStatus, stage
+from ordertrack.statuses import FINAL_ORDER_STATUSES, OrderStatus, ShipmentStatus, stage
 
 #: Order status -> the notification kind it announces. In transit is still "shipped" news.
 KIND_FOR_STATUS: dict[OrderStatus, str] = {
@@ -34,6 +37,63 @@ KIND_STAGE: dict[str, int] = {
 DETOUR_KINDS = {"exception", "delivery_failed", "available_for_pickup"}
 
 CHANNELS = ("email",)
+
+#: A parcel's status -> the news it is. In transit is still "shipped" news.
+PARCEL_KIND_FOR_STATUS: dict[ShipmentStatus, str] = {
+    ShipmentStatus.LABEL_CREATED: "shipped",
+    ShipmentStatus.IN_TRANSIT: "shipped",
+    ShipmentStatus.OUT_FOR_DELIVERY: "out_for_delivery",
+    ShipmentStatus.DELIVERY_FAILED: "delivery_failed",
+    ShipmentStatus.EXCEPTION: "exception",
+    ShipmentStatus.AVAILABLE_FOR_PICKUP: "available_for_pickup",
+    ShipmentStatus.DELIVERED: "delivered",
+    ShipmentStatus.RETURNED: "returned_to_sender",
+}
+#: The second and every later failed attempt: each is news ("delivery_failed_again:3").
+DELIVERY_FAILED_AGAIN = "delivery_failed_again"
+PARCEL_KINDS = frozenset({*PARCEL_KIND_FOR_STATUS.values(), DELIVERY_FAILED_AGAIN})
+
+#: The order's own news, which only the platform can make: per order, not per parcel.
+ORDER_KIND_FOR_STATUS: dict[OrderStatus, str] = {
+    OrderStatus.CANCELLED: "order_cancelled",
+    OrderStatus.REFUNDED: "order_refunded",
+    OrderStatus.ON_HOLD: "order_on_hold",
+}
+ORDER_KINDS = frozenset(ORDER_KIND_FOR_STATUS.values())
+#: Not told when the refund was a return's: the customer hears "return refunded" instead.
+ORDER_REFUNDED = ORDER_KIND_FOR_STATUS[OrderStatus.REFUNDED]
+
+
+class Parcel(Protocol):
+    """What the policy reads of a parcel (lifecycle.ShipmentState)."""
+
+    status: ShipmentStatus
+    live: bool
+
+    @property
+    def attempt(self) -> int: ...
+
+
+def parcel_kind(parcel: Parcel) -> str | None:
+    """The news a live parcel's status is, or None (cancelled, removed, unknown). A second and
+    later failed attempt carries its number, so each attempt is told once."""
+    if not parcel.live:
+        return None
+    if parcel.attempt > 1:
+        return f"{DELIVERY_FAILED_AGAIN}:{parcel.attempt}"
+    return PARCEL_KIND_FOR_STATUS.get(parcel.status)
+
+
+def parcel_news_is_stale(kind: str, order_status: OrderStatus, parcel: Parcel | None) -> bool:
+    """True when a parcel's news is no longer what the parcel's status says: it moved on (one
+    message about the latest), moved back, was cancelled, or the order was."""
+    if order_status in FINAL_ORDER_STATUSES or parcel is None:
+        return True
+    return parcel_kind(parcel) != kind
+
+
+def order_kind(status: OrderStatus) -> str | None:
+    return ORDER_KIND_FOR_STATUS.get(status)
 
 
 def announced_status(status: OrderStatus, has_parcels: bool) -> OrderStatus:
@@ -99,6 +159,8 @@ def is_stale(kind: str, current: OrderStatus) -> bool:
     order has moved past it, or back before it, or out of the detour it announces."""
     if base_kind(kind) in RETURN_KINDS:  # a return's step stays true whatever the order does
         return False
+    if kind in ORDER_KINDS:
+        return order_kind(current) != kind
     if current in FINAL_ORDER_STATUSES:
         return True
     if base_kind(kind) == TRACKING_CHANGED:  # moot once the order has arrived

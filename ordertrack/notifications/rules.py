@@ -15,15 +15,30 @@ from typing import Any, Protocol
 from ordertrack.notifications import policy
 from ordertrack.notifications.quiet_hours import QuietHours, QuietHoursError
 from ordertrack.notifications.sms import normalize_phone
-from ordertrack.statuses import OrderStatus
+from ordertrack.statuses import OrderStatus, ShipmentStatus
 
 EMAIL, SMS, MERCHANT_WEBHOOK = "email", "sms", "merchant_webhook"
 #: In the order `channels_for` answers.
 CUSTOMER_CHANNELS = (EMAIL, SMS)
 CHANNELS = (*CUSTOMER_CHANNELS, MERCHANT_WEBHOOK)
 
-KINDS = frozenset({*policy.KIND_STAGE, policy.TRACKING_CHANGED, *policy.RETURN_KINDS})
-EVENTS = frozenset(f"order.{status}" for status in OrderStatus)
+KINDS = frozenset(
+    {
+        *policy.KIND_STAGE,
+        *policy.PARCEL_KINDS,
+        *policy.ORDER_KINDS,
+        policy.TRACKING_CHANGED,
+        *policy.RETURN_KINDS,
+    }
+)
+#: Merchant events: the order's status, and each parcel's (never its unknown codes).
+SHIPMENT_EVENT_STATUSES = tuple(s for s in ShipmentStatus if s is not ShipmentStatus.UNKNOWN)
+EVENTS = frozenset(
+    {
+        *(f"order.{status}" for status in OrderStatus),
+        *(f"shipment.{status}" for status in SHIPMENT_EVENT_STATUSES),
+    }
+)
 DEFAULT_POLICY = "default_policy.toml"
 #: How errors and logs name the default policy.
 DEFAULT_SOURCE = f"ordertrack/notifications/{DEFAULT_POLICY}"
@@ -87,6 +102,18 @@ class Rules:
         event = f"order.{OrderStatus(order_status).value}"
         channel = self.channels[MERCHANT_WEBHOOK]
         return event if channel.enabled and event in channel.sends else None
+
+    def merchant_shipment_event(self, parcel: policy.Parcel) -> str | None:
+        """'shipment.<status>' when the merchant hears of this parcel's status, else None. A
+        second and later failed attempt carries its number: each attempt is an event."""
+        if parcel.status not in SHIPMENT_EVENT_STATUSES:
+            return None
+        event = f"shipment.{parcel.status.value}"
+        if event not in self.channels[MERCHANT_WEBHOOK].sends:
+            return None
+        if not self.channels[MERCHANT_WEBHOOK].enabled:
+            return None
+        return f"{event}:{parcel.attempt}" if parcel.attempt > 1 else event
 
     def quiet_hours(self, channel: str) -> QuietHours | None:
         if channel not in self.channels:

@@ -17,8 +17,9 @@ from ordertrack.notifications import policy
 from ordertrack.notifications.channels import Channels, NotConfigured
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.timezones import customer_timezone
-from ordertrack.store import unsubscribes
-from ordertrack.store.models import Outbox, OutboxAttempt, OutboxStatus
+from ordertrack.statuses import FINAL_ORDER_STATUSES
+from ordertrack.store import returns, unsubscribes
+from ordertrack.store.models import ORDER_NEWS, Outbox, OutboxAttempt, OutboxStatus
 from ordertrack.store.orders import load_order, lock_order, to_state
 from ordertrack.store.overdue import overdue_ids
 from ordertrack.store.views import order_document
@@ -59,6 +60,7 @@ def claim(session: Session, outbox_id: int):
         .values(status=OutboxStatus.SENDING, attempts=Outbox.attempts + 1, touched_at=now)
         .returning(
             Outbox.order_id,
+            Outbox.parcel,
             Outbox.kind,
             Outbox.channel,
             Outbox.recipient,
@@ -100,7 +102,7 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
         )
     with sessions.begin() as session:
         if outcome.reason and outcome.reason.startswith(STALE_PREFIX):
-            outcome = _recheck_stale(session, job.order_id, job.kind, outcome)
+            outcome = _recheck_stale(session, job, outcome)
         session.execute(_record(outbox_id, job.attempts, outcome))
         session.add(_attempt_row(outbox_id, job.attempts, outcome))
         if outcome.opted_out:
@@ -176,6 +178,7 @@ def _job(session: Session, outbox_id: int, row) -> tuple[_Claimed, Delivered | N
     job = _Claimed(
         outbox_id=outbox_id,
         order_id=row.order_id,
+        parcel=row.parcel,
         kind=row.kind,
         channel=row.channel,
         recipient=row.recipient,
@@ -184,20 +187,34 @@ def _job(session: Session, outbox_id: int, row) -> tuple[_Claimed, Delivered | N
         order_document=document,
         attempts=row.attempts,
     )
-    if row.channel != MERCHANT_WEBHOOK and policy.is_stale(row.kind, state.status):
-        return job, Delivered(
-            OutboxStatus.SKIPPED, f"{STALE_PREFIX} the order is {state.status} now"
-        )
+    if row.channel != MERCHANT_WEBHOOK and _is_stale(row.kind, state, row.parcel):
+        return job, Delivered(OutboxStatus.SKIPPED, f"{STALE_PREFIX} {_where(state, row.parcel)}")
+    if row.kind == policy.ORDER_REFUNDED and returns.has_refunded_return(session, row.order_id):
+        return job, Delivered(OutboxStatus.SKIPPED, "the refund was a return's, told as such")
     if unsubscribes.has_unsubscribed(session, row.channel, row.recipient):
         return job, Delivered(OutboxStatus.SKIPPED, "the recipient unsubscribed")
     return job, None
 
 
-def _recheck_stale(session: Session, order_id: int, kind: str, outcome: Delivered) -> Delivered:
+def _is_stale(kind: str, state, parcel: str) -> bool:
+    """A parcel's news is checked against that parcel; the order's against the order."""
+    if parcel == ORDER_NEWS:
+        return policy.is_stale(kind, state.status)
+    return policy.parcel_news_is_stale(kind, state.status, state.shipment(parcel))
+
+
+def _where(state, parcel: str) -> str:
+    shipment = state.shipment(parcel) if parcel != ORDER_NEWS else None
+    if shipment is None or state.status in FINAL_ORDER_STATUSES:
+        return f"the order is {state.status} now"
+    return f"the parcel is {shipment.status if shipment.live else 'cancelled'} now"
+
+
+def _recheck_stale(session: Session, job, outcome: Delivered) -> Delivered:
     """Decide "stale" again under the order's lock: a transition committing meanwhile would
     otherwise find this row still `sending`, not revive it, and its news would be lost."""
-    state = to_state(lock_order(session, order_id))
-    if policy.is_stale(kind, state.status):
+    state = to_state(lock_order(session, job.order_id))
+    if _is_stale(job.kind, state, job.parcel):
         return outcome
     return Delivered(OutboxStatus.PENDING, "true again while being skipped", retry=True)
 

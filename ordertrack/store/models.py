@@ -153,6 +153,8 @@ class Shipment(Base):
     items: Mapped[list] = mapped_column(JSON, default=list)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When the carrier reported a failed delivery attempt (ISO times): each attempt is news.
+    failed_attempts: Mapped[list | None] = mapped_column(JSON)
 
     order: Mapped[Order] = relationship(back_populates="shipments")
 
@@ -193,17 +195,25 @@ class OutboxStatus:
     ALL = (PENDING, SENDING, SENT, DELIVERED, FAILED, SKIPPED)
 
 
+#: The parcel of an order's own news (cancelled, refunded, a return's step): not a parcel's.
+ORDER_NEWS = ""
+
+
 class Outbox(Base):
-    """One notification, unique per (order, kind, channel, recipient): at most once, ever."""
+    """One notification, unique per (order, parcel, kind, channel, recipient): at most once,
+    ever. `parcel` is the shipment's key for a parcel's news, ORDER_NEWS for the order's."""
 
     __tablename__ = "outbox"
     __table_args__ = (
-        UniqueConstraint("order_id", "kind", "channel", "recipient", name="uq_outbox_once"),
+        UniqueConstraint(
+            "order_id", "parcel", "kind", "channel", "recipient", name="uq_outbox_once"
+        ),
         Index("ix_outbox_status_touched", "status", "touched_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    parcel: Mapped[str] = mapped_column(String(80), default=ORDER_NEWS, server_default="")
     kind: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(320))

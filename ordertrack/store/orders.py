@@ -139,6 +139,7 @@ def _shipment_state(row: Shipment) -> ShipmentState:
         items=tuple(LineItem(**item) for item in row.items or ()),
         cancelled=row.cancelled,
         removed=row.removed,
+        failed_attempts=tuple(datetime.fromisoformat(at) for at in row.failed_attempts or ()),
     )
 
 
@@ -169,6 +170,7 @@ def save_state(order: Order, state: OrderState) -> None:
             order.shipments.append(row)
         values = asdict(shipment)
         values["status"] = shipment.status.value
+        values["failed_attempts"] = [at.isoformat() for at in shipment.failed_attempts] or None
         for name, value in values.items():
             setattr(row, name, value)
     _fit_columns(order, *order.shipments)

@@ -111,6 +111,8 @@ def notification_document(row: Outbox) -> dict:
     return {
         "id": row.id,
         "kind": row.kind,
+        # The parcel a parcel's news is about (its shipment key); None for the order's news.
+        "parcel": row.parcel or None,
         "channel": row.channel,
         "recipient": mask_recipient(row.channel, row.recipient),
         "status": row.status,

@@ -25,7 +25,7 @@ from ordertrack.store.db import make_engine, make_sessionmaker
 from ordertrack.store.inbox import NewDelivery, record
 from ordertrack.store.models import History, Inbox, Order, Outbox, ParkedNumber, Shipment
 from ordertrack.store.views import order_document
-from tests.support.webhooks import ORDER_ID, STORY, Request, easypost, shopify
+from tests.support.webhooks import STORY, Request, easypost, shopify
 
 #: Order #1042 as it happened (tests/fixtures/README.md, "Timeline"): STORY plus the Shopify
 #: webhooks that repeat what the carrier says, some at the very same instant.
@@ -48,10 +48,10 @@ TIMELINE = [
 ]
 assert {r.name for r in STORY} <= {r.name for r in TIMELINE}
 
-#: Notification kinds in the order a customer may hear them, and the order statuses each
-#: announces: news never goes backwards.
+#: Notification kinds in the order a customer may hear them of one parcel, and the parcel
+#: statuses each announces: a parcel's news never goes backwards.
 NEWS = {
-    "shipped": ("shipped", "in_transit"),
+    "shipped": ("label_created", "in_transit"),
     "out_for_delivery": ("out_for_delivery",),
     "delivered": ("delivered",),
 }
@@ -95,8 +95,8 @@ class Run:
         self.inbox_ids: dict[str, int] = {}
         #: tracking numbers a processed fulfillment has named so far
         self.named: set[str] = set()
-        #: outbox kinds in the order they were written
-        self.announced: list[str] = []
+        #: outbox kinds in the order they were written, by parcel
+        self.announced: dict[str, list[str]] = {}
         #: carrier events that arrived before any fulfillment named their parcel
         self.parked = 0
 
@@ -144,18 +144,25 @@ class Run:
             return set(session.scalars(select(Outbox.id)))
 
     def _check_announcements(self, before: set[int]) -> None:
-        """Every outbox row tells where the order stands as it is written, and never news the
-        customer has already been told something further than."""
+        """Every outbox row tells where its parcel stands as it is written, and never news the
+        customer has already been told something further than of that parcel."""
         with self.sessions() as session:
             new = session.scalars(
                 select(Outbox).where(Outbox.id.not_in(before)).order_by(Outbox.id)
             ).all()
-            status = session.scalar(select(Order.status).where(Order.external_id == ORDER_ID))
+            parcels = dict(session.execute(select(Shipment.key, Shipment.status)).all())
         for row in new:
-            assert status in NEWS[row.kind], (row.kind, status)
-            if self.announced:
-                assert NEWS_ORDER.index(row.kind) > NEWS_ORDER.index(self.announced[-1])
-            self.announced.append(row.kind)
+            assert row.parcel in parcels, "a parcel's news names its parcel"
+            assert parcels[row.parcel] in NEWS[row.kind], (row.kind, parcels[row.parcel])
+            told = self.announced.setdefault(row.parcel, [])
+            if told:
+                assert NEWS_ORDER.index(row.kind) > NEWS_ORDER.index(told[-1])
+            told.append(row.kind)
+
+    @property
+    def told(self) -> list[list[str]]:
+        """Each parcel's news, in the order the parcels were first told of."""
+        return list(self.announced.values())
 
 
 def _migrated_copy(template: Path, directory: str) -> str:
@@ -223,7 +230,7 @@ def test_the_story_in_order_ends_delivered_with_every_webhook_in_the_history(in_
     assert snapshot["inbox"] == ["processed"] * len(TIMELINE)
     delivery_ids = {entry[7] for entry in snapshot["history"]}
     assert delivery_ids == {_inbox_entry(r).dedupe_key for r in TIMELINE}
-    assert run.announced == ["shipped", "out_for_delivery", "delivered"]
+    assert run.told == [["shipped", "out_for_delivery", "delivered"]] * 2
 
 
 def _assert_converged(snapshot: dict, run: Run, in_order: tuple[dict, Run]) -> None:
@@ -233,8 +240,10 @@ def _assert_converged(snapshot: dict, run: Run, in_order: tuple[dict, Run]) -> N
     assert snapshot["history"] == expected["history"]
     assert snapshot["inbox"] == ["processed"] * len(TIMELINE), "nothing left parked or pending"
     assert snapshot["progress"] == "2 of 2 delivered"
-    assert run.announced[-1] == "delivered"
-    assert set(run.announced) <= set(in_order_run.announced)
+    assert len(run.announced) == 2
+    for parcel, told in run.announced.items():
+        assert told[-1] == "delivered", "each parcel's last news always goes out"
+        assert set(told) <= set(in_order_run.announced[parcel])
 
 
 arrivals = st.lists(st.sampled_from(TIMELINE), max_size=6).flatmap(
@@ -284,7 +293,7 @@ def test_an_older_carrier_event_is_kept_in_history_but_never_moves_the_shipment_
         ("in_transit", "in_transit", "received_at_origin_facility"),
         ("out_for_delivery", "out_for_delivery", "out_for_delivery"),
     ]
-    assert run.announced == ["shipped", "out_for_delivery"]
+    assert run.told == [["shipped", "out_for_delivery"]]
 
 
 def test_a_failed_attempt_after_out_for_delivery_moves_the_order_back_to_in_transit(
@@ -304,4 +313,4 @@ def test_a_failed_attempt_after_out_for_delivery_moves_the_order_back_to_in_tran
         "out_for_delivery",
         "in_transit",
     ]
-    assert run.announced == ["shipped", "out_for_delivery"], "no stale 'shipped' news again"
+    assert run.told == [["shipped", "out_for_delivery"]], "no stale 'shipped' news again"

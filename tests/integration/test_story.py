@@ -18,19 +18,35 @@ def _kinds_emailed(smtp) -> list[str]:
     return sorted(m["Subject"] for m in smtp.to(CUSTOMER))
 
 
-def test_story_in_order_ends_delivered_with_one_email_per_status(service, smtp):
+def test_story_in_order_ends_delivered_with_one_email_per_parcel_and_status(service, smtp):
     for request in STORY:  # each event handled before the next arrives, as in real life
         _post_all(service, [request])
     order = service.order(ORDER_ID)
     assert order["status"] == "delivered"
     assert order["progress"] == "2 of 2 delivered"
     assert [s["status"] for s in order["shipments"]] == ["delivered", "delivered"]
-    sent = [n["kind"] for n in order["notifications"] if n["status"] == "sent"]
-    assert sent == ["shipped", "out_for_delivery", "delivered"]
+    sent = [(n["parcel"], n["kind"]) for n in order["notifications"] if n["status"] == "sent"]
+    first, second = [f"f:{s['fulfillment_id']}" for s in order["shipments"]]
+    assert sent == [
+        (first, "shipped"),
+        (second, "shipped"),
+        (first, "out_for_delivery"),
+        (first, "delivered"),
+        (second, "out_for_delivery"),
+        (second, "delivered"),
+    ]
     subjects = [m["Subject"] for m in smtp.to(CUSTOMER)]
-    assert len(subjects) == 3
-    assert "has shipped" in subjects[0] and "out for delivery" in subjects[1]
-    assert "was delivered" in subjects[2]
+    assert subjects == [
+        "Your order #1042 has shipped (parcel 1, more to follow)",
+        "Your order #1042 has shipped (parcel 2 of 2)",
+        "Your order #1042 is out for delivery (parcel 1 of 2)",
+        "Your order #1042 was delivered (parcel 1 of 2)",
+        "Your order #1042 is out for delivery (parcel 2 of 2)",
+        "Your order #1042 was delivered (parcel 2 of 2)",
+    ]
+    last = smtp.to(CUSTOMER)[-1].get_body(("plain",)).get_content()
+    assert "2 of 2 delivered" in last and "1Z999AA10123456784" in last
+    assert "9400111899223344556677" not in last, "a parcel's news shows that parcel"
 
 
 def test_story_shuffled_with_duplicates_converges_and_never_sends_stale_news(service, smtp):
@@ -41,8 +57,9 @@ def test_story_shuffled_with_duplicates_converges_and_never_sends_stale_news(ser
     assert order["status"] == "delivered"
     assert order["progress"] == "2 of 2 delivered"
     subjects = _kinds_emailed(smtp)
-    assert len(subjects) == len(set(subjects)), "one email per status at most"
-    assert not any("out for delivery" in s for s in subjects[1:] if "delivered" in subjects[0])
+    assert len(subjects) == len(set(subjects)), "one email per parcel and status at most"
+    delivered = [s for s in subjects if "was delivered" in s]
+    assert len(delivered) == 2, "each parcel's last news always goes out"
 
 
 def test_one_of_two_parcels_delivered_reads_as_such(service):
@@ -93,7 +110,9 @@ def test_a_parcel_delivered_before_the_rest_shipped_is_not_a_delivered_order(ser
     order = service.order(ORDER_ID)
     assert order["status"] == "shipped"
     assert order["progress"] == "1 of 1 delivered, 1 item not shipped yet"
-    assert not any("delivered" in m["Subject"] for m in smtp.to(CUSTOMER))
+    (early,) = [m for m in smtp.to(CUSTOMER) if "delivered" in m["Subject"]]
+    assert early["Subject"] == "Your order #1042 was delivered (parcel 1, more to follow)"
+    assert "1 item not shipped yet" in early.get_body(("plain",)).get_content()
 
     _post_all(
         service,
@@ -106,5 +125,5 @@ def test_a_parcel_delivered_before_the_rest_shipped_is_not_a_delivered_order(ser
     order = service.order(ORDER_ID)
     assert order["status"] == "delivered"
     delivered_emails = [m for m in smtp.to(CUSTOMER) if "delivered" in m["Subject"]]
-    assert len(delivered_emails) == 1
-    assert "2 of 2 delivered" in delivered_emails[0].get_body(("plain",)).get_content()
+    assert len(delivered_emails) == 2, "one per parcel"
+    assert "2 of 2 delivered" in delivered_emails[1].get_body(("plain",)).get_content()

@@ -31,7 +31,7 @@ WEDNESDAY_4_NOVEMBER = date(2026, 11, 4)
 ESTIMATE = {"en": "Wednesday, 4 November", "es": "miércoles, 4 de noviembre"}
 
 #: Every kind the policy can queue, as its base kind.
-KINDS = sorted({*policy.KIND_FOR_STATUS.values(), policy.TRACKING_CHANGED})
+KINDS = sorted({*policy.PARCEL_KINDS, *policy.ORDER_KINDS, policy.TRACKING_CHANGED})
 #: The parcel status each kind's news is about.
 NEWS = {
     "shipped": S.IN_TRANSIT,
@@ -40,8 +40,16 @@ NEWS = {
     "delivery_failed": S.DELIVERY_FAILED,
     "exception": S.EXCEPTION,
     "available_for_pickup": S.AVAILABLE_FOR_PICKUP,
+    "delivery_failed_again": S.DELIVERY_FAILED,
+    "returned_to_sender": S.RETURNED,
     policy.TRACKING_CHANGED: S.IN_TRANSIT,
+    # The order's own news shows its parcels as they stand.
+    "order_cancelled": S.IN_TRANSIT,
+    "order_refunded": S.DELIVERED,
+    "order_on_hold": S.IN_TRANSIT,
 }
+#: The failed attempt a "delivery_failed_again" in these tests is about.
+ATTEMPT = 2
 BOTH = [(kind, locale) for kind in KINDS for locale in locales.SUPPORTED]
 
 
@@ -57,7 +65,10 @@ def order(*shipments, items=(MUG, TEA), name="#1042") -> OrderState:
 
 
 def queued_kind(kind: str) -> str:
-    """The kind as the outbox holds it: a tracking change carries its number's digest."""
+    """The kind as the outbox holds it: a tracking change carries its number's digest, a
+    later failed attempt its number."""
+    if kind == policy.DELIVERY_FAILED_AGAIN:
+        return f"{kind}:{ATTEMPT}"
     return policy.tracking_changed_kind(UPS_NUMBER) if kind == policy.TRACKING_CHANGED else kind
 
 
@@ -83,7 +94,7 @@ def test_a_return_step_renders_as_an_email_and_a_text(locale):
 
 
 def test_every_kind_the_policy_can_send_names_the_parcel_its_sms_links_to():
-    assert set(messages.NEWS_STATUSES) | {policy.TRACKING_CHANGED} == set(KINDS)
+    assert set(messages.NEWS_STATUSES) == policy.PARCEL_KINDS
 
 
 @pytest.mark.parametrize("locale", locales.SUPPORTED)
@@ -121,7 +132,7 @@ def test_every_email_tells_shop_order_items_carrier_number_estimate_and_link(kin
     email_ = render(queued_kind(kind), state, SHOP, locale)
     assert email_.locale == locale
     assert "#1042" in email_.subject
-    assert email_.subject == words.text(f"kinds.{kind}.subject", order="#1042")
+    assert email_.subject == words.text(f"kinds.{kind}.subject", order="#1042", attempt=ATTEMPT)
     for part in (email_.text, email_.html):
         assert words.raw(f"kinds.{kind}.headline").split()[1] in part
         for told in (
@@ -134,7 +145,7 @@ def test_every_email_tells_shop_order_items_carrier_number_estimate_and_link(kin
             UPS_LINK,
         ):
             assert told in part, (told, part)
-        arrived = NEWS[kind] is S.DELIVERED
+        arrived = NEWS[kind] in (S.DELIVERED, S.RETURNED)
         assert (ESTIMATE[locale] in part) is not arrived, "an estimate is news until it arrives"
     assert f'href="{UPS_LINK}"' in email_.html
     assert f'<html lang="{locale}">' in email_.html
@@ -281,7 +292,7 @@ def test_every_sms_is_one_segment_with_shop_first_then_order_news_and_link(kind,
     sms = render_sms(queued_kind(kind), order(parcel(status=NEWS[kind])), SHOP, locale)
     words = locales.catalog(locale)
     assert sms == (
-        f"{SHOP}: {words.text(f'kinds.{kind}.sms', order='#1042')} "
+        f"{SHOP}: {words.text(f'kinds.{kind}.sms', order='#1042', attempt=ATTEMPT)} "
         f"{words.text('sms.track', link=UPS_LINK)}"
     )
     assert sms_segments(sms) == 1 and len(sms) <= messages.SMS_TARGET_CHARS

@@ -1,10 +1,18 @@
 """The configurable policy: who hears about what on which channel, read and checked once at
 start-up so that a mistake in the file stops the process, naming the file and the key."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from ordertrack.facts import Customer
-from ordertrack.notifications.policy import KIND_FOR_STATUS, tracking_changed_kind
+from ordertrack.lifecycle import ShipmentState
+from ordertrack.notifications.policy import (
+    KIND_FOR_STATUS,
+    ORDER_KIND_FOR_STATUS,
+    PARCEL_KIND_FOR_STATUS,
+    tracking_changed_kind,
+)
 from ordertrack.notifications.quiet_hours import QuietHours
 from ordertrack.notifications.rules import (
     DEFAULT_SOURCE,
@@ -13,10 +21,13 @@ from ordertrack.notifications.rules import (
     load_rules,
     recipient,
 )
-from ordertrack.statuses import OrderStatus
+from ordertrack.statuses import OrderStatus, ShipmentStatus
 
 DEFAULT = load_rules(None)
 TEXTED = {"out_for_delivery", "delivered", "delivery_failed", "available_for_pickup"}
+TEXTED |= {"delivery_failed_again", "returned_to_sender"}
+#: The order's own news that the merchant turns on in the policy file if they want it.
+OFF_BY_DEFAULT = {"order_on_hold"}
 BOTH = Customer(email="ana@example.com", phone="+1 212 555 0142", sms_consent=True)
 
 
@@ -32,12 +43,33 @@ def policy_file(tmp_path, text: str) -> str:
 def test_every_kind_a_status_can_announce_is_a_known_kind():
     returns = {"return_requested", "return_approved", "return_rejected"}
     returns |= {"return_received", "return_refunded"}
-    assert set(KIND_FOR_STATUS.values()) | {"tracking_changed"} | returns == KINDS
+    statuses = {*KIND_FOR_STATUS.values(), *PARCEL_KIND_FOR_STATUS.values()}
+    statuses |= {*ORDER_KIND_FOR_STATUS.values(), "delivery_failed_again"}
+    assert statuses | {"tracking_changed"} | returns == KINDS
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_by_default_email_tells_every_kind(kind):
-    assert "email" in DEFAULT.channels_for(kind, BOTH)
+def test_by_default_email_tells_every_kind_but_on_hold(kind):
+    assert ("email" in DEFAULT.channels_for(kind, BOTH)) is (kind not in OFF_BY_DEFAULT)
+
+
+@pytest.mark.parametrize("status", [s for s in ShipmentStatus if s is not ShipmentStatus.UNKNOWN])
+def test_by_default_the_merchant_hears_of_every_parcel_status(status):
+    parcel = ShipmentState(key="f:1", status=status)
+    assert DEFAULT.merchant_shipment_event(parcel) == f"shipment.{status.value}"
+
+
+def test_each_later_failed_attempt_is_its_own_merchant_event():
+    first = datetime(2026, 11, 4, 10, tzinfo=UTC)
+    attempts = (first, first + timedelta(minutes=3), first + timedelta(days=1))
+    parcel = ShipmentState(
+        key="f:1",
+        status=ShipmentStatus.DELIVERY_FAILED,
+        status_at=attempts[-1],
+        failed_attempts=attempts,
+    )
+    assert DEFAULT.merchant_shipment_event(parcel) == "shipment.delivery_failed:2"
+    assert DEFAULT.merchant_shipment_event(ShipmentState(key="f:1")) == "shipment.label_created"
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
