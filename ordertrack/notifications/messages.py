@@ -259,7 +259,8 @@ class About:
         return self.count > 1 or self.more
 
     def key(self, key: str) -> str:
-        """"(parcel 2 of 3)", or "(parcel 1, more to follow)" while items wait to ship."""
+        """The key that reads "(parcel 2 of 3)", or "(parcel 1, more to follow)" while items
+        wait to ship."""
         return f"{key}_more" if self.more else key
 
 

@@ -2,18 +2,25 @@
 (DESIGN.md, "Notifications": "Never stale: if the order is already delivered, 'out for
 delivery' is not sent")."""
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ordertrack.lifecycle import ShipmentState
 from ordertrack.notifications.policy import (
     announced_status,
     base_kind,
     is_stale,
     kind_to_announce,
+    order_kind,
+    parcel_kind,
+    parcel_news_is_stale,
     tracking_changed_kind,
 )
-from ordertrack.statuses import OrderStatus, stage
+from ordertrack.statuses import OrderStatus, ShipmentStatus, stage
 
 S = OrderStatus
 RECEIVED, OUT_FOR_DELIVERY = stage(S.RECEIVED), stage(S.OUT_FOR_DELIVERY)
@@ -206,3 +213,99 @@ def test_a_replaced_tracking_number_is_news_until_the_order_arrives():
         assert not is_stale(kind, status)
     for status in (S.DELIVERED, S.COMPLETED, S.RETURNED, S.CANCELLED, S.REFUNDED):
         assert is_stale(kind, status)
+
+
+# ---------------------------------------------------------------------------------------------
+# A parcel's news (issue 9): told per parcel, stale once that parcel has moved on
+
+P = ShipmentStatus
+T0 = datetime(2026, 11, 4, 14, tzinfo=UTC)
+
+
+def _parcel(status=P.IN_TRANSIT, attempts=(), **fields) -> ShipmentState:
+    at = max(attempts, default=T0)
+    return ShipmentState(key="f:1", status=status, status_at=at, failed_attempts=attempts, **fields)
+
+
+PARCEL_NEWS = {
+    P.LABEL_CREATED: "shipped",
+    P.IN_TRANSIT: "shipped",
+    P.OUT_FOR_DELIVERY: "out_for_delivery",
+    P.DELIVERY_FAILED: "delivery_failed",
+    P.EXCEPTION: "exception",
+    P.AVAILABLE_FOR_PICKUP: "available_for_pickup",
+    P.DELIVERED: "delivered",
+    P.RETURNED: "returned_to_sender",
+    P.CANCELLED: None,
+    P.UNKNOWN: None,
+}
+
+
+def test_every_parcel_status_is_covered_by_these_tests():
+    assert set(PARCEL_NEWS) == set(ShipmentStatus)
+
+
+@pytest.mark.parametrize(("status", "kind"), PARCEL_NEWS.items())
+def test_each_parcel_status_is_its_own_news(status, kind):
+    attempts = (T0,) if status is P.DELIVERY_FAILED else ()
+    assert parcel_kind(_parcel(status, attempts)) == kind
+
+
+def test_a_parcel_the_platform_cancelled_or_removed_has_no_news():
+    assert parcel_kind(_parcel(P.DELIVERED, cancelled=True)) is None
+    assert parcel_kind(_parcel(P.DELIVERED, removed=True)) is None
+
+
+def test_each_later_failed_attempt_is_news_and_two_reports_of_one_attempt_are_one():
+    same = (T0, T0 + timedelta(minutes=4))
+    assert parcel_kind(_parcel(P.DELIVERY_FAILED, same)) == "delivery_failed"
+    second = (*same, T0 + timedelta(days=1))
+    assert parcel_kind(_parcel(P.DELIVERY_FAILED, second)) == "delivery_failed_again:2"
+    third = (*second, T0 + timedelta(days=2))
+    assert parcel_kind(_parcel(P.DELIVERY_FAILED, third)) == "delivery_failed_again:3"
+
+
+def test_an_attempt_reported_after_the_status_it_is_counted_at_does_not_count():
+    parcel = replace(_parcel(P.DELIVERY_FAILED, (T0, T0 + timedelta(days=1))), status_at=T0)
+    assert parcel_kind(parcel) == "delivery_failed"
+
+
+@pytest.mark.parametrize("status", [s for s, kind in PARCEL_NEWS.items() if kind])
+def test_a_parcels_news_is_true_while_the_parcel_stands_there(status):
+    attempts = (T0,) if status is P.DELIVERY_FAILED else ()
+    parcel = _parcel(status, attempts)
+    assert not parcel_news_is_stale(PARCEL_NEWS[status], S.IN_TRANSIT, parcel)
+    for final in (S.CANCELLED, S.REFUNDED):
+        assert parcel_news_is_stale(PARCEL_NEWS[status], final, parcel)
+
+
+def test_no_out_for_delivery_or_shipped_for_a_parcel_already_delivered():
+    delivered = _parcel(P.DELIVERED)
+    assert parcel_news_is_stale("out_for_delivery", S.IN_TRANSIT, delivered)
+    assert parcel_news_is_stale("shipped", S.IN_TRANSIT, delivered)
+    assert not parcel_news_is_stale("delivered", S.IN_TRANSIT, delivered)
+
+
+def test_a_first_attempts_news_is_stale_once_a_second_has_failed():
+    twice = _parcel(P.DELIVERY_FAILED, (T0, T0 + timedelta(days=1)))
+    assert parcel_news_is_stale("delivery_failed", S.DELIVERY_FAILED, twice)
+    assert not parcel_news_is_stale("delivery_failed_again:2", S.DELIVERY_FAILED, twice)
+
+
+def test_a_parcel_gone_from_the_order_has_no_news_left():
+    assert parcel_news_is_stale("shipped", S.SHIPPED, None)
+    assert parcel_news_is_stale("shipped", S.SHIPPED, _parcel(cancelled=True))
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("order_cancelled", S.CANCELLED),
+        ("order_refunded", S.REFUNDED),
+        ("order_on_hold", S.ON_HOLD),
+    ],
+)
+def test_the_orders_own_news_is_true_only_while_the_order_stands_there(kind, status):
+    assert order_kind(status) == kind
+    assert not is_stale(kind, status)
+    assert is_stale(kind, S.PROCESSING)
