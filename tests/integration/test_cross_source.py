@@ -140,7 +140,9 @@ def test_a_replaced_tracking_number_moves_the_shipment_and_tells_the_customer(se
         shopify("fulfillments_create"),
         _carrier_event("tracker_updated__in_transit", "evt_old_in_transit"),
     )
-    assert [m["Subject"] for m in smtp.to(CUSTOMER)] == ["Your order #1042 has shipped"]
+    assert [m["Subject"] for m in smtp.to(CUSTOMER)] == [
+        "Your order #1042 has shipped (parcel 1, more to follow)"
+    ]
 
     _post(service, _replaced())
     parcel = _parcel(service)
