@@ -130,7 +130,9 @@ def _order_for(session: Session, fact: Fact) -> Order | None:
 def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], result, plan):
     before = orders.to_state(order)
     outcome = lifecycle.apply(before, [fact for _, fact in indexed])
-    orders.save_state(order, outcome.state)
+    if outcome.state != before:
+        # Only a change is a change: a repeat (a duplicate, a replay) leaves "last changed".
+        orders.save_state(order, outcome.state)
     session.flush()
     history = [_history_entry(row, order, i, fact, outcome.state) for i, fact in indexed]
     session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)

@@ -5,10 +5,13 @@ import hmac
 
 from flask import Blueprint, current_app, jsonify, request
 
+from ordertrack import replay
 from ordertrack.notifications import resend
-from ordertrack.store import views
+from ordertrack.store import search, views
 from ordertrack.store.models import OutboxStatus
 from service.errors import error_response
+from service.queries import order_query, replay_filter
+from workers.enqueue import send_many
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -30,6 +33,43 @@ def require_token():
     if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
         return error_response(401, "missing or wrong bearer token")
     return None
+
+
+@bp.get("/orders")
+def list_orders():
+    """Search and list orders, newest change first: `q` (order number, customer email or the
+    start of their name, tracking number), `status`, `platform`, `carrier`, `since`, `until`
+    (ISO dates or times, on the last change), `limit` and the `cursor` a page gave."""
+    try:
+        filters, cursor, limit = order_query(request.args)
+        with current_app.extensions["ordertrack"].sessions() as session:
+            page = search.search_orders(session, filters, cursor, limit)
+            orders = [views.order_summary(order) for order in page.orders]
+    except (ValueError, search.BadCursor) as error:
+        return error_response(400, str(error))
+    return jsonify(orders=orders, next_cursor=page.next_cursor)
+
+
+@bp.post("/replay")
+def replay_webhooks():
+    """Apply stored webhooks again: `{"ids": [...]}` or a filter (`status`, `source`,
+    `since`, `until`), `dry_run` to only count them. Replaying a processed one changes
+    nothing; a failed or parked one gets a fresh set of attempts."""
+    edge = current_app.extensions["ordertrack"]
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, "expected a JSON object: ids, or status, source, since, until")
+    try:
+        filters = replay_filter(body)
+        report = replay.replay(
+            edge.durable_sessions,
+            filters,
+            lambda ids: send_many(edge.runtime.actors.process_event, ids),
+            dry_run=bool(body.get("dry_run", False)),
+        )
+    except ValueError as error:
+        return error_response(400, str(error))
+    return jsonify(count=report.count, ids=list(report.ids), dry_run=report.dry_run), 202
 
 
 @bp.get("/orders/<platform>/<external_id>")

@@ -56,8 +56,45 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="re-enqueue rows left unfinished (run one per deployment)"
     )
     sweep.add_argument("--once", action="store_true", help="sweep once and exit")
+    _add_replay(commands)
     _add_simulate(commands)
     return parser
+
+
+REPLAY_DESCRIPTION = """\
+Applies stored webhooks again: one by id, or every one a filter names. Replaying is applying
+again, so it converges: a webhook already processed changes nothing, a failed or parked one
+gets a fresh set of attempts (after you fixed a secret, a table, or the order arrived). The
+queue does the work: with REDIS_URL the running workers, without it this command runs the
+queue itself until it is done. Prints progress on long runs."""
+
+
+def _add_replay(commands) -> None:
+    from ordertrack.replay import REPLAYABLE
+
+    replay = commands.add_parser(
+        "replay",
+        help="apply stored webhooks again, by id or by a filter",
+        description=REPLAY_DESCRIPTION,
+        epilog="e.g. ordertrack replay --status failed --source shopify --since 2026-12-01",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    replay.add_argument("--id", type=int, action="append", default=[], help="an inbox id (repeat)")
+    replay.add_argument("--status", choices=REPLAYABLE, help="only webhooks in this state")
+    replay.add_argument("--source", help="only this source's webhooks (e.g. shopify)")
+    replay.add_argument("--since", type=_moment, help="received on or after (ISO date or time)")
+    replay.add_argument("--until", type=_moment, help="received before (ISO date or time)")
+    replay.add_argument("--dry-run", action="store_true", help="print what it would replay")
+
+
+def _moment(text: str):
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 SIMULATE_DESCRIPTION = """\
@@ -189,6 +226,34 @@ def _sweep(settings: Settings, args) -> int:
     return 0
 
 
+def _replay(settings: Settings, args) -> int:
+    from ordertrack import replay
+    from workers.replaying import replay_now
+
+    filters = replay.ReplayFilter(
+        ids=tuple(args.id),
+        status=args.status,
+        source=args.source,
+        since=args.since,
+        until=args.until,
+    )
+    try:
+        filters.check()
+    except ValueError as error:
+        print(f"ordertrack replay: {error}", file=sys.stderr)
+        return 2
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r{'would replay' if args.dry_run else 'replayed'} {done}/{total}", end="")
+
+    report = replay_now(settings, filters, dry_run=args.dry_run, progress=progress)
+    print()
+    ids = ", ".join(map(str, report.ids)) + (" ..." if report.count > len(report.ids) else "")
+    verb = "would replay" if report.dry_run else "replayed"
+    print(f"{verb} {report.count} webhook{'s' if report.count != 1 else ''}: {ids or 'none'}")
+    return 0
+
+
 def _simulate(settings: Settings, args) -> int:
     from ordertrack.simulate import runner
     from ordertrack.simulate.sources import CARRIERS, PLATFORMS
@@ -214,6 +279,7 @@ COMMANDS = {
     "serve": _serve,
     "worker": _worker,
     "sweep": _sweep,
+    "replay": _replay,
     "simulate": _simulate,
 }
 

@@ -18,6 +18,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -97,7 +99,22 @@ class ParkedNumber(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_orders_platform_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_orders_platform_id"),
+        # The merchant's list: newest change first, keyset-paged, with or without a status.
+        Index("ix_orders_updated", "updated_at", "id"),
+        Index("ix_orders_status_updated", "status", "updated_at", "id"),
+        # Search by order number, whatever the platform.
+        Index("ix_orders_external_id", "external_id"),
+        Index("ix_orders_name", "name"),
+        # ... by the customer's email, or the start of their name, in any case.
+        Index("ix_orders_email_lower", func.lower(text("email"))),
+        Index(
+            "ix_orders_customer_name_lower",
+            func.lower(text("customer_name")),
+            postgresql_ops={"lower(customer_name)": "text_pattern_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(32))
@@ -255,5 +272,6 @@ class Unsubscribe(Base):
     created_at: Mapped[datetime]
 
 
-# Returns live in their own module; imported here so the metadata (and Alembic) has them.
-from ordertrack.store import return_models  # noqa: E402, F401
+# Returns and console users live in their own modules; imported here so the metadata (and
+# Alembic) has them.
+from ordertrack.store import return_models, user_models  # noqa: E402, F401

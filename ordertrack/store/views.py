@@ -32,18 +32,23 @@ def find_shipment(session: Session, carrier: str, tracking_number: str) -> Shipm
 
 
 def order_document(session: Session, order: Order) -> dict:
-    state = to_state(order)
+    return order_summary(order) | {
+        "history": history_documents(session, order.id),
+        "notifications": notification_documents(session, order.id),
+    }
+
+
+def order_summary(order: Order) -> dict:
+    """An order as a list shows it: the document without its history and notifications."""
     return {
         "platform": order.platform,
         "external_id": order.external_id,
         "name": order.name,
         "status": order.status,
         "platform_status": order.platform_status,
-        "progress": progress_summary(state),
+        "progress": progress_summary(to_state(order)),
         "updated_at": order.updated_at.isoformat(),
         "shipments": [shipment_document(s) for s in order.shipments],
-        "history": history_documents(session, order.id),
-        "notifications": notification_documents(session, order.id),
     }
 
 

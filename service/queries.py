@@ -1,0 +1,74 @@
+"""Reading the merchant's filters from a query string or a JSON body: one reading for the API
+and the console, each value checked, with an error that says which one is wrong."""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ordertrack.replay import ReplayFilter
+from ordertrack.statuses import OrderStatus
+from ordertrack.store.search import DEFAULT_LIMIT, MAX_LIMIT, OrderFilters
+
+
+def order_query(args: Mapping[str, str]) -> tuple[OrderFilters, str | None, int]:
+    """(filters, cursor, limit) from `q`, `status`, `platform`, `carrier`, `since`, `until`,
+    `cursor`, `limit`; ValueError names the bad one."""
+    _no_nul(args)
+    status = args.get("status") or None
+    if status and status not in set(OrderStatus):
+        raise ValueError(f"status must be one of {', '.join(OrderStatus)}")
+    filters = OrderFilters(
+        q=args.get("q") or None,
+        status=status,
+        platform=args.get("platform") or None,
+        carrier=args.get("carrier") or None,
+        since=moment(args.get("since"), "since"),
+        until=moment(args.get("until"), "until"),
+    )
+    return filters, args.get("cursor") or None, _limit(args.get("limit"))
+
+
+def replay_filter(body: Mapping[str, Any]) -> ReplayFilter:
+    ids = body.get("ids") or []
+    if not isinstance(ids, list) or not all(isinstance(i, int) and i > 0 for i in ids):
+        raise ValueError("ids must be a list of inbox ids (positive integers)")
+    texts = {name: body.get(name) for name in ("status", "source", "since", "until")}
+    for name, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be a string")
+    _no_nul({k: v for k, v in texts.items() if v})
+    filters = ReplayFilter(
+        ids=tuple(ids),
+        status=texts["status"] or None,
+        source=texts["source"] or None,
+        since=moment(texts["since"], "since"),
+        until=moment(texts["until"], "until"),
+    )
+    filters.check()
+    return filters
+
+
+def moment(text: str | None, name: str) -> datetime | None:
+    """An ISO date or time; a time without a zone is UTC."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO date or time, like 2026-12-01") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _limit(text: str | None) -> int:
+    if not text:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def _no_nul(values: Mapping[str, str]) -> None:
+    """A NUL cannot reach PostgreSQL as a parameter: refuse it here, with its name."""
+    for name, value in values.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"{name} must not contain a NUL character")
