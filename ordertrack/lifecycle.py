@@ -61,6 +61,12 @@ class ShipmentState:
     #: When a carrier reported a failed delivery attempt, every report, in time order: each
     #: attempt is news to the customer (a set of times, so arrival order is moot).
     failed_attempts: tuple[datetime, ...] = ()
+    #: The furthest stage any report of this parcel's number has named, applied or not (a
+    #: max over reports, so arrival order is moot): its news never goes back below it.
+    furthest_stage: int = 0
+    #: How many times the platform replaced this parcel's tracking number: the outbox tells
+    #: each number's news afresh (the old number's scans may have been another parcel's).
+    relabels: int = 0
 
     @property
     def live(self) -> bool:
@@ -150,6 +156,8 @@ def apply_tracking(shipment: ShipmentState, fact: TrackingFact) -> ShipmentState
     ):
         attempts = tuple(sorted((*shipment.failed_attempts, fact.occurred_at)))
         shipment = replace(shipment, failed_attempts=attempts)
+    if fact.status in _STAGED and stage(fact.status) > shipment.furthest_stage:
+        shipment = replace(shipment, furthest_stage=stage(fact.status))
     if fact.status in (None, ShipmentStatus.UNKNOWN):
         return shipment  # kept in the history with its raw code, never applied as a guess
     new = _tracking_key(fact.occurred_at, fact.status, fact.raw_status, fact.detail)
@@ -228,6 +236,8 @@ def _relabelled(shipment: ShipmentState) -> ShipmentState:
         est_delivery=None,
         est_delivery_at=None,
         failed_attempts=(),
+        furthest_stage=0,
+        relabels=shipment.relabels + 1,
     )
 
 

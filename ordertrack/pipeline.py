@@ -136,15 +136,24 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     session.flush()
     history = [_history_entry(row, order, i, fact, outcome.state) for i, fact in indexed]
     session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)
-    result.notifications += outbox.queue(session, order, before, outcome, plan)
+    refunded = _refund_returns(session, order, indexed)
+    # A refund that settles a return is told as the return's refund, not the order's.
+    result.notifications += outbox.queue(
+        session, order, before, outcome, plan, refund_told=bool(refunded)
+    )
     result.unparked_inbox_ids += _unpark(session, indexed)
+    for done in refunded:
+        result.notifications += outbox.queue_return_news(session, order, done.id, "refunded", plan)
+
+
+def _refund_returns(session, order: Order, indexed: list[tuple[int, Fact]]) -> list:
+    """The platform refunded the order: its returns on their way to a refund end there."""
+    refunded = []
     for _, fact in indexed:
         refund = isinstance(fact, RefundFact)
         if refund or (isinstance(fact, OrderFact) and fact.status is OrderStatus.REFUNDED):
-            # The platform refunded the order: its returns on their way to a refund end there.
-            for refunded in returns.mark_refunded_by_platform(session, order.id, fact.occurred_at):
-                news = outbox.queue_return_news(session, order, refunded.id, "refunded", plan)
-                result.notifications += news
+            refunded += returns.mark_refunded_by_platform(session, order.id, fact.occurred_at)
+    return refunded
 
 
 def _history_entry(row: Inbox, order: Order, index: int, fact: Fact, state) -> dict:

@@ -26,6 +26,7 @@ from urllib3.util import parse_url
 from ordertrack.notifications import ssrf
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.messages import tracking_link
+from ordertrack.notifications.policy import parcel_key
 from ordertrack.notifications.retry_after import retry_after
 
 __all__ = [
@@ -109,7 +110,8 @@ def event_body(
         raise ValueError(f"not a Standard Webhooks event type: {event_type!r}")
     data = _order_data(order_document)
     if parcel:
-        data["shipment"] = _parcel_data(order_document, parcel, int(attempt or 0))
+        failed = event_type == "shipment.delivery_failed"
+        data["shipment"] = _parcel_data(order_document, parcel, int(attempt or failed))
     payload = {
         "type": event_type,
         "timestamp": _utc(occurred_at).isoformat().replace("+00:00", "Z"),
@@ -136,12 +138,14 @@ def _shipment_data(shipment: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parcel_data(document: dict[str, Any], parcel: str, attempt: int) -> dict[str, Any] | None:
-    """The parcel the event is about (its key is "f:" and the platform's fulfillment id)."""
+    """The parcel the event is about: its key is "f:" and the platform's fulfillment id, then
+    "#<n>" once its number was replaced (notifications/policy.py, parcel_ref)."""
+    key = parcel_key(parcel)
     for shipment in document.get("shipments", []):
-        if f"f:{shipment.get('fulfillment_id')}" == parcel:
+        if f"f:{shipment.get('fulfillment_id')}" == key:
             return _shipment_data(shipment) | {
                 "fulfillment_id": shipment.get("fulfillment_id"),
-                "attempt": attempt or (1 if shipment.get("status") == "delivery_failed" else None),
+                "attempt": attempt or None,
             }
     return None
 

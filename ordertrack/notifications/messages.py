@@ -184,7 +184,12 @@ def render_sms(
     extra = f" {words.text('sms.progress', progress=progress)}" if progress else ""
     if sms_segments(head + extra + track) == 1:
         return head + extra + track
-    return head + track if len(head + track) <= SMS_MAX_CHARS else head[:SMS_MAX_CHARS]
+    for text in (head + track, head):
+        if sms_segments(text) <= 2 and len(text) <= SMS_MAX_CHARS:
+            return text
+    while head and (sms_segments(head) > 2 or len(head) > SMS_MAX_CHARS):
+        head = head[:-1]
+    return head
 
 
 def localized_progress(state: OrderState, locale: str | None = None) -> str | None:
@@ -267,7 +272,7 @@ class About:
 def _about(state: OrderState, parcel: str) -> About | None:
     """Parcels are numbered in the order they were labelled (then by key), so "parcel 2 of 2"
     means the same whichever webhook arrived first."""
-    shipment = state.shipment(parcel) if parcel else None
+    shipment = state.shipment(policy.parcel_key(parcel)) if parcel else None
     if shipment is None:
         return None
     ordered = _in_label_order(_live(state) or [shipment])

@@ -58,12 +58,17 @@ def _rules(path: str | None, quiet_hours: str | None, *unavailable: str) -> rule
     return rules.load_rules(path, sms_quiet_hours=quiet_hours, unavailable=unavailable)
 
 
-def queue(session: Session, order: Order, before, outcome, plan: Plan) -> list[Queued]:
+def queue(
+    session: Session, order: Order, before, outcome, plan: Plan, *, refund_told: bool = False
+) -> list[Queued]:
     """The rows this outcome's news needs: each parcel's, the order's own, a new tracking
-    number's, and the merchant's events."""
+    number's, and the merchant's events. `refund_told`: the refund that moved the order was
+    a return's, which the return's own news tells."""
     state = outcome.state
     replaced = lifecycle.replaced_tracking_numbers(before, state)
     news = _parcel_news(before, state, replaced) + _order_news(before, outcome)
+    if refund_told:
+        news = [(parcel, kind) for parcel, kind in news if kind != policy.ORDER_REFUNDED]
     queued: list[Queued] = []
     for parcel, kind in news:
         queued += _queue_kind(session, order, kind, state.customer, plan, parcel, revive=True)
@@ -80,15 +85,27 @@ def _merchant_events(session, order: Order, before, outcome, plan: Plan) -> list
     news = outcome.transition or (state.info_at and not before.info_at)
     events = [(ORDER_NEWS, news and plan.rules.merchant_event_type(state.status))]
     for parcel in state.shipments:
-        old = before.shipment(parcel.key)
-        if old is None or (old.status, old.attempt) != (parcel.status, parcel.attempt):
-            events.append((parcel.key, plan.rules.merchant_shipment_event(parcel)))
+        if _moved(before.shipment(parcel.key), parcel):
+            event = plan.rules.merchant_shipment_event(parcel)
+            events.append((policy.parcel_ref(parcel), event))
     queued = []
-    for key, event in events:
+    for ref, event in events:
         if event:
-            ids = _insert(session, order, event, rules.MERCHANT_WEBHOOK, MERCHANT, due, key)
+            ids = _insert(session, order, event, rules.MERCHANT_WEBHOOK, MERCHANT, due, ref)
             queued += [Queued(i, due) for i in ids]
     return queued
+
+
+def _moved(before, after) -> bool:
+    """Whether a parcel's latest report changed (or it is new, or was cancelled): learning of
+    an older report, such as an earlier failed attempt, is history, not news."""
+    if before is None:
+        return True
+    return (before.status, before.status_at, before.live) != (
+        after.status,
+        after.status_at,
+        after.live,
+    )
 
 
 def queue_return_news(
@@ -116,8 +133,8 @@ def _queue_kind(
 
 
 def _parcel_news(before, state, replaced: list[str]) -> list[tuple[str, str]]:
-    """(parcel, kind) for each parcel whose news changed, and for every parcel when the
-    customer's address arrives only now (where each stands). Nothing once the order is
+    """(parcel, kind) for each parcel whose latest report changed, and for every parcel when
+    the customer's address arrives only now (where each stands). Nothing once the order is
     cancelled or refunded: the order's own news says it. A parcel that only got a new number
     (WooCommerce adds it as a new parcel) has shipped already: the new number is its news."""
     if state.status in FINAL_ORDER_STATUSES:
@@ -125,12 +142,14 @@ def _parcel_news(before, state, replaced: list[str]) -> list[tuple[str, str]]:
     reached = _reachable(state.customer) and not _reachable(before.customer)
     news = []
     for parcel in state.shipments:
-        kind = policy.parcel_kind(parcel)
         old = before.shipment(parcel.key)
+        if not (reached or _moved(old, parcel)):
+            continue
+        kind = policy.parcel_news(None if reached else old, parcel)
         if kind == "shipped" and parcel.tracking_number in replaced:
             continue
-        if kind and (reached or old is None or policy.parcel_kind(old) != kind):
-            news.append((parcel.key, kind))
+        if kind:
+            news.append((policy.parcel_ref(parcel), kind))
     return news
 
 

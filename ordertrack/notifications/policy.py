@@ -64,14 +64,58 @@ ORDER_KINDS = frozenset(ORDER_KIND_FOR_STATUS.values())
 ORDER_REFUNDED = ORDER_KIND_FOR_STATUS[OrderStatus.REFUNDED]
 
 
+#: The furthest stage of a parcel at which each of its kinds is still news: a parcel that has
+#: been out for delivery hears no "shipped" again when a failed attempt puts it back in
+#: transit. Detours stay news up to the door.
+PARCEL_KIND_STAGE: dict[str, int] = {
+    "shipped": stage(ShipmentStatus.IN_TRANSIT),
+    "exception": stage(ShipmentStatus.OUT_FOR_DELIVERY),
+    "out_for_delivery": stage(ShipmentStatus.OUT_FOR_DELIVERY),
+    "delivery_failed": stage(ShipmentStatus.DELIVERY_FAILED),
+    DELIVERY_FAILED_AGAIN: stage(ShipmentStatus.DELIVERY_FAILED),
+    "available_for_pickup": stage(ShipmentStatus.AVAILABLE_FOR_PICKUP),
+    "delivered": stage(ShipmentStatus.DELIVERED),
+    "returned_to_sender": stage(ShipmentStatus.RETURNED),
+}
+
+
 class Parcel(Protocol):
     """What the policy reads of a parcel (lifecycle.ShipmentState)."""
 
+    key: str
+    tracking_number: str | None
     status: ShipmentStatus
+    furthest_stage: int
+    relabels: int
     live: bool
 
     @property
     def attempt(self) -> int: ...
+
+
+class Parcels(Protocol):
+    """What the policy reads of an order (lifecycle.OrderState)."""
+
+    def shipment(self, key: str) -> Parcel | None: ...
+
+
+def parcel_ref(parcel: Parcel) -> str:
+    """How the outbox names a parcel: its key, and after its tracking number was replaced,
+    which number it is on ("f:123#1"), so the new number's news is told afresh (the old
+    number's scans may have been somebody else's parcel)."""
+    return f"{parcel.key}#{parcel.relabels}" if parcel.relabels else parcel.key
+
+
+def parcel_key(ref: str) -> str:
+    """The shipment key a parcel reference names."""
+    key, _, relabels = ref.rpartition("#")
+    return key if key and relabels.isdigit() else ref
+
+
+def find_parcel(order: Parcels, ref: str) -> Parcel | None:
+    """The parcel a reference names, while it still has the number it named."""
+    parcel = order.shipment(parcel_key(ref))
+    return parcel if parcel is not None and parcel_ref(parcel) == ref else None
 
 
 def parcel_kind(parcel: Parcel) -> str | None:
@@ -84,9 +128,19 @@ def parcel_kind(parcel: Parcel) -> str | None:
     return PARCEL_KIND_FOR_STATUS.get(parcel.status)
 
 
+def parcel_news(before: Parcel | None, after: Parcel) -> str | None:
+    """The news a parcel's move is: its new status's kind, unless its reports had already gone
+    further than that kind is news for."""
+    kind = parcel_kind(after)
+    furthest = before.furthest_stage if before else 0
+    if kind is None or PARCEL_KIND_STAGE[base_kind(kind)] < furthest:
+        return None
+    return kind
+
+
 def parcel_news_is_stale(kind: str, order_status: OrderStatus, parcel: Parcel | None) -> bool:
     """True when a parcel's news is no longer what the parcel's status says: it moved on (one
-    message about the latest), moved back, was cancelled, or the order was."""
+    message about the latest), moved back, was cancelled or renumbered, or the order was."""
     if order_status in FINAL_ORDER_STATUSES or parcel is None:
         return True
     return parcel_kind(parcel) != kind

@@ -104,14 +104,15 @@ class Rules:
         return event if channel.enabled and event in channel.sends else None
 
     def merchant_shipment_event(self, parcel: policy.Parcel) -> str | None:
-        """'shipment.<status>' when the merchant hears of this parcel's status, else None. A
-        second and later failed attempt carries its number: each attempt is an event."""
-        if parcel.status not in SHIPMENT_EVENT_STATUSES:
+        """'shipment.<status>' when the merchant hears of this parcel's status, else None: a
+        parcel the platform cancelled or removed is 'shipment.cancelled'. A second and later
+        failed attempt carries its number: each attempt is an event."""
+        status = parcel.status if parcel.live else ShipmentStatus.CANCELLED
+        channel = self.channels[MERCHANT_WEBHOOK]
+        event = f"shipment.{status.value}"
+        if status not in SHIPMENT_EVENT_STATUSES or not channel.enabled:
             return None
-        event = f"shipment.{parcel.status.value}"
-        if event not in self.channels[MERCHANT_WEBHOOK].sends:
-            return None
-        if not self.channels[MERCHANT_WEBHOOK].enabled:
+        if event not in channel.sends:
             return None
         return f"{event}:{parcel.attempt}" if parcel.attempt > 1 else event
 

@@ -18,7 +18,7 @@ from ordertrack.notifications.channels import Channels, NotConfigured
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.statuses import FINAL_ORDER_STATUSES
-from ordertrack.store import returns, unsubscribes
+from ordertrack.store import unsubscribes
 from ordertrack.store.models import ORDER_NEWS, Outbox, OutboxAttempt, OutboxStatus
 from ordertrack.store.orders import load_order, lock_order, to_state
 from ordertrack.store.overdue import overdue_ids
@@ -189,8 +189,6 @@ def _job(session: Session, outbox_id: int, row) -> tuple[_Claimed, Delivered | N
     )
     if row.channel != MERCHANT_WEBHOOK and _is_stale(row.kind, state, row.parcel):
         return job, Delivered(OutboxStatus.SKIPPED, f"{STALE_PREFIX} {_where(state, row.parcel)}")
-    if row.kind == policy.ORDER_REFUNDED and returns.has_refunded_return(session, row.order_id):
-        return job, Delivered(OutboxStatus.SKIPPED, "the refund was a return's, told as such")
     if unsubscribes.has_unsubscribed(session, row.channel, row.recipient):
         return job, Delivered(OutboxStatus.SKIPPED, "the recipient unsubscribed")
     return job, None
@@ -199,12 +197,21 @@ def _job(session: Session, outbox_id: int, row) -> tuple[_Claimed, Delivered | N
 def _is_stale(kind: str, state, parcel: str) -> bool:
     """A parcel's news is checked against that parcel; the order's against the order."""
     if parcel == ORDER_NEWS:
-        return policy.is_stale(kind, state.status)
-    return policy.parcel_news_is_stale(kind, state.status, state.shipment(parcel))
+        # The order's own word on a parcel's news, for an order that named no parcel: moot
+        # once a parcel is there to tell it.
+        named = policy.base_kind(kind) in policy.PARCEL_KINDS
+        return policy.is_stale(kind, state.status) or (named and _has_parcels(state))
+    if policy.base_kind(kind) in policy.PARCEL_KINDS:
+        return policy.parcel_news_is_stale(kind, state.status, policy.find_parcel(state, parcel))
+    return policy.is_stale(kind, state.status)
+
+
+def _has_parcels(state) -> bool:
+    return any(s.live for s in state.shipments)
 
 
 def _where(state, parcel: str) -> str:
-    shipment = state.shipment(parcel) if parcel != ORDER_NEWS else None
+    shipment = state.shipment(policy.parcel_key(parcel)) if parcel != ORDER_NEWS else None
     if shipment is None or state.status in FINAL_ORDER_STATUSES:
         return f"the order is {state.status} now"
     return f"the parcel is {shipment.status if shipment.live else 'cancelled'} now"

@@ -172,6 +172,10 @@ class Shipment(Base):
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: When the carrier reported a failed delivery attempt (ISO times): each attempt is news.
     failed_attempts: Mapped[list | None] = mapped_column(JSON)
+    #: The furthest stage any report of its number named: its news never goes back.
+    furthest_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: How many times its tracking number was replaced: each number's news is told afresh.
+    relabels: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     order: Mapped[Order] = relationship(back_populates="shipments")
 
@@ -213,12 +217,15 @@ class OutboxStatus:
 
 
 #: The parcel of an order's own news (cancelled, refunded, a return's step): not a parcel's.
+#: A parcel's news names its shipment key ("#2" after its number was replaced twice), so a
+#: parcel given a new number hears that number's news afresh (notifications/policy.py).
 ORDER_NEWS = ""
 
 
 class Outbox(Base):
     """One notification, unique per (order, parcel, kind, channel, recipient): at most once,
-    ever. `parcel` is the shipment's key for a parcel's news, ORDER_NEWS for the order's."""
+    ever. `parcel` names the parcel and its number for a parcel's news, ORDER_NEWS for the
+    order's."""
 
     __tablename__ = "outbox"
     __table_args__ = (

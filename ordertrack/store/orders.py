@@ -140,6 +140,8 @@ def _shipment_state(row: Shipment) -> ShipmentState:
         cancelled=row.cancelled,
         removed=row.removed,
         failed_attempts=tuple(datetime.fromisoformat(at) for at in row.failed_attempts or ()),
+        furthest_stage=row.furthest_stage or 0,
+        relabels=row.relabels or 0,
     )
 
 

@@ -129,14 +129,6 @@ def mark_refunded_by_platform(session: Session, order_id: int, at: datetime) -> 
     return rows
 
 
-def has_refunded_return(session: Session, order_id: int) -> bool:
-    """Whether a refund of this order was a return's: the customer hears of it as that."""
-    query = select(Return.id).where(
-        Return.order_id == order_id, Return.status == ReturnStatus.REFUNDED
-    )
-    return session.scalar(query.limit(1)) is not None
-
-
 def mark_received_by_carrier(session: Session, tracking_number: str, at: datetime) -> list[Return]:
     """A carrier says the return parcel with this number was delivered (to the shop)."""
     number = "".join(tracking_number.split()).upper()

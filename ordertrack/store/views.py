@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ordertrack.lifecycle import progress_summary
 from ordertrack.masking import mask_recipient
+from ordertrack.notifications.policy import parcel_key
 from ordertrack.store.models import History, Inbox, Order, Outbox, OutboxAttempt, Shipment
 from ordertrack.store.orders import to_state
 
@@ -117,7 +118,7 @@ def notification_document(row: Outbox) -> dict:
         "id": row.id,
         "kind": row.kind,
         # The parcel a parcel's news is about (its shipment key); None for the order's news.
-        "parcel": row.parcel or None,
+        "parcel": parcel_key(row.parcel) or None,
         "channel": row.channel,
         "recipient": mask_recipient(row.channel, row.recipient),
         "status": row.status,

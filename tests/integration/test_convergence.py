@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from ordertrack import pipeline
+from ordertrack.notifications.policy import parcel_key
 from ordertrack.settings import Settings
 from ordertrack.store.db import make_engine, make_sessionmaker
 from ordertrack.store.inbox import NewDelivery, record
@@ -152,9 +153,10 @@ class Run:
             ).all()
             parcels = dict(session.execute(select(Shipment.key, Shipment.status)).all())
         for row in new:
-            assert row.parcel in parcels, "a parcel's news names its parcel"
-            assert parcels[row.parcel] in NEWS[row.kind], (row.kind, parcels[row.parcel])
-            told = self.announced.setdefault(row.parcel, [])
+            key = parcel_key(row.parcel)
+            assert key in parcels, "a parcel's news names its parcel"
+            assert parcels[key] in NEWS[row.kind], (row.kind, parcels[key])
+            told = self.announced.setdefault(key, [])
             if told:
                 assert NEWS_ORDER.index(row.kind) > NEWS_ORDER.index(told[-1])
             told.append(row.kind)

@@ -188,3 +188,53 @@ def test_each_failed_delivery_attempt_is_news_and_one_attempt_told_twice_is_told
         if e["type"] == "shipment.delivery_failed"
     ]
     assert attempts == [1, 2]
+
+
+def test_failed_attempts_learned_out_of_order_are_told_once_about_the_latest(queued, smtp):
+    service, mock = queued
+    _post(service, shopify("orders_create"), shopify("fulfillments_create"))
+    _post(
+        service,
+        _attempt(3, "2026-11-05T13:30:00-05:00"),  # the second attempt's report comes first
+        _attempt(1, "2026-11-04T14:05:00-05:00"),  # the first: history now, not news
+    )
+    assert _emailed(service, smtp)[1:] == [(USPS_NUMBER, "delivery_failed")]
+    assert [e["type"] for e in _events(mock)].count("shipment.delivery_failed") == 1
+
+
+def test_a_parcel_back_in_transit_after_being_out_for_delivery_hears_no_shipped_again(start, smtp):
+    """Shipped and out for delivery land together (one message, about the latest); a failed
+    attempt then puts the parcel back in transit: "shipped" is old news, never revived."""
+    service = start(NOTIFY_COALESCE_SECONDS="1")
+    for request in (shopify("orders_create"), shopify("fulfillments_create")):
+        assert service.post(request).status_code == 202
+    assert service.post(easypost("tracker_updated__out_for_delivery")).status_code == 202
+    service.drain()
+    _post(service, easypost("tracker_updated__failed_attempt"))
+    assert [kind for _, kind in _emailed(service, smtp)] == ["out_for_delivery"]
+
+
+def test_a_renumbered_parcel_hears_its_new_numbers_news(queued, smtp):
+    """The first number's scans were not this parcel's (a typo, somebody else's parcel): the
+    new number's "out for delivery" is news even though the old one's was told."""
+    from tests.integration.test_cross_source import NEW_NUMBER, _carrier_event, _replaced
+
+    service, mock = queued
+    _post(
+        service,
+        shopify("orders_create"),
+        shopify("fulfillments_create"),
+        _carrier_event("tracker_updated__out_for_delivery", "evt_old_ofd"),
+        _replaced(),
+        _carrier_event(
+            "tracker_updated__out_for_delivery",
+            "evt_new_ofd",
+            number=NEW_NUMBER,
+            at="2026-11-05T07:30:00Z",
+        ),
+    )
+    kinds = [kind.partition(":")[0] for _, kind in _emailed(service, smtp)]
+    assert kinds == ["shipped", "out_for_delivery", "tracking_changed", "out_for_delivery"]
+    assert NEW_NUMBER in smtp.to(CUSTOMER)[-1].get_body(("plain",)).get_content()
+    ofd = [e for e in _events(mock) if e["type"] == "shipment.out_for_delivery"]
+    assert [e["data"]["shipment"]["tracking_number"] for e in ofd][-1] == NEW_NUMBER

@@ -470,3 +470,15 @@ def test_the_english_progress_in_messages_is_the_one_the_api_shows(state):
 )
 def test_the_progress_is_told_in_spanish_from_the_same_numbers(shipments, items, spanish):
     assert messages.localized_progress(order(*shipments, items=items), "es-ES") == spanish
+
+
+@pytest.mark.parametrize("locale", locales.SUPPORTED)
+@pytest.mark.parametrize("kind", sorted(policy.PARCEL_KINDS))
+def test_a_parcels_text_names_the_parcel_and_never_takes_more_than_two_segments(kind, locale):
+    two = order(parcel(), parcel("f:2", S.DELIVERY_FAILED, "USPS", USPS_NUMBER))
+    shop = "Tienda Ñandú de Artículos Analíticos y Mecánicos"  # outside GSM-7: UCS-2
+    sms = render_sms(queued_kind(kind), two, shop, locale, parcel="f:2#00000000")
+    assert sms_segments(sms) <= 2 and len(sms) <= messages.SMS_MAX_CHARS
+    assert sms.startswith("Tienda Ñandú de Artículos")
+    english = render_sms(queued_kind(kind), two, SHOP, parcel="f:2#00000000")
+    assert "(parcel 2 of 2)" in english and english.endswith(USPS_LINK)

@@ -13,11 +13,15 @@ from ordertrack.lifecycle import ShipmentState
 from ordertrack.notifications.policy import (
     announced_status,
     base_kind,
+    find_parcel,
     is_stale,
     kind_to_announce,
     order_kind,
+    parcel_key,
     parcel_kind,
+    parcel_news,
     parcel_news_is_stale,
+    parcel_ref,
     tracking_changed_kind,
 )
 from ordertrack.statuses import OrderStatus, ShipmentStatus, stage
@@ -309,3 +313,30 @@ def test_the_orders_own_news_is_true_only_while_the_order_stands_there(kind, sta
     assert order_kind(status) == kind
     assert not is_stale(kind, status)
     assert is_stale(kind, S.PROCESSING)
+
+
+def test_a_parcels_news_never_goes_back_below_where_its_reports_went():
+    was_out = _parcel(P.OUT_FOR_DELIVERY, furthest_stage=4)
+    back = _parcel(P.IN_TRANSIT, furthest_stage=4)
+    assert parcel_news(was_out, back) is None, "a failed attempt put it back: no 'shipped'"
+    assert parcel_news(was_out, _parcel(P.DELIVERED, furthest_stage=5)) == "delivered"
+    assert parcel_news(None, _parcel(P.IN_TRANSIT)) == "shipped"
+
+
+def test_a_renumbered_parcel_is_a_new_parcel_to_the_outbox_and_its_old_news_is_stale():
+    old = _parcel(P.OUT_FOR_DELIVERY, tracking_number="9400111899223344556677")
+    new = replace(old, tracking_number="9400111899223344559999", relabels=1)
+    assert parcel_ref(old) == "f:1" and parcel_ref(new) == "f:1#1"
+    assert parcel_key(parcel_ref(new)) == "f:1" == parcel_key("f:1")
+
+    class Order:
+        def shipment(self, key):
+            return new if key == "f:1" else None
+
+    assert find_parcel(Order(), parcel_ref(new)) is new
+    assert find_parcel(Order(), parcel_ref(old)) is None, "the old number's news is moot"
+
+
+def test_a_parcel_that_gets_its_first_number_is_the_same_parcel():
+    without = _parcel(P.LABEL_CREATED, tracking_number=None)
+    assert parcel_ref(without) == parcel_ref(replace(without, tracking_number="1Z999"))

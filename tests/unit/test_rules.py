@@ -72,6 +72,11 @@ def test_each_later_failed_attempt_is_its_own_merchant_event():
     assert DEFAULT.merchant_shipment_event(ShipmentState(key="f:1")) == "shipment.label_created"
 
 
+def test_a_parcel_the_platform_cancelled_is_a_cancelled_shipment_to_the_merchant():
+    parcel = ShipmentState(key="f:1", status=ShipmentStatus.IN_TRANSIT, cancelled=True)
+    assert DEFAULT.merchant_shipment_event(parcel) == "shipment.cancelled"
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_by_default_texts_carry_only_short_time_sensitive_news(kind):
     texted = "sms" in DEFAULT.channels_for(kind, BOTH)
