@@ -62,6 +62,7 @@ _OURS = (
     "NOTIF",
     "SHOP_",
     "SIGNING_",
+    "METRICS_",
 )
 
 
