@@ -63,6 +63,7 @@ _OURS = (
     "SHOP_",
     "SIGNING_",
     "METRICS_",
+    "PROMETHEUS_",
 )
 
 
