@@ -18,14 +18,27 @@ from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import History, Inbox, InboxStatus, Order
 
 
+@dataclass(frozen=True)
+class Applied:
+    """A row applied: the edge measures how long its news waited since it was received."""
+
+    source: str
+    received_at: datetime
+    applied_at: datetime
+
+
 @dataclass
 class Processed:
-    """What the caller enqueues after commit."""
+    """What the caller enqueues after commit, and what it counts."""
 
     #: Notifications queued, each with the moment it is due.
     notifications: list[outbox.Queued] = field(default_factory=list)
     #: Parked carrier events whose tracking number a fulfillment just named.
     unparked_inbox_ids: list[int] = field(default_factory=list)
+    #: Each order status this row moved an order to, for the edge to count.
+    new_statuses: list[OrderStatus] = field(default_factory=list)
+    #: Set once the row is applied (not while it stays parked).
+    applied: Applied | None = None
 
 
 def start_attempt(inbox_id: int):
@@ -78,6 +91,7 @@ def process(session: Session, row: Inbox, settings: Settings) -> Processed:
         parking.park(session, row, {fact.shipment.tracking_number for fact in parked})
     else:
         row.status, row.processed_at = InboxStatus.PROCESSED, now
+        result.applied = Applied(row.source, row.received_at, now)
         parking.unpark(session, row.id)
     return result
 
@@ -141,6 +155,8 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     result.notifications += outbox.queue(
         session, order, before, outcome, plan, refund_told=bool(refunded)
     )
+    if outcome.transition:
+        result.new_statuses.append(outcome.transition.after)
     result.unparked_inbox_ids += _unpark(session, indexed)
     for done in refunded:
         result.notifications += outbox.queue_return_news(session, order, done.id, "refunded", plan)

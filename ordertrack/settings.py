@@ -21,6 +21,11 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     api_token: str | None = field(default=None, repr=False)
+    #: Bearer token for /metrics; unset, /metrics is open (for a private network).
+    metrics_token: str | None = field(default=None, repr=False)
+    #: prometheus-client's multiprocess mode: where every process on this host writes its
+    #: values, so /metrics adds up gunicorn's and the workers' processes. Unset: per process.
+    prometheus_multiproc_dir: str | None = None
     public_base_url: str = "http://localhost:8000"
     #: WEBHOOK_SECRET_<SOURCE>, lower-cased source -> secrets (comma-separated for rotation).
     webhook_secrets: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
@@ -92,6 +97,8 @@ class Settings:
             database_url=env.str("DATABASE_URL", DEFAULT_DATABASE_URL),
             redis_url=env.str("REDIS_URL", None) or None,
             api_token=env.str("API_TOKEN", None) or None,
+            metrics_token=env.str("METRICS_TOKEN", None) or None,
+            prometheus_multiproc_dir=env.str("PROMETHEUS_MULTIPROC_DIR", None) or None,
             public_base_url=env.str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"),
             webhook_secrets=_per_source(os.environ, "WEBHOOK_SECRET_"),
             webhook_tokens=_per_source(os.environ, "WEBHOOK_TOKEN_"),

@@ -5,6 +5,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import Flask
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,6 +17,7 @@ from service import (
     api,
     errors,
     health,
+    metrics,
     returns_api,
     returns_page,
     tracking,
@@ -40,6 +42,8 @@ class Edge:
     inbox_writer: InboxWriter
     #: Each source's credentials, read once: the receiver needs them on every request.
     credentials: dict[str, Credentials]
+    #: What GET /metrics reads: this process's series or every process's, and the store's.
+    metrics: CollectorRegistry
 
     @property
     def engine(self) -> Engine:
@@ -72,7 +76,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     runtime = runtime or build_runtime(settings)
     writer = InboxWriter(runtime.engine, _enqueuer(runtime), settings.commit_timeout_seconds)
     credentials = {name: settings.credentials_for(name) for name in providers.registry()}
-    app.extensions["ordertrack"] = Edge(settings, runtime, writer, credentials)
+    scrape = metrics.scrape_registry(settings, runtime.sessions)
+    app.extensions["ordertrack"] = Edge(settings, runtime, writer, credentials, scrape)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     errors.init_app(app)
@@ -81,6 +86,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
         webhooks.bp,
         api.bp,
         health.bp,
+        metrics.bp,
         unsubscribe.bp,
         tracking.bp,
         returns_page.bp,

@@ -197,7 +197,13 @@ def _serve(settings: Settings, args) -> int:
     if not settings.redis_url and workers != 1:
         log.info("no REDIS_URL: the queue runs in-process, so serving with 1 worker")
         workers = 1
-    run(host=host, port=args.port, workers=workers, threads=args.threads)
+    run(
+        host=host,
+        port=args.port,
+        workers=workers,
+        threads=args.threads,
+        metrics_dir=settings.prometheus_multiproc_dir,
+    )
     return 0
 
 
@@ -207,7 +213,7 @@ def _worker(settings: Settings, args) -> int:
         return 2
     from workers.supervisor import supervise
 
-    return supervise(args.processes, args.threads)
+    return supervise(args.processes, args.threads, settings.prometheus_multiproc_dir)
 
 
 def _sweep(settings: Settings, args) -> int:

@@ -2,6 +2,8 @@
 
 from gunicorn.app.base import BaseApplication
 
+from workers import metrics
+
 
 class _Application(BaseApplication):
     def __init__(self, options: dict) -> None:
@@ -18,7 +20,13 @@ class _Application(BaseApplication):
         return app
 
 
-def run(*, host: str, port: int, workers: int, threads: int) -> None:
+def run(*, host: str, port: int, workers: int, threads: int, metrics_dir: str | None) -> None:
+    metrics.prepare_multiprocess_dir(metrics_dir)
+
+    def child_exit(server, worker) -> None:
+        """prometheus-client's recommended hook: a web worker that exits is marked dead."""
+        metrics.process_exited(worker.pid, metrics_dir)
+
     _Application(
         {
             "bind": f"{host}:{port}",
@@ -32,5 +40,6 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
             # keep-alive connections can land on one worker and leave the other idle.
             "reuse_port": True,
             "accesslog": None,
+            "child_exit": child_exit,
         }
     ).run()

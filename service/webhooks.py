@@ -2,9 +2,10 @@
 envelope -> commit to the inbox -> 202. The provider module knows the format; this knows HTTP."""
 
 import json
+import time
 from functools import lru_cache
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from ordertrack import providers, strictjson
 from ordertrack.errors import (
@@ -16,6 +17,7 @@ from ordertrack.errors import (
 from ordertrack.providers.base import Delivery
 from ordertrack.store.inbox import NewDelivery
 from ordertrack.store.models import Inbox
+from workers import metrics
 
 bp = Blueprint("webhooks", __name__)
 
@@ -24,6 +26,22 @@ _SECRET_HINTS = ("signature", "hmac", "authorization", "cookie", "token", "crede
 
 #: The inbox column's width: a longer delivery id cannot be stored (PostgreSQL refuses it).
 _MAX_DEDUPE_KEY = Inbox.__table__.c.dedupe_key.type.length
+
+
+@bp.before_request
+def start_clock() -> None:
+    g.webhook_started = time.perf_counter()
+
+
+@bp.after_request
+def count_answer(response: Response) -> Response:
+    """Every answer, errors included (the app's error handlers run before this hook). A
+    path segment that names no source is counted as one label, so the set stays bounded."""
+    source = (request.view_args or {}).get("source")
+    if source not in current_app.extensions["ordertrack"].credentials:
+        source = metrics.OTHER_SOURCE
+    metrics.webhook_answered(source, response.status_code, time.perf_counter() - g.webhook_started)
+    return response
 
 
 @bp.post("/webhooks/<source>")

@@ -62,6 +62,8 @@ _OURS = (
     "NOTIF",
     "SHOP_",
     "SIGNING_",
+    "METRICS_",
+    "PROMETHEUS_",
 )
 
 

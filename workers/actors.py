@@ -13,6 +13,7 @@ from ordertrack.errors import OrdertrackError
 from ordertrack.notifications import sender
 from ordertrack.settings import Settings
 from ordertrack.store.models import Inbox, InboxStatus
+from workers import metrics
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def declare_actors(
             reason = f"inbox {inbox_id}: {type(exc).__name__}"
             delay = _delay_ms(exc, settings)
             raise (TryLater(reason, delay) if delay else TryAgain(reason)) from None
+        _count_applied(result)
         for queued in result.notifications:
             send_when_due(send_notification, queued.id, queued.due_at)
         for parked_id in result.unparked_inbox_ids:
@@ -70,6 +72,8 @@ def declare_actors(
             outcome = sender.deliver(sessions, outbox_id, channels)
         except Exception as exc:  # the database, most likely; only the type is logged
             raise TryAgain(f"outbox {outbox_id}: {type(exc).__name__}") from None
+        if outcome.channel:  # an attempt was made and recorded
+            metrics.notification_attempted(outcome.channel, outcome.recorded_as)
         if outcome.status == "not due":  # sent early (the sweeper, a resend): wait for it
             send_notification.send_with_options(args=(outbox_id,), delay=int(outcome.wait * 1000))
         elif outcome.retry:  # the reason is in the outbox row; it may quote an address
@@ -79,6 +83,14 @@ def declare_actors(
             raise (TryLater(reason, delay) if delay else TryAgain(reason))
 
     return Actors(process_event, send_notification)
+
+
+def _count_applied(result: pipeline.Processed) -> None:
+    """After commit: what the transaction did is now true."""
+    metrics.transitions(result.new_statuses)
+    if result.applied:
+        applied = result.applied
+        metrics.event_applied(applied.source, applied.received_at, applied.applied_at)
 
 
 def send_when_due(actor: dramatiq.Actor, outbox_id: int, due_at: datetime | None) -> None:

@@ -11,6 +11,7 @@ import dramatiq
 
 from ordertrack.settings import Settings
 from service.logs import configure_logging
+from workers import metrics
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,10 @@ def run_worker_process(threads: int) -> None:
     work_until_stopped(build_runtime(settings).broker, threads)
 
 
-def supervise(processes: int, threads: int) -> int:
+def supervise(processes: int, threads: int, metrics_dir: str | None = None) -> int:
+    """Run and replace worker processes; each one that exits is marked dead for the metrics
+    (prometheus-client's multiprocess clean-up, as gunicorn's child_exit does for the web)."""
+    metrics.prepare_multiprocess_dir(metrics_dir)
     stopping = stop_on_signals()
     children = [_spawn(threads) for _ in range(processes)]
     log.info("%d worker processes with %d threads each", processes, threads)
@@ -58,12 +62,14 @@ def supervise(processes: int, threads: int) -> int:
                 log.warning(
                     "worker pid %s exited (code %s); starting another", child.pid, child.exitcode
                 )
+                metrics.process_exited(child.pid, metrics_dir)
                 time.sleep(RESTART_DELAY_SECONDS)
                 children[index] = _spawn(threads)
     for child in children:
         child.terminate()
     for child in children:
         child.join(timeout=60)
+        metrics.process_exited(child.pid, metrics_dir)
     return 0
 
 

@@ -46,6 +46,13 @@ class Delivered:
     provider_message_id: str | None = None
     #: The recipient opted out with the provider (replied STOP): recorded as unsubscribed.
     opted_out: bool = False
+    #: The channel of an attempt that was recorded; None when nothing was tried (not due).
+    channel: str | None = None
+
+    @property
+    def recorded_as(self) -> str:
+        """The attempt's outcome as the attempt log and the edge's counters name it."""
+        return "retry" if self.retry else self.status
 
 
 def claim(session: Session, outbox_id: int):
@@ -95,11 +102,11 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
             session.execute(_defer(outbox_id, job.attempts, quiet_until))
             return Delivered("not due", wait=(quiet_until - datetime.now(UTC)).total_seconds())
     outcome = _scheduled(skip or _attempt(job, channels), job)
-    outcome = replace(outcome, reason=scrubbed(outcome.reason, job.recipient, job.channel))
+    reason = scrubbed(outcome.reason, job.recipient, job.channel)
+    outcome = replace(outcome, reason=reason, channel=job.channel)
     if outcome.retry and job.attempts >= _attempts_allowed(job.channel, channels):
-        outcome = Delivered(
-            OutboxStatus.FAILED, f"gave up after {job.attempts} attempts: {outcome.reason}"
-        )
+        reason = f"gave up after {job.attempts} attempts: {outcome.reason}"
+        outcome = Delivered(OutboxStatus.FAILED, reason, channel=job.channel)
     with sessions.begin() as session:
         if outcome.reason and outcome.reason.startswith(STALE_PREFIX):
             outcome = _recheck_stale(session, job, outcome)
@@ -223,7 +230,8 @@ def _recheck_stale(session: Session, job, outcome: Delivered) -> Delivered:
     state = to_state(lock_order(session, job.order_id))
     if _is_stale(job.kind, state, job.parcel):
         return outcome
-    return Delivered(OutboxStatus.PENDING, "true again while being skipped", retry=True)
+    reason = "true again while being skipped"
+    return Delivered(OutboxStatus.PENDING, reason, retry=True, channel=job.channel)
 
 
 def _attempt(job, channels: Channels) -> Delivered:
@@ -254,12 +262,11 @@ def _record(outbox_id: int, attempt: int, outcome: Delivered):
 
 
 def _attempt_row(outbox_id: int, attempt: int, outcome: Delivered) -> OutboxAttempt:
-    outcome_name = "retry" if outcome.retry else outcome.status
     return OutboxAttempt(
         outbox_id=outbox_id,
         attempt=attempt,
         at=datetime.now(UTC),
-        outcome=outcome_name,
+        outcome=outcome.recorded_as,
         reason=(outcome.reason or "")[:1000] or None,
     )
 

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -101,3 +101,31 @@ def unfinished(session: Session, untouched_for: timedelta, limit: int = 500) -> 
     a worker was killed, or a retry was stranded. The sweeper sends them again."""
     cutoff = datetime.now(UTC) - untouched_for
     return overdue_ids(session, Inbox, InboxStatus.UNFINISHED, cutoff, limit)
+
+
+#: The rows still to be applied: the inbox's backlog.
+BACKLOG_STATUSES = (InboxStatus.PENDING, InboxStatus.PROCESSING, InboxStatus.PARKED)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    #: Rows per backlog status, every status present (0 when none).
+    rows: dict[str, int]
+    #: When the oldest pending row was received; None when nothing is pending.
+    oldest_pending_at: datetime | None
+
+
+def backlog(session: Session) -> Backlog:
+    """How much waits to be applied, and since when: two small indexed queries, cheap enough
+    to run on every metrics scrape."""
+    counts = dict(
+        session.execute(
+            select(Inbox.status, func.count())
+            .where(Inbox.status.in_(BACKLOG_STATUSES))
+            .group_by(Inbox.status)
+        ).all()
+    )
+    oldest = session.scalar(
+        select(func.min(Inbox.received_at)).where(Inbox.status == InboxStatus.PENDING)
+    )
+    return Backlog({status: counts.get(status, 0) for status in BACKLOG_STATUSES}, oldest)
