@@ -78,18 +78,7 @@ def test_an_unknown_code_is_told_once_per_source_and_code(alerting):
 
 def test_an_event_that_fails_for_good_is_told_without_its_payload(alerting):
     service, mock = alerting
-    broken = NewDelivery(
-        source="shopify",
-        dedupe_key="broken-body-1",
-        topic="orders/create",
-        headers={},
-        body=b'{"id": 5531234567890, "email": "ada@example.com"',
-        handled=True,
-    )
-    with service.runtime.engine.begin() as connection:
-        [inbox_id] = record(connection, [broken])
-    service.runtime.actors.process_event.send(inbox_id)
-    service.drain()
+    inbox_id = _broken_event(service)
     alert_once(service.runtime)
 
     [event] = _ops_events(mock)
@@ -169,3 +158,40 @@ def test_the_digest_lists_the_alerts_once_an_hour_and_only_when_there_are_any(al
     assert "code=beamed" in second and "teleported" not in second, "only what is new"
     alert_once(service.runtime, now + timedelta(hours=3))
     assert len(smtp.to(MERCHANT_EMAIL)) == 2, "nothing new, no email"
+
+
+def _broken_event(service) -> int:
+    """An event that can never be parsed: it fails for good on its first attempt."""
+    broken = NewDelivery(
+        source="shopify",
+        dedupe_key="broken-body-1",
+        topic="orders/create",
+        headers={},
+        body=b'{"id": 5531234567890, "email": "ada@example.com"',
+        handled=True,
+    )
+    with service.runtime.engine.begin() as connection:
+        [inbox_id] = record(connection, [broken])
+    service.runtime.actors.process_event.send(inbox_id)
+    service.drain()
+    return inbox_id
+
+
+def test_an_alert_the_endpoint_refuses_is_retried_on_the_merchant_events_schedule(start):
+    with responses.RequestsMock() as mock:
+        mock.post(MERCHANT_URL, status=503)
+        mock.post(MERCHANT_URL, status=204)
+        service = start(MERCHANT_WEBHOOK_URL=MERCHANT_URL, MERCHANT_WEBHOOK_SECRET=MERCHANT_SECRET)
+        _broken_event(service)
+        now = datetime.now(UTC)
+
+        alert_once(service.runtime, now)
+        alert_once(service.runtime, now + timedelta(seconds=2))
+        assert len(mock.calls) == 1, "not again before the schedule's first step (5 s)"
+        alert_once(service.runtime, now + timedelta(seconds=6))
+        alert_once(service.runtime, now + timedelta(hours=1))
+
+        assert [c.response.status_code for c in mock.calls] == [503, 204]
+        ids = {c.request.headers["webhook-id"] for c in mock.calls}
+        assert len(ids) == 1, "one event, one webhook-id on every attempt"
+        assert [e["type"] for e in _ops_events(mock)] == ["ops.event_failed"] * 2
