@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from ordertrack import lifecycle, providers, strictjson
+from ordertrack import alerts, lifecycle, providers, strictjson
 from ordertrack.facts import Fact, FulfillmentFact, OrderFact, RefundFact, TrackingFact
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
@@ -76,6 +76,8 @@ def process(session: Session, row: Inbox, settings: Settings) -> Processed:
     # held meanwhile, which is what keeps a second worker from fetching the same thing.
     payload = providers.fetched(provider, row.topic, strictjson.loads(row.body), settings)
     facts = provider.normalize(row.topic, payload, row.received_at)
+    # Told once per (source, code), parked or not: the merchant's cue to extend a table.
+    alerts.unknown_codes(session, row.source, row.id, facts, datetime.now(UTC))
     result = Processed()
     orders.lock_tracking_numbers(session, _tracking_numbers(facts))
     groups, parked = _group_by_order(session, facts)

@@ -66,6 +66,10 @@ class Settings:
     twilio_api_base: str = "https://api.twilio.com"
     merchant_webhook_url: str | None = None
     merchant_webhook_secret: str | None = field(default=None, repr=False)
+    #: Where the hourly digest of alerts goes (an ops.* webhook tells each as it happens).
+    merchant_email: str | None = None
+    #: A configured source silent this long raises a `source_silent` alert.
+    source_silence_hours: float = 24.0
     #: Outgoing webhooks to private, loopback or link-local addresses (SSRF) only when on.
     allow_private_webhook_urls: bool = False
     #: Overrides the policy file's quiet hours for texts (default there: 21:00-08:00).
@@ -136,6 +140,8 @@ class Settings:
             twilio_api_base=env.str("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
             merchant_webhook_url=env.str("MERCHANT_WEBHOOK_URL", None) or None,
             merchant_webhook_secret=env.str("MERCHANT_WEBHOOK_SECRET", None) or None,
+            merchant_email=env.str("MERCHANT_EMAIL", None) or None,
+            source_silence_hours=env.float("SOURCE_SILENCE_HOURS", 24.0),
             allow_private_webhook_urls=env.bool("ALLOW_PRIVATE_WEBHOOK_URLS", False),
             sms_quiet_hours=env.str("SMS_QUIET_HOURS", None) or None,
             notification_policy_file=env.str("NOTIFICATION_POLICY_FILE", None) or None,

@@ -224,6 +224,7 @@ def _sweep(settings: Settings, args) -> int:
     runtime = build_runtime(settings)
     if args.once:
         events, notifications = sweeper.sweep_once(runtime)
+        sweeper.alert_once(runtime)
         print(f"re-enqueued {events} events and {notifications} notifications")
         return 0
     stop = stop_on_signals()

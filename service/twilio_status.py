@@ -4,9 +4,11 @@ token). A delivered text is marked delivered; an undelivered or failed one faile
 Twilio's error code. Everything else is answered 200 and changes nothing."""
 
 import logging
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, request
 
+from ordertrack import alerts
 from ordertrack.errors import SourceNotConfigured
 from ordertrack.notifications import twilio_callbacks
 from ordertrack.store import deliveries
@@ -39,7 +41,10 @@ def _record(session, update: twilio_callbacks.StatusUpdate, outbox_id: int | Non
         return deliveries.mark_delivered(session, "sms", sid, outbox_id)
     if update.status == twilio_callbacks.FAILED:
         reason = f"Twilio: {update.twilio_status} (error {update.error_code or 'not given'})"
-        return deliveries.mark_failed(session, "sms", sid, outbox_id, reason)
+        failed = deliveries.mark_failed(session, "sms", sid, outbox_id, reason)
+        if failed:  # failed for good: Twilio does not try again
+            alerts.notification_failed(session, failed.id, failed, reason, datetime.now(UTC))
+        return failed is not None
     if update.status == twilio_callbacks.UNKNOWN:
         log.warning("Twilio status %r is not in the table", update.twilio_status[:40])
     return False

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import dramatiq
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordertrack import pipeline
+from ordertrack import alerts, pipeline
 from ordertrack.errors import OrdertrackError
 from ordertrack.notifications import sender
 from ordertrack.settings import Settings
@@ -142,6 +142,9 @@ def _record_failure(sessions, inbox_id: int, exc: Exception, max_attempts: int) 
         row.last_error, row.touched_at = reason, datetime.now(UTC)
         give_up = permanent or row.attempts >= max_attempts
         row.status = InboxStatus.FAILED if give_up else InboxStatus.PENDING
+        if give_up:
+            now = datetime.now(UTC)
+            alerts.event_failed(session, row.id, row.source, row.topic, exc, row.attempts, now)
     log.warning(
         "inbox %s attempt failed (%s)%s",
         inbox_id,

@@ -4,9 +4,10 @@ A 2xx is never lost; at worst it is late by SWEEP_AFTER_SECONDS."""
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from ordertrack.notifications import sender
+from ordertrack import alerts
+from ordertrack.notifications import ops, sender
 from ordertrack.store import inbox, overdue, parking
 from ordertrack.store.models import Inbox, InboxStatus, Outbox, OutboxStatus
 from workers.runtime import Runtime
@@ -31,6 +32,36 @@ def sweep_once(runtime: Runtime) -> tuple[int, int]:
     return len(inbox_ids), len(outbox_ids)
 
 
+def alert_once(runtime: Runtime, now: datetime | None = None) -> None:
+    """Raise silence alerts, send the alerts' webhooks that are due, and the digest if one
+    is due. Each step on its own: a merchant endpoint down must not stop the digest."""
+    now = now or datetime.now(UTC)
+    settings = runtime.settings
+    digest = ops.Digest(runtime.channels.smtp, settings.merchant_email, settings.shop_name)
+    steps = {
+        "silence check": lambda: _check_silence(runtime, now),
+        "alert webhooks": lambda: ops.deliver_webhooks(
+            runtime.sessions, runtime.channels.merchant, now
+        ),
+        "alert digest": lambda: ops.send_digest(runtime.sessions, digest, now),
+    }
+    for name, step in steps.items():
+        try:
+            step()
+        except Exception as exc:  # its message may quote an address (an SMTP reply): type only
+            log.warning("%s failed (%s); trying again next sweep", name, type(exc).__name__)
+
+
+def _check_silence(runtime: Runtime, now: datetime) -> None:
+    settings = runtime.settings
+    with runtime.sessions.begin() as session:
+        raised = alerts.check_silence(
+            session, settings.webhook_secrets, settings.source_silence_hours, now
+        )
+    if raised:
+        log.info("%d sources silent for over %s hours", raised, settings.source_silence_hours)
+
+
 def run_forever(runtime: Runtime, stop: threading.Event) -> None:
     """Sweep every SWEEP_INTERVAL_SECONDS until `stop` is set; errors are logged, never fatal."""
     while not stop.wait(runtime.settings.sweep_interval_seconds):
@@ -40,3 +71,4 @@ def run_forever(runtime: Runtime, stop: threading.Event) -> None:
             log.exception(
                 "sweep failed; trying again in %ss", runtime.settings.sweep_interval_seconds
             )
+        alert_once(runtime)

@@ -33,6 +33,7 @@ __all__ = [
     "DeliveryError",
     "MerchantWebhookConfig",
     "event_body",
+    "ops_event_body",
     "parse_secret",
     "send",
     "sign",
@@ -92,10 +93,12 @@ def sign(secret_key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def webhook_id(outbox_id: int, created_at: datetime) -> str:
+def webhook_id(outbox_id: int, created_at: datetime, *, table: str = "") -> str:
     """A row's webhook-id: stable across its retries. The row's creation second keeps ids
-    unique across a database that was reset, for receivers that remember ids for ever."""
-    return f"msg_ordertrack_{outbox_id}_{int(_utc(created_at).timestamp())}"
+    unique across a database that was reset, for receivers that remember ids for ever; a
+    `table` other than the outbox ("alert") keeps its ids apart from the outbox's."""
+    prefix = f"msg_ordertrack_{table}_" if table else "msg_ordertrack_"
+    return f"{prefix}{outbox_id}_{int(_utc(created_at).timestamp())}"
 
 
 def event_body(
@@ -106,12 +109,17 @@ def event_body(
     event (`shipment.<status>`) names the parcel in `data.shipment`; the outbox's kind may
     carry a failed attempt's number ("shipment.delivery_failed:2"), which goes in there too."""
     event_type, _, attempt = event_type.partition(":")
-    if not EVENT_TYPE.fullmatch(event_type):
-        raise ValueError(f"not a Standard Webhooks event type: {event_type!r}")
     data = _order_data(order_document)
     if parcel:
         failed = event_type == "shipment.delivery_failed"
         data["shipment"] = _parcel_data(order_document, parcel, int(attempt or failed))
+    return ops_event_body(event_type, data, occurred_at)
+
+
+def ops_event_body(event_type: str, data: dict[str, Any], occurred_at: datetime) -> bytes:
+    """The same envelope around data of the caller's own (an alert's `ops.*` events)."""
+    if not EVENT_TYPE.fullmatch(event_type):
+        raise ValueError(f"not a Standard Webhooks event type: {event_type!r}")
     payload = {
         "type": event_type,
         "timestamp": _utc(occurred_at).isoformat().replace("+00:00", "Z"),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ordertrack import alerts
 from ordertrack.masking import scrubbed
 from ordertrack.notifications import channels as channels_module
 from ordertrack.notifications import policy
@@ -110,10 +111,12 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
     with sessions.begin() as session:
         if outcome.reason and outcome.reason.startswith(STALE_PREFIX):
             outcome = _recheck_stale(session, job, outcome)
-        session.execute(_record(outbox_id, job.attempts, outcome))
+        recorded = session.execute(_record(outbox_id, job.attempts, outcome)).rowcount
         session.add(_attempt_row(outbox_id, job.attempts, outcome))
         if outcome.opted_out:
             unsubscribes.record(session, job.channel, job.recipient)
+        if recorded and outcome.status == OutboxStatus.FAILED:
+            alerts.notification_failed(session, outbox_id, job, outcome.reason, datetime.now(UTC))
     return outcome
 
 

@@ -17,22 +17,28 @@ def mark_delivered(session: Session, channel: str, sid: str, outbox_id: int | No
     return _move(session, channel, sid, outbox_id, OutboxStatus.DELIVERED, None)
 
 
-def mark_failed(
-    session: Session, channel: str, sid: str, outbox_id: int | None, reason: str
-) -> bool:
-    return _move(session, channel, sid, outbox_id, OutboxStatus.FAILED, reason)
+def mark_failed(session: Session, channel: str, sid: str, outbox_id: int | None, reason: str):
+    """The row failed (what an alert names: id, order, kind, channel, recipient, attempts),
+    or None when nothing moved."""
+    query = _move_query(channel, sid, outbox_id, OutboxStatus.FAILED, reason)
+    returning = (Outbox.id, Outbox.order_id, Outbox.kind, Outbox.channel, Outbox.recipient)
+    return session.execute(query.returning(*returning, Outbox.attempts)).first()
 
 
 def _move(session, channel, sid: str, outbox_id: int | None, status: str, reason) -> bool:
+    query = _move_query(channel, sid, outbox_id, status, reason)
+    return session.execute(query).rowcount > 0
+
+
+def _move_query(channel, sid: str, outbox_id: int | None, status: str, reason):
     """By the message's own id when the callback URL names it, else by the provider's."""
     values = {"status": status, "touched_at": datetime.now(UTC), "provider_message_id": sid}
     if reason:
         values["last_error"] = reason[:1000]
     which = Outbox.id == outbox_id if outbox_id else Outbox.provider_message_id == sid
-    query = (
+    return (
         update(Outbox)
         .where(which, Outbox.channel == channel, Outbox.status.in_(_OPEN))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(query).rowcount > 0

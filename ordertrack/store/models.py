@@ -68,6 +68,8 @@ class Inbox(Base):
     __table_args__ = (
         UniqueConstraint("source", "dedupe_key", name="uq_inbox_source_dedupe_key"),
         Index("ix_inbox_status_touched", "status", "touched_at"),
+        #: A source's latest webhook, for the silence alert, without a scan of the inbox.
+        Index("ix_inbox_source_received", "source", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -281,4 +283,4 @@ class Unsubscribe(Base):
 
 # Returns and console users live in their own modules; imported here so the metadata (and
 # Alembic) has them.
-from ordertrack.store import return_models, user_models  # noqa: E402, F401
+from ordertrack.store import alert_models, return_models, user_models  # noqa: E402, F401

@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook
 from tests.support.harness import start_service
 from tests.support.processes import RedisServer
 from tests.support.webhooks import ORDER_ID, STORY, fixture_body, shopify
+from workers.sweeper import alert_once
 
 CUSTOMER, PHONE = "ada@example.com", "+15555550142"
 ACCOUNT, AUTH_TOKEN, FROM = "AC" + "0f" * 16, "twilio-auth-token-test", "+15005550006"
@@ -167,7 +168,7 @@ def _callback(service, sid: str, status: str, error: str | None = None):
 def test_twilios_status_callbacks_mark_texts_delivered_or_failed_and_forgeries_are_refused(
     queued,
 ):
-    service, _ = queued
+    service, mock = queued
     _post_story(service)
     first, second = [f"SM{n:032x}" for n in (1, 2)]
 
@@ -193,6 +194,12 @@ def test_twilios_status_callbacks_mark_texts_delivered_or_failed_and_forgeries_a
     ]
     failed = service.api("/api/v1/notifications?status=failed").json["notifications"]
     assert [(n["channel"], n["order"]["external_id"]) for n in failed] == [("sms", ORDER_ID)]
+
+    # A text failed for good is an alert: the merchant hears of it, the number masked.
+    alert_once(service.runtime)
+    [alert] = [e for e in _events(mock) if e["type"] == "ops.notification_failed"]
+    assert (alert["data"]["channel"], alert["data"]["recipient"]) == ("sms", "+1555***0142")
+    assert alert["data"]["reason"] == "Twilio: undelivered (error 30003)"
 
 
 def test_the_unsubscribe_link_in_an_email_works_and_later_news_is_not_emailed(queued, smtp):
