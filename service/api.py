@@ -59,13 +59,17 @@ def replay_webhooks():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error_response(400, "expected a JSON object: ids, or status, source, since, until")
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        # "false" as text would be truthy: a caller meaning to count would replay instead.
+        return error_response(400, "dry_run must be true or false")
     try:
         filters = replay_filter(body)
         report = replay.replay(
             edge.durable_sessions,
             filters,
             lambda ids: send_many(edge.runtime.actors.process_event, ids),
-            dry_run=bool(body.get("dry_run", False)),
+            dry_run=dry_run,
         )
     except ValueError as error:
         return error_response(400, str(error))

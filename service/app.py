@@ -14,6 +14,7 @@ from ordertrack.providers.base import Credentials
 from ordertrack.settings import Settings
 from service import (
     api,
+    api_docs,
     errors,
     health,
     returns_api,
@@ -80,6 +81,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
         twilio_status.bp,
         webhooks.bp,
         api.bp,
+        api_docs.bp,
         health.bp,
         unsubscribe.bp,
         tracking.bp,
