@@ -8,12 +8,14 @@ from flask import Blueprint, current_app, jsonify, request
 from ordertrack import replay
 from ordertrack.notifications import resend
 from ordertrack.store import search, views
-from ordertrack.store.models import OutboxStatus
+from ordertrack.store.models import ID_MAX, OutboxStatus
 from service.errors import error_response
 from service.queries import order_query, replay_filter
 from workers.enqueue import send_many
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+#: A row id in a path: up to the column's largest, so a larger number is a 404, not a 500.
+ROW_ID = f"int(max={ID_MAX})"
 
 
 @bp.before_request
@@ -107,7 +109,7 @@ def list_notifications():
         return jsonify(notifications=views.notifications_with_status(session, status))
 
 
-@bp.post("/notifications/<int:outbox_id>/resend")
+@bp.post(f"/notifications/<{ROW_ID}:outbox_id>/resend")
 def resend_notification(outbox_id: int):
     """Try a failed message again (the merchant fixed the address, the endpoint, the number):
     its attempts start again from zero; it still goes out at most once."""

@@ -14,11 +14,22 @@ from marshmallow import Schema, fields, validate
 from ordertrack.replay import REPLAYABLE
 from ordertrack.returns.line import REASONS, Actor, ReturnStatus
 from ordertrack.statuses import OrderStatus, ShipmentStatus
-from ordertrack.store.models import OutboxStatus
+from ordertrack.store.models import ID_MAX, OutboxStatus
 from ordertrack.store.search import MAX_LIMIT
 
 #: The longest note a merchant may put on a return's step (service/returns_api.py checks it).
 NOTE_MAX = 2000
+
+
+#: An ISO 8601 date or date-time, as `datetime.fromisoformat` reads it (it reads a few more).
+ISO_MOMENT = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$"
+
+
+def _moment(description: str, **options) -> fields.String:
+    """A date or time in a query or body: ISO text, so a date alone may mean a whole day."""
+    return fields.String(
+        validate=validate.Regexp(ISO_MOMENT), metadata={"description": description}, **options
+    )
 
 
 def _text(description: str, **options) -> fields.String:
@@ -175,17 +186,13 @@ class ReplayRequestSchema(Schema):
     """What to replay: ids, or a filter (at least one of them)."""
 
     ids = fields.List(
-        fields.Integer(strict=True, validate=validate.Range(min=1)),
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=ID_MAX)),
         metadata={"description": "Inbox ids."},
     )
     status = fields.String(allow_none=True, validate=_one_of(REPLAYABLE))
     source = fields.String(allow_none=True)
-    since = fields.String(
-        allow_none=True, metadata={"description": "Received on or after (ISO date or time)."}
-    )
-    until = fields.String(
-        allow_none=True, metadata={"description": "Received before (ISO date or time)."}
-    )
+    since = _moment("Received on or after (ISO date or time).", allow_none=True)
+    until = _moment("Received before (ISO date or time).", allow_none=True)
     dry_run = fields.Boolean(metadata={"description": "Only count them (true or false)."})
 
 
@@ -268,8 +275,8 @@ class OrderQuerySchema(Schema):
     status = _query_text("Only orders with this status.", validate=_one_of(OrderStatus))
     platform = _query_text("Only this platform's orders.")
     carrier = _query_text("Only orders with a parcel of this carrier.")
-    since = _query_text("Last change on or after (ISO date or time; no zone means UTC).")
-    until = _query_text("Last change before (ISO date or time; no zone means UTC).")
+    since = _moment("Last change on or after (ISO date or time; no zone means UTC).")
+    until = _moment("Last change before (ISO date or time; no zone means UTC).")
     cursor = _query_text("The `next_cursor` the previous page gave.")
     limit = fields.Integer(
         validate=validate.Range(min=1, max=MAX_LIMIT), metadata={"description": "Page size."}
@@ -286,5 +293,5 @@ class ReturnQuerySchema(Schema):
     status = _query_text("Only returns with this status.", validate=_one_of(ReturnStatus))
     reason = _query_text("Only returns for this reason.", validate=_one_of(REASONS))
     order = _query_text("The order's id or number (e.g. `#1042`).")
-    since = _query_text("Created on or after (ISO date or date-time; a date is its whole day).")
-    until = _query_text("Created before the end of (ISO date or date-time).")
+    since = _moment("Created on or after (ISO date or date-time; a date is its whole day).")
+    until = _moment("Created before the end of (ISO date or date-time).")

@@ -17,6 +17,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
+from ordertrack.store.models import ID_MAX
 from service import api_schemas as s
 
 PREFIX = "/api/v1"
@@ -214,7 +215,7 @@ def _path_parameters(path: str) -> list[dict]:
 def _path_parameter(name: str) -> dict:
     if name.endswith("_id") and name != "external_id":
         # Flask's int converter: digits only; a larger id than the column holds is a 404.
-        schema: dict = {"type": "integer", "minimum": 0}
+        schema: dict = {"type": "integer", "minimum": 0, "maximum": ID_MAX}
     else:
         schema = {"type": "string", "minLength": 1}
     description = PATH_PARAMETERS.get(name, name)
