@@ -153,10 +153,10 @@ OPERATIONS: dict[str, Operation] = {
         body=s.ReturnStepSchema,
     ),
     "api_docs.openapi_document": Operation(
-        "This document (no token needed)", "reference", "application/json", public=True
+        "This OpenAPI document", "reference", "application/json", public=True
     ),
     "api_docs.reference_page": Operation(
-        "This document as a page (no token needed)", "reference", "text/html", public=True
+        "This document as a readable page", "reference", "text/html", public=True
     ),
 }
 
