@@ -8,12 +8,14 @@ from flask import Blueprint, current_app, jsonify, request
 from ordertrack import replay
 from ordertrack.notifications import resend
 from ordertrack.store import search, views
-from ordertrack.store.models import OutboxStatus
+from ordertrack.store.models import ID_MAX, OutboxStatus
 from service.errors import error_response
 from service.queries import order_query, replay_filter
 from workers.enqueue import send_many
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+#: A row id in a path: up to the column's largest, so a larger number is a 404, not a 500.
+ROW_ID = f"int(max={ID_MAX})"
 
 
 @bp.before_request
@@ -59,13 +61,17 @@ def replay_webhooks():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error_response(400, "expected a JSON object: ids, or status, source, since, until")
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        # "false" as text would be truthy: a caller meaning to count would replay instead.
+        return error_response(400, "dry_run must be true or false")
     try:
         filters = replay_filter(body)
         report = replay.replay(
             edge.durable_sessions,
             filters,
             lambda ids: send_many(edge.runtime.actors.process_event, ids),
-            dry_run=bool(body.get("dry_run", False)),
+            dry_run=dry_run,
         )
     except ValueError as error:
         return error_response(400, str(error))
@@ -103,7 +109,7 @@ def list_notifications():
         return jsonify(notifications=views.notifications_with_status(session, status))
 
 
-@bp.post("/notifications/<int:outbox_id>/resend")
+@bp.post(f"/notifications/<{ROW_ID}:outbox_id>/resend")
 def resend_notification(outbox_id: int):
     """Try a failed message again (the merchant fixed the address, the endpoint, the number):
     its attempts start again from zero; it still goes out at most once."""

@@ -15,6 +15,7 @@ from ordertrack.providers.base import Credentials
 from ordertrack.settings import Settings
 from service import (
     api,
+    api_docs,
     errors,
     health,
     metrics,
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
         twilio_status.bp,
         webhooks.bp,
         api.bp,
+        api_docs.bp,
         health.bp,
         metrics.bp,
         unsubscribe.bp,

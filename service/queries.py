@@ -7,6 +7,7 @@ from typing import Any
 
 from ordertrack.replay import ReplayFilter
 from ordertrack.statuses import OrderStatus
+from ordertrack.store.models import ID_MAX
 from ordertrack.store.search import DEFAULT_LIMIT, MAX_LIMIT, OrderFilters
 
 
@@ -30,7 +31,7 @@ def order_query(args: Mapping[str, str]) -> tuple[OrderFilters, str | None, int]
 
 def replay_filter(body: Mapping[str, Any]) -> ReplayFilter:
     ids = body.get("ids") or []
-    if not isinstance(ids, list) or not all(isinstance(i, int) and i > 0 for i in ids):
+    if not isinstance(ids, list) or not all(_row_id(i) for i in ids):
         raise ValueError("ids must be a list of inbox ids (positive integers)")
     texts = {name: body.get(name) for name in ("status", "source", "since", "until")}
     for name, value in texts.items():
@@ -65,6 +66,11 @@ def _limit(text: str | None) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     return int(text)
+
+
+def _row_id(value: object) -> bool:
+    """A positive id a row can have (`true` is not 1 here, though Python says so)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ID_MAX
 
 
 def _no_nul(values: Mapping[str, str]) -> None:

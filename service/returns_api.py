@@ -13,7 +13,7 @@ from ordertrack.returns import line
 from ordertrack.returns.line import Actor, ReturnStatus
 from ordertrack.store import returns
 from ordertrack.store.models import Order
-from service.api import refuse_nul_in_path, require_token
+from service.api import ROW_ID, refuse_nul_in_path, require_token
 from service.errors import error_response
 from workers.actors import send_when_due
 
@@ -57,7 +57,7 @@ def export_returns():
     return Response(out.getvalue(), mimetype="text/csv", headers=headers)
 
 
-@bp.get("/returns/<int:return_id>")
+@bp.get(f"/returns/<{ROW_ID}:return_id>")
 def get_return(return_id: int):
     with _edge().sessions() as session:
         row = returns.get(session, return_id)
@@ -66,17 +66,17 @@ def get_return(return_id: int):
         return returns.document(row, _order(session, row), history=True)
 
 
-@bp.post("/returns/<int:return_id>/approve")
+@bp.post(f"/returns/<{ROW_ID}:return_id>/approve")
 def approve(return_id: int):
     return _step(return_id, ReturnStatus.APPROVED)
 
 
-@bp.post("/returns/<int:return_id>/reject")
+@bp.post(f"/returns/<{ROW_ID}:return_id>/reject")
 def reject(return_id: int):
     return _step(return_id, ReturnStatus.REJECTED)
 
 
-@bp.post("/returns/<int:return_id>/tracking")
+@bp.post(f"/returns/<{ROW_ID}:return_id>/tracking")
 def attach_tracking(return_id: int):
     body = _json()
     number = "".join(str(body.get("tracking_number") or "").split()).upper()
@@ -86,12 +86,12 @@ def attach_tracking(return_id: int):
     return _step(return_id, ReturnStatus.IN_TRANSIT, tracking=(number, carrier))
 
 
-@bp.post("/returns/<int:return_id>/received")
+@bp.post(f"/returns/<{ROW_ID}:return_id>/received")
 def mark_received(return_id: int):
     return _step(return_id, ReturnStatus.RECEIVED)
 
 
-@bp.post("/returns/<int:return_id>/refunded")
+@bp.post(f"/returns/<{ROW_ID}:return_id>/refunded")
 def mark_refunded(return_id: int):
     return _step(return_id, ReturnStatus.REFUNDED)
 

@@ -26,6 +26,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 #: SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+#: The largest id a row can have (BIGINT; SQLite's INTEGER is as wide). A larger number names
+#: no row, and PostgreSQL refuses it as a parameter: the edges answer "no such row" first.
+ID_MAX = 2**63 - 1
 
 
 class UTCDateTime(TypeDecorator):

@@ -35,3 +35,19 @@ def test_text_wider_than_its_column_is_cut_not_fatal(service):
     stored = service.order(ORDER_ID)
     assert stored["name"] == order["name"][:64]
     assert stored["history"], "the event was applied, not failed"
+
+
+def test_an_id_wider_than_a_bigint_names_no_row_instead_of_failing(service):
+    """Found by the API contract test: PostgreSQL refused the id as a parameter (a 500)."""
+    auth = {"Authorization": "Bearer test-api-token"}
+    wide = str(2**63)
+    for path in (f"/api/v1/notifications/{wide}/resend", f"/api/v1/returns/{wide}/approve"):
+        answer = service.client.post(path, headers=auth)
+        assert answer.status_code == 404 and answer.json["status"] == 404, path
+    assert service.api(f"/api/v1/returns/{wide}").status_code == 404
+    assert service.client.post(f"/api/v1/returns/{2**63 - 1}/approve", headers=auth).json == {
+        "error": f"no return {2**63 - 1}",
+        "status": 404,
+    }
+    replay = service.client.post("/api/v1/replay", json={"ids": [2**63]}, headers=auth)
+    assert replay.status_code == 400 and "ids must be" in replay.json["error"]
