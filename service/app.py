@@ -14,6 +14,7 @@ from ordertrack.providers.base import Credentials
 from ordertrack.settings import Settings
 from service import (
     api,
+    console,
     errors,
     health,
     returns_api,
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
         tracking.bp,
         returns_page.bp,
         returns_api.bp,
+        console.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
