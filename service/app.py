@@ -16,6 +16,7 @@ from ordertrack.settings import Settings
 from service import (
     api,
     api_docs,
+    console,
     errors,
     health,
     metrics,
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
         tracking.bp,
         returns_page.bp,
         returns_api.bp,
+        console.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -58,7 +58,39 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--once", action="store_true", help="sweep once and exit")
     _add_replay(commands)
     _add_simulate(commands)
+    _add_user(commands)
     return parser
+
+
+USER_DESCRIPTION = """\
+Accounts for the merchant console at /admin. Staff read everything, handle returns and resend
+failed messages; admins also manage users and replay webhooks. Emails are kept lower-cased."""
+
+
+def _add_user(commands) -> None:
+    from ordertrack.accounts import MIN_PASSWORD_LENGTH
+    from ordertrack.store.user_models import Role
+
+    user = commands.add_parser(
+        "user",
+        help="add, list or remove merchant console accounts",
+        description=USER_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        help="create an account",
+        description=f"Creates a console account. The password (at least {MIN_PASSWORD_LENGTH} "
+        "characters) is read from standard input when it is not a terminal (one line), "
+        "and asked for twice otherwise. It is stored as an argon2id hash, never shown.",
+        epilog="e.g. ordertrack user add you@shop.example --role admin",
+    )
+    add.add_argument("email", metavar="EMAIL", help="the address they sign in with")
+    add.add_argument("--role", choices=Role.ALL, required=True, help="admin or staff")
+    actions.add_parser("list", help="list accounts: email, role, last sign-in")
+    remove = actions.add_parser("remove", help="delete an account (it is signed out at once)")
+    remove.add_argument("email", metavar="EMAIL")
 
 
 REPLAY_DESCRIPTION = """\
@@ -281,6 +313,12 @@ def _simulate(settings: Settings, args) -> int:
     return runner.run(options, settings)
 
 
+def _user(settings: Settings, args) -> int:
+    from service import users_cli
+
+    return users_cli.run(settings, args)
+
+
 COMMANDS = {
     "migrate": _migrate,
     "serve": _serve,
@@ -288,6 +326,7 @@ COMMANDS = {
     "sweep": _sweep,
     "replay": _replay,
     "simulate": _simulate,
+    "user": _user,
 }
 
 if __name__ == "__main__":
