@@ -2,6 +2,9 @@
 
     .venv/bin/python -m bench.run_all [--only ingest worker ...]
 
+`console` (bench.console_scale: 1M orders, 5M history rows) generates its data for minutes,
+so it runs only when named: `--only console`, or `--with-console` to add it to the rest.
+
 Each benchmark also writes bench/results/<name>.json; this writes bench/results/summary.json.
 A benchmark that crashes is reported as such and the others still run.
 """
@@ -10,7 +13,16 @@ import argparse
 import json
 import traceback
 
-from bench import ack_latency, common, end_to_end, ingest, memory, sustained, worker
+from bench import (
+    ack_latency,
+    common,
+    console_scale,
+    end_to_end,
+    ingest,
+    memory,
+    sustained,
+    worker,
+)
 
 BENCHMARKS = {
     "ingest": ingest.run,
@@ -19,15 +31,22 @@ BENCHMARKS = {
     "end_to_end": end_to_end.run,
     "worker": worker.run,
     "memory": memory.run,
+    "console": console_scale.run,
 }
+#: Run unless --only names others: every benchmark but the long console one.
+DEFAULT = [name for name in BENCHMARKS if name != "console"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS))
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=DEFAULT)
+    parser.add_argument(
+        "--with-console", action="store_true", help="also run console (minutes of data generation)"
+    )
     args = parser.parse_args()
+    names = args.only + (["console"] if args.with_console and "console" not in args.only else [])
     rows = []
-    for name in args.only:
+    for name in names:
         common.log(f"===== {name} =====")
         sustained_run = next((r for r in rows if r["benchmark"] == "sustained"), None)
         try:

@@ -154,6 +154,10 @@ class Shipment(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "key", name="uq_shipments_order_key"),
         Index("ix_shipments_tracking_number", "tracking_number"),
+        # The order list's carrier filter, in any case: a rare carrier is a look-up, and the
+        # expressions' statistics tell the planner how common each carrier is.
+        Index("ix_shipments_carrier_lower", func.lower(text("carrier"))),
+        Index("ix_shipments_reported_carrier_lower", func.lower(text("reported_carrier"))),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

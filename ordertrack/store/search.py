@@ -13,7 +13,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select, union
+from sqlalchemy import func, literal, or_, select, tuple_, union
 from sqlalchemy.orm import Session, selectinload
 
 from ordertrack.facts import normalize_tracking_number
@@ -50,26 +50,35 @@ def search_orders(
     session: Session, filters: OrderFilters, cursor: str | None = None, limit: int = DEFAULT_LIMIT
 ) -> OrderPage:
     limit = max(1, min(limit, MAX_LIMIT))
-    query = _filtered(select(Order), filters)
+    conditions = _conditions(filters)
     if cursor:
         at, order_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Order.updated_at < at, and_(Order.updated_at == at, Order.id < order_id))
+        # One row-value comparison, not `updated_at < at OR (= at AND id < ...)`: PostgreSQL
+        # starts the index scan at the cursor instead of filtering every newer row on the way.
+        conditions.append(
+            tuple_(Order.updated_at, Order.id)
+            < tuple_(literal(at, Order.updated_at.type), literal(order_id, Order.id.type))
         )
-    query = query.order_by(Order.updated_at.desc(), Order.id.desc()).limit(limit + 1)
+    if filters.q and filters.q.strip():
+        conditions = [Order.id.in_(_matching_ids(filters.q.strip(), conditions, limit + 1))]
+    query = select(Order).where(*conditions).order_by(*NEWEST_FIRST).limit(limit + 1)
     rows = list(session.scalars(query.options(selectinload(Order.shipments))))
     more = len(rows) > limit
     rows = rows[:limit]
     return OrderPage(rows, encode_cursor(rows[-1]) if more else None)
 
 
-def _filtered(query: Select, filters: OrderFilters) -> Select:
-    if filters.q and filters.q.strip():
-        query = query.where(Order.id.in_(_matching_ids(filters.q.strip())))
+#: The list's order: last change first, the id breaking ties (the cursor's two columns).
+NEWEST_FIRST = (Order.updated_at.desc(), Order.id.desc())
+
+
+def _conditions(filters: OrderFilters) -> list:
+    """The filters other than `q`, as conditions on Order."""
+    conditions = []
     if filters.status:
-        query = query.where(Order.status == filters.status)
+        conditions.append(Order.status == filters.status)
     if filters.platform:
-        query = query.where(Order.platform == filters.platform)
+        conditions.append(Order.platform == filters.platform)
     if filters.carrier:
         carrier = filters.carrier.strip().lower()
         parcels = select(Shipment.order_id).where(
@@ -78,29 +87,38 @@ def _filtered(query: Select, filters: OrderFilters) -> Select:
                 func.lower(Shipment.reported_carrier) == carrier,
             )
         )
-        query = query.where(Order.id.in_(parcels))
+        conditions.append(Order.id.in_(parcels))
     if filters.since:
-        query = query.where(Order.updated_at >= filters.since)
+        conditions.append(Order.updated_at >= filters.since)
     if filters.until:
-        query = query.where(Order.updated_at < filters.until)
-    return query
+        conditions.append(Order.updated_at < filters.until)
+    return conditions
 
 
-def _matching_ids(term: str):
-    """The orders a search term names, each way it can name one, as one UNION of indexed
-    look-ups."""
+def _matching_ids(term: str, conditions: list, page: int):
+    """The orders a search term names, each way it can name one (an indexed look-up), as one
+    UNION. Each way keeps only its newest `page` orders that pass the other filters: the page
+    is among them, and a common name's prefix ("maria") does not fetch and sort thousands of
+    orders to show fifty."""
     number = term.removeprefix("#")
     lowered = term.lower()
     prefix = _escape_like(lowered) + "%"
-    return union(
-        select(Order.id).where(Order.external_id == number),
-        select(Order.id).where(Order.name.in_([term, f"#{number}", number])),
-        select(Order.id).where(func.lower(Order.email) == lowered),
-        select(Order.id).where(func.lower(Order.customer_name).like(prefix, escape="\\")),
-        select(Shipment.order_id).where(
-            Shipment.tracking_number == normalize_tracking_number(term)
-        ),
+    parcels = select(Shipment.order_id).where(
+        Shipment.tracking_number == normalize_tracking_number(term)
     )
+    ways = (
+        Order.external_id == number,
+        Order.name.in_([term, f"#{number}", number]),
+        func.lower(Order.email) == lowered,
+        func.lower(Order.customer_name).like(prefix, escape="\\"),
+        Order.id.in_(parcels),
+    )
+    newest = []
+    for way in ways:
+        # A subquery each: SQLite takes no ORDER BY or LIMIT on a UNION's parts.
+        part = select(Order.id).where(way, *conditions).order_by(*NEWEST_FIRST).limit(page)
+        newest.append(select(part.subquery().c.id))
+    return union(*newest)
 
 
 def _escape_like(text: str) -> str:

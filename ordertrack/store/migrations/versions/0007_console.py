@@ -4,9 +4,9 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-07 10:00:00
 
-Email and customer-name search use expression indexes (lower(...)); they are created here by
-hand, since the models cannot declare them portably: PostgreSQL's customer-name index takes
-text_pattern_ops so a prefix LIKE uses it whatever the collation.
+Email and customer-name search, and the carrier filter, use expression indexes (lower(...));
+they are created here by hand, since the models cannot declare them portably: PostgreSQL's
+customer-name index takes text_pattern_ops so a prefix LIKE uses it whatever the collation.
 """
 
 import sqlalchemy as sa
@@ -48,9 +48,16 @@ def upgrade() -> None:
     else:
         op.execute("CREATE INDEX ix_orders_email_lower ON orders (lower(email))")
         op.execute("CREATE INDEX ix_orders_customer_name_lower ON orders (lower(customer_name))")
+    # The carrier filter compares either name in any case.
+    op.execute("CREATE INDEX ix_shipments_carrier_lower ON shipments (lower(carrier))")
+    op.execute(
+        "CREATE INDEX ix_shipments_reported_carrier_lower ON shipments (lower(reported_carrier))"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX ix_shipments_reported_carrier_lower")
+    op.execute("DROP INDEX ix_shipments_carrier_lower")
     op.execute("DROP INDEX ix_orders_customer_name_lower")
     op.execute("DROP INDEX ix_orders_email_lower")
     op.drop_index("ix_orders_name", table_name="orders")
