@@ -39,6 +39,7 @@ from bench import common
 NAME = "console"
 TARGET_MS = 100.0
 TOKEN = "bench-api-token"
+CONSOLE_USER, CONSOLE_PASSWORD = "bench@shop.example", "bench-console-password"
 DEFAULT_ADMIN_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 DEFAULT_DB = "ordertrack_console_bench"
 MIGRATIONS = common.ROOT / "ordertrack" / "store" / "migrations" / "versions"
@@ -443,7 +444,17 @@ def request_kinds(s: Sample) -> dict[str, Callable[[random.Random], tuple[str, C
         row = rng.choice(s.orders)
         return f"/api/v1/orders/{row[1]}/{row[2]}", lambda body: body["name"] == row[3]
 
+    def console_order(rng):
+        row = rng.choice(s.orders)
+        return f"/admin/orders/{row[1]}/{row[2]}", _shows(row[3])
+
     return {
+        "console: order list": lambda rng: ("/admin/orders", _shows("<table")),
+        "console: search (tracking number)": lambda rng: (
+            "/admin/orders?" + urlencode({"q": rng.choice(s.tracking)}),
+            _shows("<table"),
+        ),
+        "console: order page": console_order,
         "list: first page": lambda rng: ("/api/v1/orders", any_rows),
         "list: later page (cursor)": later_page,
         "filter: status": lambda rng: (
@@ -475,12 +486,43 @@ def request_kinds(s: Sample) -> dict[str, Callable[[random.Random], tuple[str, C
     }
 
 
+def _shows(text: str) -> Callable[[str], bool]:
+    return lambda page: text in page
+
+
+def _signed_in(app, sa_url: str):
+    """A test client signed in to the console as an admin, as a person would: the form, its
+    CSRF token, the session cookie."""
+    import re
+
+    from ordertrack import accounts
+    from ordertrack.store import users
+    from ordertrack.store.db import make_engine, make_sessionmaker
+
+    engine = make_engine(sa_url)
+    with make_sessionmaker(engine).begin() as session:
+        if users.find(session, CONSOLE_USER) is None:
+            users.add(session, CONSOLE_USER, "admin", accounts.hash_password(CONSOLE_PASSWORD))
+    engine.dispose()
+    client = app.test_client()
+    form = client.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    fields = {"email": CONSOLE_USER, "password": CONSOLE_PASSWORD, "csrf_token": token}
+    signed = client.post("/admin/login", data=fields)
+    if signed.status_code != 303:
+        raise SystemExit(f"could not sign in to the console: {signed.status_code}")
+    return client
+
+
 def measure(sa_url: str, s: Sample, requests: int, warmup: int, seed: int) -> dict:
     from ordertrack.settings import Settings
     from service.app import create_app
 
-    app = create_app(Settings(database_url=sa_url, api_token=TOKEN, log_level="WARNING"))
-    client = app.test_client()
+    settings = Settings(
+        database_url=sa_url, api_token=TOKEN, log_level="WARNING", signing_secret=TOKEN * 2
+    )
+    app = create_app(settings)
+    client = _signed_in(app, sa_url)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     kinds = request_kinds(s)
     rng = random.Random(seed)
@@ -493,7 +535,8 @@ def measure(sa_url: str, s: Sample, requests: int, warmup: int, seed: int) -> di
             t0 = time.perf_counter()
             response = client.get(path, headers=headers)
             ms = (time.perf_counter() - t0) * 1000
-            if response.status_code != 200 or not check(response.get_json()):
+            body = response.get_data(as_text=True) if path.startswith("/admin") else None
+            if response.status_code != 200 or not check(body or response.get_json()):
                 failed[name].append(f"{response.status_code} {path}")
             if round_ < warmup:
                 continue
