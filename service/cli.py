@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     worker.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("WORKER_METRICS_PORT", "0")) or None,
+        help="serve the workers' Prometheus series on this port (WORKER_METRICS_PORT; needs "
+        "PROMETHEUS_MULTIPROC_DIR), for workers on a host or pod of their own",
+    )
     sweep = commands.add_parser(
         "sweep", help="re-enqueue rows left unfinished (run one per deployment)"
     )
@@ -245,7 +252,12 @@ def _worker(settings: Settings, args) -> int:
         return 2
     from workers.supervisor import supervise
 
-    return supervise(args.processes, args.threads, settings.prometheus_multiproc_dir)
+    if args.metrics_port and not settings.prometheus_multiproc_dir:
+        log.error("--metrics-port needs PROMETHEUS_MULTIPROC_DIR (the workers write there)")
+        return 2
+    return supervise(
+        args.processes, args.threads, settings.prometheus_multiproc_dir, args.metrics_port
+    )
 
 
 def _sweep(settings: Settings, args) -> int:

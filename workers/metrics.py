@@ -16,7 +16,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prometheus_client import Counter, Histogram, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -166,6 +172,18 @@ def prepare_multiprocess_dir(path: str | None) -> None:
         return
     for file in files:
         file.unlink(missing_ok=True)
+
+
+def serve_worker_metrics(port: int, path: str | None) -> None:
+    """Where worker processes run apart from the web (their own pod or container), the
+    supervisor serves their series, added up, on a port of its own for Prometheus to scrape:
+    the web's /metrics cannot see another host's directory. Plain HTTP, no token: bind it to
+    the pod's private network."""
+    if not path:
+        raise ValueError("--metrics-port needs PROMETHEUS_MULTIPROC_DIR: the workers' series")
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=path)
+    start_http_server(port, registry=registry)
 
 
 def process_exited(pid: int, path: str | None) -> None:

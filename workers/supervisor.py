@@ -49,10 +49,15 @@ def run_worker_process(threads: int) -> None:
     work_until_stopped(build_runtime(settings).broker, threads)
 
 
-def supervise(processes: int, threads: int, metrics_dir: str | None = None) -> int:
+def supervise(
+    processes: int, threads: int, metrics_dir: str | None = None, metrics_port: int | None = None
+) -> int:
     """Run and replace worker processes; each one that exits is marked dead for the metrics
-    (prometheus-client's multiprocess clean-up, as gunicorn's child_exit does for the web)."""
+    (prometheus-client's multiprocess clean-up, as gunicorn's child_exit does for the web).
+    With `metrics_port`, their series are served there, added up."""
     metrics.prepare_multiprocess_dir(metrics_dir)
+    if metrics_port:
+        metrics.serve_worker_metrics(metrics_port, metrics_dir)
     stopping = stop_on_signals()
     children = [_spawn(threads) for _ in range(processes)]
     log.info("%d worker processes with %d threads each", processes, threads)

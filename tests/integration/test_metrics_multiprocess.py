@@ -47,8 +47,11 @@ def test_web_and_worker_processes_add_up_in_one_scrape(postgres_url, base_env, t
     base = f"http://127.0.0.1:{port}"
     serve = [ORDERTRACK, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
     web = Process([*serve, "--threads", "4"], env, tmp_path / "web.log")
+    worker_port = free_port()
     worker = Process(
-        [ORDERTRACK, "worker", "--processes", "2", "--threads", "2"], env, tmp_path / "worker.log"
+        [ORDERTRACK, "worker", "--processes", "2", "--threads", "2"],
+        env | {"WORKER_METRICS_PORT": str(worker_port)},
+        tmp_path / "worker.log",
     )
     try:
         wait_for(lambda: _answers(base, web), timeout=30, what="ordertrack serve")
@@ -64,6 +67,8 @@ def test_web_and_worker_processes_add_up_in_one_scrape(postgres_url, base_env, t
             return counts == [4, 7] and samples
 
         samples = wait_for(all_applied, timeout=60, what="the story applied")
+        # The supervisor's own port: what a worker pod apart from the web is scraped at.
+        own = parse(requests.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=10).text)
     finally:
         web.stop()
         worker.stop()
@@ -75,6 +80,8 @@ def test_web_and_worker_processes_add_up_in_one_scrape(postgres_url, base_env, t
     assert value(samples, "ordertrack_order_transitions_total", status="delivered") == 1
     for status in ("pending", "processing", "parked"):
         assert value(samples, "ordertrack_inbox_backlog_rows", status=status) == 0
+    assert value(own, "ordertrack_order_transitions_total", status="delivered") == 1
+    assert value(own, APPLIED, source="easypost") == 7
     writers = {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("*.db")}
     assert len(writers) >= 2, f"one web and one worker process at least wrote: {writers}"
 
