@@ -123,7 +123,7 @@ class NotificationSchema(Schema):
     id = fields.Integer(required=True)
     kind = _text("What the message tells (`shipped`, `delivered`, ...).")
     parcel = _maybe(fields.String, "The parcel's key, or null for the order's own news.")
-    channel = _text("`email`, `sms` or `webhook`.")
+    channel = _text("`email`, `sms` or `merchant_webhook`.")
     recipient = _text("Masked: enough to recognise, not to read.")
     status = _text("Where the message stands.", validate=_one_of(OutboxStatus.ALL))
     attempts = fields.Integer(required=True)
