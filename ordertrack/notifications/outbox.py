@@ -46,16 +46,23 @@ def plan_for(settings: Settings) -> Plan:
     if not (settings.merchant_webhook_url and settings.merchant_webhook_secret):
         unavailable.append(rules.MERCHANT_WEBHOOK)
     return Plan(
-        rules=_rules(settings.notification_policy_file, settings.sms_quiet_hours, *unavailable),
+        rules=_rules(
+            settings.notification_policy_file,
+            settings.sms_quiet_hours,
+            tuple(sorted(settings.sla_days.items())),
+            *unavailable,
+        ),
         coalesce=timedelta(seconds=settings.notify_coalesce_seconds),
         fallback_timezone=settings.shop_timezone,
     )
 
 
 @cache
-def _rules(path: str | None, quiet_hours: str | None, *unavailable: str) -> rules.Rules:
+def _rules(path: str | None, quiet_hours: str | None, sla_days, *unavailable: str) -> rules.Rules:
     """Read once per process: the policy file is checked at start-up and does not change."""
-    return rules.load_rules(path, sms_quiet_hours=quiet_hours, unavailable=unavailable)
+    return rules.load_rules(
+        path, sms_quiet_hours=quiet_hours, unavailable=unavailable, sla_days=dict(sla_days)
+    )
 
 
 def queue(

@@ -203,6 +203,15 @@ def return_kind(status: str, return_id: int) -> str | None:
     return f"{kind}:{return_id}" if kind else None
 
 
+#: A delay flag the customer hears of: "delayed:<flag id>", once per delay (a flag that
+#: clears and is raised again later is a new delay).
+DELAYED = "delayed"
+
+
+def delayed_kind(flag_id: int) -> str:
+    return f"{DELAYED}:{flag_id}"
+
+
 def base_kind(kind: str) -> str:
     """The kind without what makes it unique: what picks the template and the staleness rule."""
     return kind.partition(":")[0]
