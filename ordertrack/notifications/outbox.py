@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ordertrack import lifecycle
+from ordertrack.business_days import Calendar
 from ordertrack.notifications import policy, rules
 from ordertrack.notifications.sender import STALE_PREFIX
 from ordertrack.notifications.timezones import customer_timezone
@@ -37,6 +38,8 @@ class Plan:
     rules: rules.Rules
     coalesce: timedelta
     fallback_timezone: str
+    #: The shop's business days, for the delay flags.
+    calendar: Calendar | None = None
 
 
 def plan_for(settings: Settings) -> Plan:
@@ -54,6 +57,7 @@ def plan_for(settings: Settings) -> Plan:
         ),
         coalesce=timedelta(seconds=settings.notify_coalesce_seconds),
         fallback_timezone=settings.shop_timezone,
+        calendar=settings.calendar(),
     )
 
 
@@ -123,6 +127,28 @@ def queue_return_news(
     if kind is None:
         return []
     return _queue_kind(session, order, kind, to_state(order).customer, plan, ORDER_NEWS)
+
+
+def queue_delay_news(session: Session, order: Order, state, flag, plan: Plan) -> list[Queued]:
+    """A delay flag was raised: the merchant's `order.delayed` event, and the customer's
+    "taking longer than usual" when the policy tells them of this kind of delay. Each kind
+    carries the flag's id: once per delay."""
+    parcel = ORDER_NEWS
+    if flag.parcel:
+        shipment = state.shipment(flag.parcel)
+        parcel = policy.parcel_ref(shipment) if shipment else flag.parcel
+    queued = []
+    if flag.kind in plan.rules.delay_policy.tell_customer:
+        kind = policy.delayed_kind(flag.id)
+        queued += _queue_kind(session, order, kind, state.customer, plan, parcel)
+    event = plan.rules.merchant_delay_event()
+    if event:
+        due = datetime.now(UTC) + plan.coalesce
+        ids = _insert(
+            session, order, f"{event}:{flag.id}", rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel
+        )
+        queued += [Queued(i, due) for i in ids]
+    return queued
 
 
 def _queue_kind(
