@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from ordertrack import alerts, lifecycle, providers, strictjson
+from ordertrack import alerts, delay_check, lifecycle, providers, strictjson
 from ordertrack.facts import Fact, FulfillmentFact, OrderFact, RefundFact, TrackingFact
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
@@ -84,6 +84,9 @@ def process(session: Session, row: Inbox, settings: Settings) -> Processed:
     plan = outbox.plan_for(settings)
     for order, indexed in groups.items():
         _apply(session, row, order, indexed, result, plan)
+        # What the event resolved (a scan, a delivery) is no longer a delay: cleared in
+        # this same transaction, so no "taking longer than usual" goes out after it.
+        delay_check.recheck_applied(session, order, settings, datetime.now(UTC))
     parked = [fact for fact in parked if not _return_delivered(session, fact, result, plan)]
     now = datetime.now(UTC)
     row.touched_at = now

@@ -7,10 +7,12 @@ process's composition root and nowhere else.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import cache
 
 from environs import Env
 
+from ordertrack import business_days as calendars
 from ordertrack.providers.base import Credentials
 
 DEFAULT_DATABASE_URL = "sqlite:///ordertrack.db"
@@ -77,6 +79,15 @@ class Settings:
     notification_policy_file: str | None = None
     #: The customer's time zone when the shipping address does not say.
     shop_timezone: str = "UTC"
+    #: The shop's working week (0 = Monday) and days off: countries' public holidays (the
+    #: `holidays` package) and dates of its own. Delay flags count these business days.
+    business_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    holiday_countries: tuple[str, ...] = ()
+    holiday_dates: tuple[date, ...] = ()
+    #: SLA_*_DAYS: the delay flags' thresholds, overriding the policy file's defaults.
+    sla_days: dict[str, int] = field(default_factory=dict)
+    #: How often the sweeper sets and clears delay flags.
+    delay_check_seconds: int = 300
     #: How long a notification waits before it goes, so news landing together is one message.
     notify_coalesce_seconds: float = 5.0
     #: Signs the links in messages (unsubscribe; tracking pages).
@@ -97,6 +108,7 @@ class Settings:
     def from_env(cls) -> "Settings":
         """Read and validate the process environment; a bad value stops start-up with its name."""
         env = Env()
+        holidays = calendars.parse_holidays(env.str("HOLIDAYS", ""))
         return cls(
             database_url=env.str("DATABASE_URL", DEFAULT_DATABASE_URL),
             redis_url=env.str("REDIS_URL", None) or None,
@@ -146,6 +158,13 @@ class Settings:
             sms_quiet_hours=env.str("SMS_QUIET_HOURS", None) or None,
             notification_policy_file=env.str("NOTIFICATION_POLICY_FILE", None) or None,
             shop_timezone=env.str("SHOP_TIMEZONE", "UTC"),
+            business_days=calendars.parse_weekdays(
+                env.str("BUSINESS_DAYS", calendars.DEFAULT_BUSINESS_DAYS)
+            ),
+            holiday_countries=holidays[0],
+            holiday_dates=holidays[1],
+            sla_days=_sla_days(env),
+            delay_check_seconds=env.int("DELAY_CHECK_SECONDS", 300),
             notify_coalesce_seconds=env.float("NOTIFY_COALESCE_SECONDS", 5.0),
             signing_secret=env.str("SIGNING_SECRET", None) or None,
             brand_color=env.str("BRAND_COLOR", "#1f4e79"),
@@ -153,6 +172,12 @@ class Settings:
             tracking_link_days=env.int("TRACKING_LINK_DAYS", 60),
             return_window_days=env.int("RETURN_WINDOW_DAYS", 30),
             return_policy_text=env.str("RETURN_POLICY_TEXT", None) or Settings.return_policy_text,
+        )
+
+    def calendar(self) -> calendars.Calendar:
+        """The shop's business days (a country's holiday tables load lazily, per year)."""
+        return _calendar(
+            self.shop_timezone, self.business_days, self.holiday_countries, self.holiday_dates
         )
 
     def credentials_for(self, source: str) -> Credentials:
@@ -163,6 +188,33 @@ class Settings:
             header=self.webhook_headers.get(source),
             tolerance=timedelta(seconds=self.webhook_tolerance_seconds),
         )
+
+
+@cache
+def _calendar(zone: str, weekdays, countries, dates) -> calendars.Calendar:
+    return calendars.Calendar.build(zone, weekdays, countries, dates)
+
+
+#: SLA_<NAME>_DAYS -> the policy's `[delays]` key it overrides.
+SLA_VARIABLES = {
+    "SLA_SHIP_DAYS": "ship_days",
+    "SLA_FIRST_SCAN_DAYS": "first_scan_days",
+    "SLA_NO_MOVEMENT_DAYS": "no_movement_days",
+    "SLA_PICKUP_DAYS": "pickup_days",
+    "SLA_EXCEPTION_DAYS": "exception_days",
+}
+
+
+def _sla_days(env: Env) -> dict[str, int]:
+    """Only the ones set: the rest come from the policy file (default_policy.toml)."""
+    values = {}
+    for name, key in SLA_VARIABLES.items():
+        value = env.int(name, None)
+        if value is not None:
+            if value < 0:
+                raise ValueError(f"{name} must be 0 or more")
+            values[key] = value
+    return values
 
 
 def _per_source(environ: Mapping[str, str], prefix: str) -> dict[str, tuple[str, ...]]:

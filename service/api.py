@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ordertrack import replay
 from ordertrack.notifications import resend
-from ordertrack.store import search, views
+from ordertrack.store import flags, search, views
 from ordertrack.store.models import ID_MAX, OutboxStatus
 from service.errors import error_response
 from service.queries import order_query, replay_filter
@@ -41,12 +41,14 @@ def require_token():
 def list_orders():
     """Search and list orders, newest change first: `q` (order number, customer email or the
     start of their name, tracking number), `status`, `platform`, `carrier`, `since`, `until`
-    (ISO dates or times, on the last change), `limit` and the `cursor` a page gave."""
+    (ISO dates or times, on the last change), `flag` (a delay flag's kind, or `any`), `limit`
+    and the `cursor` a page gave."""
     try:
         filters, cursor, limit = order_query(request.args)
         with current_app.extensions["ordertrack"].sessions() as session:
             page = search.search_orders(session, filters, cursor, limit)
-            orders = [views.order_summary(order) for order in page.orders]
+            open_flags = flags.open_by_order(session, [order.id for order in page.orders])
+            orders = [views.order_summary(order, open_flags[order.id]) for order in page.orders]
     except (ValueError, search.BadCursor) as error:
         return error_response(400, str(error))
     return jsonify(orders=orders, next_cursor=page.next_cursor)

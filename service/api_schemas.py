@@ -11,11 +11,15 @@ these schemas describe what those checks accept.
 
 from marshmallow import Schema, fields, validate
 
+from ordertrack import delays
 from ordertrack.replay import REPLAYABLE
 from ordertrack.returns.line import REASONS, Actor, ReturnStatus
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 from ordertrack.store.models import ID_MAX, OutboxStatus
-from ordertrack.store.search import MAX_LIMIT
+from ordertrack.store.search import ANY_FLAG, MAX_LIMIT
+
+#: The order list's `flag` filter: a delay flag's kind, or any (service/queries.py checks it).
+FLAG_VALUES = (ANY_FLAG, *delays.KINDS)
 
 #: The longest note a merchant may put on a return's step (service/returns_api.py checks it).
 NOTE_MAX = 2000
@@ -74,6 +78,15 @@ class ShipmentSchema(Schema):
     )
 
 
+class FlagSchema(Schema):
+    """An open delay flag: the order (before it ships) or a parcel later than it should be."""
+
+    kind = _text("What kind of delay.", validate=_one_of(delays.KINDS))
+    parcel = _maybe(fields.String, "The parcel's key, or null for the order's own delay.")
+    since = fields.DateTime(required=True, metadata={"description": "When the deadline passed."})
+    detail = _text("Why, in words (the last scan, the estimate, ...).")
+
+
 class OrderSummarySchema(Schema):
     """An order as a list shows it: status, progress and parcels."""
 
@@ -85,6 +98,11 @@ class OrderSummarySchema(Schema):
     progress = _maybe(fields.String, "'1 of 2 delivered' while parcels arrive apart.")
     updated_at = fields.DateTime(required=True, metadata={"description": "The last change."})
     shipments = fields.List(fields.Nested(ShipmentSchema), required=True)
+    flags = fields.List(
+        fields.Nested(FlagSchema),
+        required=True,
+        metadata={"description": "Open delay flags, oldest first (cleared ones are not shown)."},
+    )
 
 
 class SourceEventSchema(Schema):
@@ -277,6 +295,10 @@ class OrderQuerySchema(Schema):
     carrier = _query_text("Only orders with a parcel of this carrier.")
     since = _moment("Last change on or after (ISO date or time; no zone means UTC).")
     until = _moment("Last change before (ISO date or time; no zone means UTC).")
+    flag = _query_text(
+        "Only orders with an open delay flag of this kind, or `any`.",
+        validate=_one_of(FLAG_VALUES),
+    )
     cursor = _query_text("The `next_cursor` the previous page gave.")
     limit = fields.Integer(
         validate=validate.Range(min=1, max=MAX_LIMIT), metadata={"description": "Page size."}

@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="re-enqueue rows left unfinished (run one per deployment)"
     )
     sweep.add_argument("--once", action="store_true", help="sweep once and exit")
+    delays = commands.add_parser(
+        "delays",
+        help="set and clear delay flags now, and print what changed",
+        description=DELAYS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    delays.add_argument("--once", action="store_true", help="run the check once and exit")
     _add_replay(commands)
     _add_simulate(commands)
     _add_user(commands)
@@ -98,6 +105,15 @@ def _add_user(commands) -> None:
     actions.add_parser("list", help="list accounts: email, role, last sign-in")
     remove = actions.add_parser("remove", help="delete an account (it is signed out at once)")
     remove.add_argument("email", metavar="EMAIL")
+
+
+DELAYS_DESCRIPTION = """\
+Runs the delay check now: flags orders not shipped in time, parcels with no first scan, no
+movement, past their estimate, waiting at a pickup point or stuck in an exception, and clears
+the flags no longer true (thresholds: the policy file's [delays] and SLA_*_DAYS, in business
+days of SHOP_TIMEZONE, BUSINESS_DAYS and HOLIDAYS). Prints each flag raised and cleared, then
+the counts. The news of a new flag is queued for the workers. `ordertrack sweep` already runs
+this check every DELAY_CHECK_SECONDS."""
 
 
 REPLAY_DESCRIPTION = """\
@@ -277,6 +293,30 @@ def _sweep(settings: Settings, args) -> int:
     return 0
 
 
+def _delays(settings: Settings, args) -> int:
+    from workers import sweeper
+    from workers.runtime import build_runtime
+
+    if not args.once:
+        print("ordertrack delays: pass --once (the sweeper runs the check periodically)")
+        return 2
+    runtime = build_runtime(settings)
+    checked = sweeper.check_delays(runtime)
+    for verb, changes in (("flagged", checked.flagged), ("cleared", checked.cleared)):
+        for change in changes:
+            order = change.name or change.external_id
+            parcel = f" parcel {change.parcel}" if change.parcel else ""
+            print(
+                f"{verb} {change.platform} {order}{parcel}: {change.kind} since "
+                f"{change.since:%Y-%m-%d %H:%M %Z} ({change.detail})"
+            )
+    print(
+        f"checked {checked.orders} orders: {len(checked.flagged)} flagged, "
+        f"{len(checked.cleared)} cleared"
+    )
+    return 0
+
+
 def _replay(settings: Settings, args) -> int:
     from ordertrack import replay
     from workers.replaying import replay_now
@@ -336,6 +376,7 @@ COMMANDS = {
     "serve": _serve,
     "worker": _worker,
     "sweep": _sweep,
+    "delays": _delays,
     "replay": _replay,
     "simulate": _simulate,
     "user": _user,

@@ -5,21 +5,29 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ordertrack import delays
 from ordertrack.replay import ReplayFilter
 from ordertrack.statuses import OrderStatus
 from ordertrack.store.models import ID_MAX
-from ordertrack.store.search import DEFAULT_LIMIT, MAX_LIMIT, OrderFilters
+from ordertrack.store.search import ANY_FLAG, DEFAULT_LIMIT, MAX_LIMIT, OrderFilters
+
+#: What `flag` may say: a delay flag's kind, or any of them.
+FLAG_VALUES = (ANY_FLAG, *delays.KINDS)
 
 
 def order_query(args: Mapping[str, str]) -> tuple[OrderFilters, str | None, int]:
     """(filters, cursor, limit) from `q`, `status`, `platform`, `carrier`, `since`, `until`,
-    `cursor`, `limit`; ValueError names the bad one."""
+    `flag`, `cursor`, `limit`; ValueError names the bad one."""
     _no_nul(args)
     status = args.get("status") or None
     if status and status not in set(OrderStatus):
         raise ValueError(f"status must be one of {', '.join(OrderStatus)}")
+    flag = args.get("flag") or None
+    if flag and flag not in FLAG_VALUES:
+        raise ValueError(f"flag must be one of {', '.join(FLAG_VALUES)}")
     filters = OrderFilters(
         q=args.get("q") or None,
+        flag=flag,
         status=status,
         platform=args.get("platform") or None,
         carrier=args.get("carrier") or None,

@@ -4,9 +4,10 @@ A 2xx is never lost; at worst it is late by SWEEP_AFTER_SECONDS."""
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
-from ordertrack import alerts
+from ordertrack import alerts, delay_check
 from ordertrack.notifications import ops, sender
 from ordertrack.store import inbox, overdue, parking
 from ordertrack.store.models import Inbox, InboxStatus, Outbox, OutboxStatus
@@ -62,8 +63,21 @@ def _check_silence(runtime: Runtime, now: datetime) -> None:
         log.info("%d sources silent for over %s hours", raised, settings.source_silence_hours)
 
 
+def check_delays(runtime: Runtime, now: datetime | None = None) -> delay_check.Checked:
+    """Set and clear delay flags, then enqueue the news of the new ones (after commit)."""
+    checked = delay_check.check_all(runtime.sessions, runtime.settings, now or datetime.now(UTC))
+    for queued in checked.notifications:
+        runtime.actors.send_notification.send(queued.id)
+    if checked.flagged or checked.cleared:
+        log.info("delay check: %d flagged, %d cleared", len(checked.flagged), len(checked.cleared))
+    return checked
+
+
 def run_forever(runtime: Runtime, stop: threading.Event) -> None:
-    """Sweep every SWEEP_INTERVAL_SECONDS until `stop` is set; errors are logged, never fatal."""
+    """Sweep every SWEEP_INTERVAL_SECONDS until `stop` is set, and check delays every
+    DELAY_CHECK_SECONDS: this loop is the deployment's one scheduler (one sweeper runs per
+    deployment already, so no second scheduler is needed). Errors are logged, never fatal."""
+    next_delay_check = time.monotonic()
     while not stop.wait(runtime.settings.sweep_interval_seconds):
         try:
             sweep_once(runtime)
@@ -72,3 +86,9 @@ def run_forever(runtime: Runtime, stop: threading.Event) -> None:
                 "sweep failed; trying again in %ss", runtime.settings.sweep_interval_seconds
             )
         alert_once(runtime)
+        if time.monotonic() >= next_delay_check:
+            next_delay_check = time.monotonic() + runtime.settings.delay_check_seconds
+            try:
+                check_delays(runtime)
+            except Exception as exc:
+                log.warning("delay check failed (%s); trying again later", type(exc).__name__)

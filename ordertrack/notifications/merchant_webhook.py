@@ -59,6 +59,8 @@ EVENT_TYPE = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")
 #: email, phone or address, on purpose: personal data stays in ordertrack (the merchant's
 #: platform has it already), so the merchant's endpoint, its logs and anything it forwards
 #: to carry none of it.
+#: A delay flag raised; the outbox's kind carries the flag's id ("order.delayed:12").
+DELAYED = "order.delayed"
 ORDER_FIELDS = ("platform", "external_id", "name", "status", "progress")
 SHIPMENT_FIELDS = ("carrier", "tracking_number", "status", "est_delivery")
 
@@ -108,11 +110,15 @@ def event_body(
     this attempt) and `data`, minified; these exact bytes are signed and sent. A parcel's
     event (`shipment.<status>`) names the parcel in `data.shipment`; the outbox's kind may
     carry a failed attempt's number ("shipment.delivery_failed:2"), which goes in there too."""
-    event_type, _, attempt = event_type.partition(":")
+    event_type, _, suffix = event_type.partition(":")
     data = _order_data(order_document)
+    failed = event_type == "shipment.delivery_failed"
     if parcel:
-        failed = event_type == "shipment.delivery_failed"
-        data["shipment"] = _parcel_data(order_document, parcel, int(attempt or failed))
+        attempt = int(suffix or 1) if failed else 0
+        data["shipment"] = _parcel_data(order_document, parcel, attempt)
+    if event_type == DELAYED:
+        # The order's open delay flags (the new one among them): kind, parcel, since, detail.
+        data["flags"] = order_document.get("flags", [])
     return ops_event_body(event_type, data, occurred_at)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ordertrack import lifecycle
+from ordertrack.business_days import Calendar
 from ordertrack.notifications import policy, rules
 from ordertrack.notifications.sender import STALE_PREFIX
 from ordertrack.notifications.timezones import customer_timezone
@@ -37,6 +38,8 @@ class Plan:
     rules: rules.Rules
     coalesce: timedelta
     fallback_timezone: str
+    #: The shop's business days, for the delay flags.
+    calendar: Calendar | None = None
 
 
 def plan_for(settings: Settings) -> Plan:
@@ -46,16 +49,24 @@ def plan_for(settings: Settings) -> Plan:
     if not (settings.merchant_webhook_url and settings.merchant_webhook_secret):
         unavailable.append(rules.MERCHANT_WEBHOOK)
     return Plan(
-        rules=_rules(settings.notification_policy_file, settings.sms_quiet_hours, *unavailable),
+        rules=_rules(
+            settings.notification_policy_file,
+            settings.sms_quiet_hours,
+            tuple(sorted(settings.sla_days.items())),
+            *unavailable,
+        ),
         coalesce=timedelta(seconds=settings.notify_coalesce_seconds),
         fallback_timezone=settings.shop_timezone,
+        calendar=settings.calendar(),
     )
 
 
 @cache
-def _rules(path: str | None, quiet_hours: str | None, *unavailable: str) -> rules.Rules:
+def _rules(path: str | None, quiet_hours: str | None, sla_days, *unavailable: str) -> rules.Rules:
     """Read once per process: the policy file is checked at start-up and does not change."""
-    return rules.load_rules(path, sms_quiet_hours=quiet_hours, unavailable=unavailable)
+    return rules.load_rules(
+        path, sms_quiet_hours=quiet_hours, unavailable=unavailable, sla_days=dict(sla_days)
+    )
 
 
 def queue(
@@ -116,6 +127,28 @@ def queue_return_news(
     if kind is None:
         return []
     return _queue_kind(session, order, kind, to_state(order).customer, plan, ORDER_NEWS)
+
+
+def queue_delay_news(session: Session, order: Order, state, flag, plan: Plan) -> list[Queued]:
+    """A delay flag was raised: the merchant's `order.delayed` event, and the customer's
+    "taking longer than usual" when the policy tells them of this kind of delay. Each kind
+    carries the flag's id: once per delay."""
+    parcel = ORDER_NEWS
+    if flag.parcel:
+        shipment = state.shipment(flag.parcel)
+        parcel = policy.parcel_ref(shipment) if shipment else flag.parcel
+    queued = []
+    if flag.kind in plan.rules.delay_policy.tell_customer:
+        kind = policy.delayed_kind(flag.id)
+        queued += _queue_kind(session, order, kind, state.customer, plan, parcel)
+    event = plan.rules.merchant_delay_event()
+    if event:
+        due = datetime.now(UTC) + plan.coalesce
+        ids = _insert(
+            session, order, f"{event}:{flag.id}", rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel
+        )
+        queued += [Queued(i, due) for i in ids]
+    return queued
 
 
 def _queue_kind(

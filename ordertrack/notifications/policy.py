@@ -203,6 +203,28 @@ def return_kind(status: str, return_id: int) -> str | None:
     return f"{kind}:{return_id}" if kind else None
 
 
+#: A delay flag the customer hears of: "delayed:<flag id>", once per delay (a flag that
+#: clears and is raised again later is a new delay).
+DELAYED = "delayed"
+
+
+def delayed_kind(flag_id: int) -> str:
+    return f"{DELAYED}:{flag_id}"
+
+
+def delay_is_stale(order: Parcels, parcel: str) -> bool:
+    """Never after delivery: a parcel's delay is moot once it arrived (or went back, or was
+    cancelled or renumbered); the order's own (not shipped) once the order shipped or ended."""
+    status = getattr(order, "status", None)
+    if status in FINAL_ORDER_STATUSES or (status and stage(status) >= stage(OrderStatus.DELIVERED)):
+        return True
+    if not parcel:
+        return bool(status and stage(status) >= stage(OrderStatus.SHIPPED))
+    shipment = find_parcel(order, parcel)
+    arrived = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
+    return shipment is None or not shipment.live or shipment.status in arrived
+
+
 def base_kind(kind: str) -> str:
     """The kind without what makes it unique: what picks the template and the staleness rule."""
     return kind.partition(":")[0]

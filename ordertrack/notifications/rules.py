@@ -9,9 +9,10 @@ change: which status announces which kind, and when news has gone stale.
 import importlib.resources
 import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from ordertrack import delays
 from ordertrack.notifications import policy
 from ordertrack.notifications.quiet_hours import QuietHours, QuietHoursError
 from ordertrack.notifications.sms import normalize_phone
@@ -29,14 +30,18 @@ KINDS = frozenset(
         *policy.ORDER_KINDS,
         policy.TRACKING_CHANGED,
         *policy.RETURN_KINDS,
+        policy.DELAYED,
     }
 )
+#: A delay flag was raised: the merchant hears of each one.
+ORDER_DELAYED = "order.delayed"
 #: Merchant events: the order's status, and each parcel's (never its unknown codes).
 SHIPMENT_EVENT_STATUSES = tuple(s for s in ShipmentStatus if s is not ShipmentStatus.UNKNOWN)
 EVENTS = frozenset(
     {
         *(f"order.{status}" for status in OrderStatus),
         *(f"shipment.{status}" for status in SHIPMENT_EVENT_STATUSES),
+        ORDER_DELAYED,
     }
 )
 DEFAULT_POLICY = "default_policy.toml"
@@ -81,6 +86,8 @@ class Rules:
     channels: Mapping[str, Channel]
     #: The file it came from, for start-up logs.
     source: str
+    #: The `[delays]` table: thresholds, carriers' own, which flags the customer hears of.
+    delay_policy: delays.DelayPolicy = field(default_factory=delays.DelayPolicy)
 
     def channels_for(self, kind: str, customer: Contact) -> list[str]:
         """The customer channels that tell this customer this kind of news."""
@@ -116,6 +123,11 @@ class Rules:
             return None
         return f"{event}:{parcel.attempt}" if parcel.attempt > 1 else event
 
+    def merchant_delay_event(self) -> str | None:
+        """'order.delayed' when the merchant hears of delay flags, else None."""
+        channel = self.channels[MERCHANT_WEBHOOK]
+        return ORDER_DELAYED if channel.enabled and ORDER_DELAYED in channel.sends else None
+
     def quiet_hours(self, channel: str) -> QuietHours | None:
         if channel not in self.channels:
             raise ValueError(f"unknown channel {channel!r}")
@@ -138,14 +150,18 @@ def load_rules(
     *,
     sms_quiet_hours: str | None = None,
     unavailable: Collection[str] = (),
+    sla_days: Mapping[str, int] | None = None,
 ) -> Rules:
     """Read and check the policy: `path` (NOTIFICATION_POLICY_FILE) or the default.
     `sms_quiet_hours` (SMS_QUIET_HOURS) overrides the file's; channels in `unavailable`
-    (not configured: no Twilio settings, no merchant URL) are off whatever the file says."""
+    (not configured: no Twilio settings, no merchant URL) are off whatever the file says.
+    `sla_days` (SLA_*_DAYS) override the `[delays]` table's defaults."""
     path = path or None  # an empty NOTIFICATION_POLICY_FILE means the default
     source = path or DEFAULT_SOURCE
     channels = {name: Channel(name) for name in CHANNELS}
-    for name, table in _channel_tables(_read(path), source).items():
+    document = _read(path)
+    delay_policy = _delays(document.get("delays", {}), source, sla_days or {})
+    for name, table in _channel_tables(document, source).items():
         channels[name] = _channel(name, table, source)
     if sms_quiet_hours is not None:
         quiet = _quiet(sms_quiet_hours, "SMS_QUIET_HOURS")
@@ -154,7 +170,51 @@ def load_rules(
         if name not in channels:
             raise PolicyError(f"unknown channel {name!r} (known: {', '.join(CHANNELS)})")
         channels[name] = replace(channels[name], enabled=False)
-    return Rules(channels, source)
+    return Rules(channels, source, delay_policy)
+
+
+def _delays(table: Any, source: str, overrides: Mapping[str, int]) -> delays.DelayPolicy:
+    """The `[delays]` table: default days, `tell_customer`, and `[delays.carriers.<code>]`."""
+    where = f"{source}: delays"
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where}: must be a table")
+    allowed = {*delays.SLA_KEYS, "tell_customer", "carriers"}
+    for key in table:
+        if key not in allowed:
+            raise PolicyError(f"{where}.{key}: unknown setting (known: {', '.join(allowed)})")
+    defaults = _slas(table, delays.Slas(), where) if table else delays.Slas()
+    defaults = replace(defaults, **overrides)
+    carriers = table.get("carriers", {})
+    if not isinstance(carriers, dict):
+        raise PolicyError(f"{where}.carriers: must be a table of carriers")
+    tell = table.get("tell_customer", sorted(delays.DelayPolicy.tell_customer))
+    if not isinstance(tell, list):
+        raise PolicyError(f"{where}.tell_customer: must be a list")
+    return delays.DelayPolicy(
+        defaults=defaults,
+        carriers={
+            code.lower(): _slas(values, defaults, f"{where}.carriers.{code}")
+            for code, values in carriers.items()
+        },
+        tell_customer=_names(tell, frozenset(delays.KINDS), f"{where}.tell_customer"),
+    )
+
+
+def _slas(table: Any, base: delays.Slas, where: str) -> delays.Slas:
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where}: must be a table")
+    days = {}
+    for key, value in table.items():
+        if key in ("tell_customer", "carriers"):
+            continue
+        if key not in delays.SLA_KEYS:
+            raise PolicyError(
+                f"{where}.{key}: unknown setting (known: {', '.join(delays.SLA_KEYS)})"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PolicyError(f"{where}.{key}: must be a whole number of days, 0 or more")
+        days[key] = value
+    return replace(base, **days)
 
 
 def _read(path: str | None) -> dict[str, Any]:
@@ -172,8 +232,8 @@ def _read(path: str | None) -> dict[str, Any]:
 
 def _channel_tables(document: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
     for key in document:
-        if key != "channels":
-            raise PolicyError(f"{source}: {key}: unknown setting (expected only [channels.*])")
+        if key not in ("channels", "delays"):
+            raise PolicyError(f"{source}: {key}: unknown setting (expected [channels.*], [delays])")
     tables = document.get("channels", {})
     if not isinstance(tables, dict):
         raise PolicyError(f"{source}: channels: must be a table of channels")

@@ -19,7 +19,7 @@ from ordertrack.notifications.channels import Channels, NotConfigured
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.statuses import FINAL_ORDER_STATUSES
-from ordertrack.store import unsubscribes
+from ordertrack.store import flags, unsubscribes
 from ordertrack.store.models import ORDER_NEWS, Outbox, OutboxAttempt, OutboxStatus
 from ordertrack.store.orders import load_order, lock_order, to_state
 from ordertrack.store.overdue import overdue_ids
@@ -197,11 +197,19 @@ def _job(session: Session, outbox_id: int, row) -> tuple[_Claimed, Delivered | N
         order_document=document,
         attempts=row.attempts,
     )
-    if row.channel != MERCHANT_WEBHOOK and _is_stale(row.kind, state, row.parcel):
+    if row.channel != MERCHANT_WEBHOOK and _stale(session, row.kind, state, row.parcel):
         return job, Delivered(OutboxStatus.SKIPPED, f"{STALE_PREFIX} {_where(state, row.parcel)}")
     if unsubscribes.has_unsubscribed(session, row.channel, row.recipient):
         return job, Delivered(OutboxStatus.SKIPPED, "the recipient unsubscribed")
     return job, None
+
+
+def _stale(session: Session, kind: str, state, parcel: str) -> bool:
+    """A delay's news is stale once its flag cleared; everything else by the order's state."""
+    if policy.base_kind(kind) == policy.DELAYED:
+        flag_id = int(kind.partition(":")[2] or 0)
+        return policy.delay_is_stale(state, parcel) or not flags.is_open(session, flag_id)
+    return _is_stale(kind, state, parcel)
 
 
 def _is_stale(kind: str, state, parcel: str) -> bool:
@@ -231,7 +239,7 @@ def _recheck_stale(session: Session, job, outcome: Delivered) -> Delivered:
     """Decide "stale" again under the order's lock: a transition committing meanwhile would
     otherwise find this row still `sending`, not revive it, and its news would be lost."""
     state = to_state(lock_order(session, job.order_id))
-    if _is_stale(job.kind, state, job.parcel):
+    if _stale(session, job.kind, state, job.parcel):
         return outcome
     reason = "true again while being skipped"
     return Delivered(OutboxStatus.PENDING, reason, retry=True, channel=job.channel)

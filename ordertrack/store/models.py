@@ -290,4 +290,9 @@ class Unsubscribe(Base):
 
 # Returns and console users live in their own modules; imported here so the metadata (and
 # Alembic) has them.
-from ordertrack.store import alert_models, return_models, user_models  # noqa: E402, F401
+from ordertrack.store import (  # noqa: E402, F401
+    alert_models,
+    flag_models,
+    return_models,
+    user_models,
+)

@@ -17,6 +17,7 @@ from sqlalchemy import func, literal, or_, select, tuple_, union
 from sqlalchemy.orm import Session, selectinload
 
 from ordertrack.facts import normalize_tracking_number
+from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import Order, Shipment
 
 #: A page of the list: enough to scan, small enough to answer at once.
@@ -37,6 +38,12 @@ class OrderFilters:
     #: Last change on or after / before this moment.
     since: datetime | None = None
     until: datetime | None = None
+    #: Only orders with an open delay flag of this kind, or of any kind ("any").
+    flag: str | None = None
+
+
+#: The `flag` filter's value for "any open delay flag".
+ANY_FLAG = "any"
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,11 @@ def _conditions(filters: OrderFilters) -> list:
             )
         )
         conditions.append(Order.id.in_(parcels))
+    if filters.flag:
+        flagged = select(DelayFlag.order_id).where(DelayFlag.cleared_at.is_(None))
+        if filters.flag != ANY_FLAG:
+            flagged = flagged.where(DelayFlag.kind == filters.flag)
+        conditions.append(Order.id.in_(flagged))
     if filters.since:
         conditions.append(Order.updated_at >= filters.since)
     if filters.until:

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session, selectinload
 from ordertrack.lifecycle import progress_summary
 from ordertrack.masking import mask_recipient
 from ordertrack.notifications.policy import parcel_key
+from ordertrack.store import flags
 from ordertrack.store.models import History, Inbox, Order, Outbox, OutboxAttempt, Shipment
 from ordertrack.store.orders import to_state
 
@@ -33,14 +34,16 @@ def find_shipment(session: Session, carrier: str, tracking_number: str) -> Shipm
 
 
 def order_document(session: Session, order: Order) -> dict:
-    return order_summary(order) | {
+    open_flags = flags.open_by_order(session, [order.id])[order.id]
+    return order_summary(order, open_flags) | {
         "history": history_documents(session, order.id),
         "notifications": notification_documents(session, order.id),
     }
 
 
-def order_summary(order: Order) -> dict:
-    """An order as a list shows it: the document without its history and notifications."""
+def order_summary(order: Order, open_flags=()) -> dict:
+    """An order as a list shows it: the document without its history and notifications,
+    with its open delay flags (`open_flags`, oldest first)."""
     return {
         "platform": order.platform,
         "external_id": order.external_id,
@@ -50,6 +53,7 @@ def order_summary(order: Order) -> dict:
         "progress": progress_summary(to_state(order)),
         "updated_at": order.updated_at.isoformat(),
         "shipments": [shipment_document(s) for s in order.shipments],
+        "flags": [flags.flag_document(flag) for flag in open_flags],
     }
 
 

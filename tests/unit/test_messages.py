@@ -31,7 +31,7 @@ WEDNESDAY_4_NOVEMBER = date(2026, 11, 4)
 ESTIMATE = {"en": "Wednesday, 4 November", "es": "miércoles, 4 de noviembre"}
 
 #: Every kind the policy can queue, as its base kind.
-KINDS = sorted({*policy.PARCEL_KINDS, *policy.ORDER_KINDS, policy.TRACKING_CHANGED})
+KINDS = sorted({*policy.PARCEL_KINDS, *policy.ORDER_KINDS, policy.TRACKING_CHANGED, policy.DELAYED})
 #: The parcel status each kind's news is about.
 NEWS = {
     "shipped": S.IN_TRANSIT,
@@ -43,6 +43,7 @@ NEWS = {
     "delivery_failed_again": S.DELIVERY_FAILED,
     "returned_to_sender": S.RETURNED,
     policy.TRACKING_CHANGED: S.IN_TRANSIT,
+    policy.DELAYED: S.IN_TRANSIT,
     # The order's own news shows its parcels as they stand.
     "order_cancelled": S.IN_TRANSIT,
     "order_refunded": S.DELIVERED,

@@ -1,0 +1,197 @@
+"""Delay flags, pure: (order state, when it was placed, now, thresholds) -> the flags that
+should be open. The store keeps them (store/flags.py); the periodic check and every applied
+event compare the two, open what is new and clear what is no longer true.
+
+| kind             | about    | open when                                                     |
+|------------------|----------|---------------------------------------------------------------|
+| `not_shipped`    | order    | received or processing > ship_days business days after placed |
+| `no_first_scan`  | parcel   | labelled, no carrier scan > first_scan_days business days     |
+| `no_movement`    | parcel   | in transit, no newer scan for no_movement_days business days  |
+| `past_estimate`  | parcel   | not delivered by the end of its estimated day (shop's zone)   |
+| `pickup_waiting` | parcel   | ready for pickup > pickup_days calendar days                  |
+| `exception_open` | parcel   | exception or failed attempt, no progress in exception_days    |
+
+A flag's `since` is the moment its deadline passed, so evaluating again gives the same flag.
+Nothing is flagged on an order that is over (delivered, completed, cancelled, refunded).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+from ordertrack.business_days import Calendar
+from ordertrack.facts import carrier_code
+from ordertrack.lifecycle import OrderState, ShipmentState
+from ordertrack.statuses import OrderStatus, ShipmentStatus
+
+NOT_SHIPPED = "not_shipped"
+NO_FIRST_SCAN = "no_first_scan"
+NO_MOVEMENT = "no_movement"
+PAST_ESTIMATE = "past_estimate"
+PICKUP_WAITING = "pickup_waiting"
+EXCEPTION_OPEN = "exception_open"
+KINDS = (NOT_SHIPPED, NO_FIRST_SCAN, NO_MOVEMENT, PAST_ESTIMATE, PICKUP_WAITING, EXCEPTION_OPEN)
+#: The parcel of an order's own flag (not_shipped), as the outbox names the order's news.
+ORDER = ""
+#: Order statuses whose orders can be late: the rest are over.
+OPEN_STATUSES = tuple(
+    s
+    for s in OrderStatus
+    if s
+    not in (
+        OrderStatus.DELIVERED,
+        OrderStatus.COMPLETED,
+        OrderStatus.CANCELLED,
+        OrderStatus.REFUNDED,
+        OrderStatus.RETURNED,
+    )
+)
+_ARRIVED = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Slas:
+    """How long each stage may take: business days, except pickup (calendar days: the
+    pickup point's own clock runs on weekends)."""
+
+    ship_days: int = 2
+    first_scan_days: int = 2
+    no_movement_days: int = 4
+    pickup_days: int = 5
+    exception_days: int = 2
+
+
+SLA_KEYS = tuple(f.name for f in fields(Slas))
+
+
+@dataclass(frozen=True)
+class DelayPolicy:
+    """The thresholds, a carrier's own where the policy file gives them, and which flags
+    the customer hears of (the merchant hears of every one)."""
+
+    defaults: Slas = Slas()
+    carriers: Mapping[str, Slas] = field(default_factory=dict)
+    tell_customer: frozenset[str] = frozenset({NO_MOVEMENT, PAST_ESTIMATE})
+
+    def for_carrier(self, carrier: str | None) -> Slas:
+        return self.carriers.get(carrier_code(carrier) or "", self.defaults)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A delay: what kind, about which parcel (ORDER for the order), since when, and why."""
+
+    kind: str
+    parcel: str
+    since: datetime
+    detail: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.parcel, self.kind)
+
+
+def open_flags(
+    state: OrderState,
+    placed_at: datetime | None,
+    now: datetime,
+    calendar: Calendar,
+    policy: DelayPolicy,
+) -> list[Flag]:
+    """The flags that should be open now. `placed_at`: the order's earliest platform time."""
+    if state.status not in OPEN_STATUSES:
+        return []
+    candidates = []
+    if state.status in (OrderStatus.RECEIVED, OrderStatus.PROCESSING) and placed_at:
+        candidates.append(_not_shipped(placed_at, calendar, policy.defaults))
+    for parcel in state.shipments:
+        if parcel.live:
+            slas = policy.for_carrier(parcel.carrier or parcel.reported_carrier)
+            candidates += _parcel_flags(parcel, calendar, slas)
+    return [flag for flag in candidates if flag is not None and flag.since <= now]
+
+
+def _not_shipped(placed_at: datetime, calendar: Calendar, slas: Slas) -> Flag:
+    since = calendar.add(placed_at, slas.ship_days)
+    detail = f"not shipped {slas.ship_days} business days after the order ({_day(placed_at)})"
+    return Flag(NOT_SHIPPED, ORDER, since, detail)
+
+
+def _parcel_flags(parcel: ShipmentState, calendar: Calendar, slas: Slas) -> list[Flag | None]:
+    return [
+        _no_first_scan(parcel, calendar, slas),
+        _no_movement(parcel, calendar, slas),
+        _past_estimate(parcel, calendar),
+        _pickup_waiting(parcel, slas),
+        _exception_open(parcel, calendar, slas),
+    ]
+
+
+def _no_first_scan(parcel: ShipmentState, calendar: Calendar, slas: Slas) -> Flag | None:
+    start = parcel.labelled_at or parcel.fulfilled_at
+    if parcel.status is not ShipmentStatus.LABEL_CREATED or not parcel.tracking_number or not start:
+        return None
+    since = calendar.add(start, slas.first_scan_days)
+    detail = f"labelled {_day(start)}, no carrier scan in {slas.first_scan_days} business days"
+    return Flag(NO_FIRST_SCAN, parcel.key, since, detail)
+
+
+def _no_movement(parcel: ShipmentState, calendar: Calendar, slas: Slas) -> Flag | None:
+    if parcel.status is not ShipmentStatus.IN_TRANSIT or not parcel.status_at:
+        return None
+    since = calendar.add(parcel.status_at, slas.no_movement_days)
+    detail = (
+        f"in transit, last scan {_day(parcel.status_at)}, "
+        f"none since in {slas.no_movement_days} business days"
+    )
+    return Flag(NO_MOVEMENT, parcel.key, since, detail)
+
+
+def _past_estimate(parcel: ShipmentState, calendar: Calendar) -> Flag | None:
+    if not parcel.est_delivery or parcel.status in _ARRIVED:
+        return None
+    since = calendar.start_of_day(parcel.est_delivery + timedelta(days=1))
+    detail = f"estimated {parcel.est_delivery.isoformat()}, now {parcel.status.value}"
+    return Flag(PAST_ESTIMATE, parcel.key, since, detail)
+
+
+def _pickup_waiting(parcel: ShipmentState, slas: Slas) -> Flag | None:
+    if parcel.status is not ShipmentStatus.AVAILABLE_FOR_PICKUP or not parcel.status_at:
+        return None
+    since = parcel.status_at + timedelta(days=slas.pickup_days)
+    detail = f"ready for pickup since {_day(parcel.status_at)}, over {slas.pickup_days} days"
+    return Flag(PICKUP_WAITING, parcel.key, since, detail)
+
+
+def _exception_open(parcel: ShipmentState, calendar: Calendar, slas: Slas) -> Flag | None:
+    stuck = (ShipmentStatus.EXCEPTION, ShipmentStatus.DELIVERY_FAILED)
+    if parcel.status not in stuck or not parcel.status_at:
+        return None
+    since = calendar.add(parcel.status_at, slas.exception_days)
+    detail = (
+        f"{parcel.status.value} {_day(parcel.status_at)}"
+        f"{f' ({parcel.detail})' if parcel.detail else ''}, "
+        f"no progress in {slas.exception_days} business days"
+    )
+    return Flag(EXCEPTION_OPEN, parcel.key, since, detail)
+
+
+def _day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What to do to the stored flags: open these, clear those (by their ids)."""
+
+    to_open: list[Flag]
+    to_clear: list[int]
+
+
+def compare(should: list[Flag], stored: Mapping[tuple[str, str], int]) -> Changes:
+    """Stored open flags (by (parcel, kind) -> id) against those that should be open."""
+    wanted = {flag.key for flag in should}
+    return Changes(
+        to_open=[flag for flag in should if flag.key not in stored],
+        to_clear=[flag_id for key, flag_id in stored.items() if key not in wanted],
+    )

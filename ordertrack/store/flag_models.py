@@ -1,0 +1,44 @@
+"""Delay flags: an order or parcel later than it should be (ordertrack/delays.py says when).
+A module of its own beside models.py, which imports it so that Alembic's metadata has it."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ordertrack.store.models import Base, Id
+
+#: Only the open flags: one per (order, parcel, kind) at a time, and the attention list.
+_OPEN = text("cleared_at IS NULL")
+
+
+class DelayFlag(Base):
+    """One delay, from when its deadline passed until it cleared. A delay that clears and
+    comes back is a new row: a new delay, told afresh."""
+
+    __tablename__ = "delay_flags"
+    __table_args__ = (
+        Index(
+            "uq_delay_flags_open",
+            "order_id",
+            "parcel",
+            "kind",
+            unique=True,
+            postgresql_where=_OPEN,
+            sqlite_where=_OPEN,
+        ),
+        Index("ix_delay_flags_open_since", "since", postgresql_where=_OPEN, sqlite_where=_OPEN),
+        Index("ix_delay_flags_order", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    #: The shipment's key, or "" for the order's own flag (not_shipped).
+    parcel: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+    #: When the deadline passed (not when the check noticed).
+    since: Mapped[datetime]
+    #: When the check raised it: what the digest lists as new.
+    created_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]

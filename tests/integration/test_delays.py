@@ -1,0 +1,124 @@
+"""Delay flags through the whole service, with a controlled clock (the check takes `now`):
+set and cleared across a weekend and a holiday, cleared by an applied event, the customer's
+"taking longer than usual" sent once per delay and never after delivery, on both databases
+with a real SMTP server; `ordertrack delays --once`; the order list's `flag` filter."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ordertrack import delay_check
+from service import cli
+from tests.support.webhooks import ORDER_ID, easypost, shopify
+
+CUSTOMER = "ada@example.com"
+#: The parcel's last scan: Tuesday 3 November 2026, 08:00 UTC; its estimate Wednesday 4.
+#: Friday 6 November is a holiday here.
+HOLIDAY = "2026-11-06"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def shop(start, monkeypatch):
+    monkeypatch.setenv("HOLIDAYS", HOLIDAY)
+    service = start()
+    for request in (
+        shopify("orders_create"),
+        shopify("fulfillments_create"),
+        easypost("tracker_updated__in_transit"),
+    ):
+        assert service.post(request).status_code == 202
+        service.drain()
+    return service
+
+
+def check(service, now: str, send: bool = True) -> delay_check.Checked:
+    checked = delay_check.check_all(service.runtime.sessions, service.runtime.settings, at(now))
+    if send:
+        for queued in checked.notifications:
+            service.runtime.actors.send_notification.send(queued.id)
+        service.drain()
+    return checked
+
+
+def kinds(service) -> list[str]:
+    return [flag["kind"] for flag in service.order(ORDER_ID)["flags"]]
+
+
+def delay_emails(smtp) -> list:
+    return [m for m in smtp.to(CUSTOMER) if "taking longer than usual" in m["Subject"]]
+
+
+def test_no_movement_waits_out_the_weekend_and_the_holiday_and_a_scan_clears_it(shop):
+    # Tue 08:00 + 4 business days (Wed, Thu, Fri off, Mon, Tue): Tuesday 10 November 08:00.
+    assert [c.kind for c in check(shop, "2026-11-10T07:59:00").flagged] == ["past_estimate"]
+    assert kinds(shop) == ["past_estimate"]
+    checked = check(shop, "2026-11-10T08:00:00")
+    assert [(c.kind, c.since) for c in checked.flagged] == [
+        ("no_movement", at("2026-11-10T08:00:00"))
+    ]
+    assert kinds(shop) == ["past_estimate", "no_movement"]
+    # The carrier's next scan applies: the pipeline clears no_movement in its transaction.
+    assert shop.post(easypost("tracker_updated__out_for_delivery")).status_code == 202
+    shop.drain()
+    assert kinds(shop) == ["past_estimate"]
+    # The periodic check agrees, and clears nothing more.
+    assert check(shop, "2026-11-10T09:00:00").cleared == []
+
+
+def test_the_customer_hears_of_a_delay_once_and_never_after_delivery(shop, smtp):
+    assert check(shop, "2026-11-04T23:59:00").flagged == []
+    assert [c.kind for c in check(shop, "2026-11-05T00:00:00").flagged] == ["past_estimate"]
+    [told] = delay_emails(smtp)
+    body = told.get_body(("plain",)).get_content()
+    assert "taking longer than usual" in body and "9400111899223344556677" in body
+    # Checked again and again: the same delay, no second message.
+    check(shop, "2026-11-05T06:00:00")
+    check(shop, "2026-11-06T06:00:00")
+    assert len(delay_emails(smtp)) == 1
+    notifications = shop.order(ORDER_ID)["notifications"]
+    assert [n["kind"].partition(":")[0] for n in notifications].count("delayed") == 1
+
+    # A new delay (no movement), queued but not sent yet, and then the parcel arrives: the
+    # message is stale and skipped, never sent after delivery.
+    checked = check(shop, "2026-11-10T08:00:00", send=False)
+    assert [c.kind for c in checked.flagged] == ["no_movement"]
+    assert shop.post(easypost("tracker_updated__delivered")).status_code == 202
+    shop.drain()
+    assert kinds(shop) == []
+    for queued in checked.notifications:
+        shop.runtime.actors.send_notification.send(queued.id)
+    shop.drain()
+    assert len(delay_emails(smtp)) == 1
+    rows = [n for n in shop.order(ORDER_ID)["notifications"] if n["kind"].startswith("delayed")]
+    assert rows[-1]["status"] == "skipped" and rows[-1]["reason"].startswith("stale:")
+    assert check(shop, "2026-12-01T00:00:00").flagged == []
+
+
+def test_the_order_list_filters_on_open_flags(shop):
+    assert shop.api("/api/v1/orders?flag=any").json["orders"] == []
+    check(shop, "2026-11-05T00:00:00")
+    [order] = shop.api("/api/v1/orders?flag=any").json["orders"]
+    assert order["flags"][0]["kind"] == "past_estimate"
+    assert order["flags"][0]["since"].startswith("2026-11-05T00:00:00")
+    assert shop.api("/api/v1/orders?flag=past_estimate").json["orders"] == [order]
+    assert shop.api("/api/v1/orders?flag=no_movement").json["orders"] == []
+    check(shop, "2026-11-10T08:00:00")
+    [order] = shop.api("/api/v1/orders?flag=no_movement").json["orders"]
+    response = shop.api("/api/v1/orders?flag=late")
+    assert response.status_code == 400 and "flag must be one of" in response.json["error"]
+
+
+def test_delays_once_prints_what_it_flagged_and_cleared(shop, capsys):
+    assert cli.main(["delays", "--once"]) == 0
+    out = capsys.readouterr().out
+    # Today, long after the fixture's dates: the parcel is past its estimate and unmoved.
+    assert "flagged shopify #1042 parcel f:" in out and ": past_estimate since 2026-11-05" in out
+    assert ": no_movement since" in out
+    assert out.strip().endswith("2 flagged, 0 cleared")
+    assert cli.main(["delays", "--once"]) == 0
+    assert capsys.readouterr().out.strip().endswith("0 flagged, 0 cleared")
+    assert cli.main(["delays"]) == 2
