@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from flask import Blueprint, Response, current_app, request
 
 from ordertrack.notifications import outbox
-from ordertrack.returns import line
-from ordertrack.returns.line import Actor, ReturnStatus
+from ordertrack.returns import line, steps
+from ordertrack.returns.line import ReturnStatus
 from ordertrack.store import returns
 from ordertrack.store.models import Order
 from service.api import ROW_ID, refuse_nul_in_path, require_token
@@ -100,21 +100,18 @@ def _step(return_id: int, target: ReturnStatus, tracking: tuple[str, str] | None
     note = _json().get("note")
     if note is not None and not _text(note, NOTE_MAX):
         return error_response(400, f"note must be text of at most {NOTE_MAX} characters")
-    with _edge().durable_sessions.begin() as session:
-        row = returns.get(session, return_id, lock=True)
-        if row is None:
-            return error_response(404, f"no return {return_id}")
-        if not line.allowed(row.status, target):
-            message = f"return {return_id} is {row.status}; it cannot become {target}"
-            details = {"current_status": row.status, "requested_status": str(target)}
-            return error_response(409, message, details)
-        if tracking:
-            row.tracking_number, row.carrier = tracking
-        returns.move(session, row, target, Actor.MERCHANT, datetime.now(UTC), note or None)
-        order = _order(session, row)
-        document = returns.document(row, order, history=True)
-        news = outbox.queue_return_news(session, order, row.id, target, _plan())
-    _send(news)
+    try:
+        with _edge().durable_sessions.begin() as session:
+            moved = steps.move_by_merchant(
+                session, return_id, target, _plan(), note=note, tracking=tracking
+            )
+            document = returns.document(moved.row, moved.order, history=True)
+    except steps.NoSuchReturn as error:
+        return error_response(404, str(error))
+    except steps.StepNotAllowed as error:
+        details = {"current_status": error.current, "requested_status": error.target}
+        return error_response(409, str(error), details)
+    _send(moved.news)
     return document
 
 
