@@ -10,4 +10,4 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__, url_prefix="/admin")
 
-from service.console import auth, inbox, orders, people  # noqa: E402, F401  (the views)
+from service.console import attention, auth, inbox, orders, people  # noqa: E402, F401  (views)
