@@ -31,6 +31,15 @@ PAST_ESTIMATE = "past_estimate"
 PICKUP_WAITING = "pickup_waiting"
 EXCEPTION_OPEN = "exception_open"
 KINDS = (NOT_SHIPPED, NO_FIRST_SCAN, NO_MOVEMENT, PAST_ESTIMATE, PICKUP_WAITING, EXCEPTION_OPEN)
+#: Each kind in words, for people (the console, the digest): the code names it for machines.
+WORDS = {
+    NOT_SHIPPED: "Not shipped in time",
+    NO_FIRST_SCAN: "No carrier scan after the label",
+    NO_MOVEMENT: "No movement in transit",
+    PAST_ESTIMATE: "Past its estimated delivery",
+    PICKUP_WAITING: "Waiting too long at the pickup point",
+    EXCEPTION_OPEN: "Carrier exception not resolved",
+}
 #: The parcel of an order's own flag (not_shipped), as the outbox names the order's news.
 ORDER = ""
 #: Order statuses whose orders can be late: the rest are over.

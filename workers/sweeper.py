@@ -38,7 +38,12 @@ def alert_once(runtime: Runtime, now: datetime | None = None) -> None:
     is due. Each step on its own: a merchant endpoint down must not stop the digest."""
     now = now or datetime.now(UTC)
     settings = runtime.settings
-    digest = ops.Digest(runtime.channels.smtp, settings.merchant_email, settings.shop_name)
+    digest = ops.Digest(
+        runtime.channels.smtp,
+        settings.merchant_email,
+        settings.shop_name,
+        settings.public_base_url.rstrip("/") or None,
+    )
     steps = {
         "silence check": lambda: _check_silence(runtime, now),
         "alert webhooks": lambda: ops.deliver_webhooks(

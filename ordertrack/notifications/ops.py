@@ -1,7 +1,8 @@
 """Telling the merchant about alerts: each as a signed `ops.*` merchant webhook, sent by the
 sweeper's loop (within one SWEEP_INTERVAL_SECONDS of its cause) and retried on the order
 events' schedule; and an email digest to MERCHANT_EMAIL, at most one an hour, listing what
-was raised since the last one. The sweeper passes `now`, so tests drive the clock."""
+was raised since the last one and the delay flags still open. The sweeper passes `now`, so
+tests drive the clock."""
 
 import logging
 from dataclasses import dataclass
@@ -11,10 +12,12 @@ from email.message import EmailMessage
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack.alerts import event_type
+from ordertrack.delays import WORDS
 from ordertrack.notifications import email, merchant_webhook
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.sender import MERCHANT_RETRY_SCHEDULE
 from ordertrack.store import alerts as store
+from ordertrack.store import flags, views
 from ordertrack.store.alert_models import Alert, WebhookStatus
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,8 @@ LEASE = timedelta(minutes=2)
 #: The schedule's attempts and the first one.
 MAX_ATTEMPTS = len(MERCHANT_RETRY_SCHEDULE) + 1
 DIGEST_EVERY = timedelta(hours=1)
+#: The open delay flags a digest lists one by one (all of them are counted by kind).
+OLDEST_FLAGS = 5
 RETRY = "retry"
 
 
@@ -33,6 +38,8 @@ class Digest:
     #: MERCHANT_EMAIL; no digest when unset.
     to: str | None
     shop_name: str
+    #: PUBLIC_BASE_URL, to link the console's Needs attention page.
+    console_url: str | None = None
 
 
 def deliver_webhooks(sessions: sessionmaker[Session], merchant, now: datetime) -> int:
@@ -94,9 +101,10 @@ def _outcome(status: str, reason: str | None, **values) -> dict:
 
 
 def send_digest(sessions: sessionmaker[Session], digest: Digest, now: datetime) -> int:
-    """Email the alerts raised since the last digest; returns how many it listed. Nothing
-    when there is nothing to say, nor within an hour of the last digest. A failure leaves
-    them for the next sweep (DeliveryError is the caller's to log)."""
+    """Email the alerts raised since the last digest and the open delay flags; returns how
+    many things it listed. Open flags are worth a digest on their own (a late parcel stays a
+    person's job until it clears), still at most one an hour; nothing when there is nothing
+    to say. A failure leaves them for the next sweep (DeliveryError is the caller's to log)."""
     if digest.smtp is None or not digest.to:
         return 0
     with sessions.begin() as session:
@@ -104,30 +112,79 @@ def send_digest(sessions: sessionmaker[Session], digest: Digest, now: datetime) 
         if last is not None and now - last < DIGEST_EVERY:
             return 0
         listed = store.undigested(session)
-        if not listed:
+        delays = _open_delays(session, now)
+        if not listed and not delays.total:
             return 0
-        message = _message(digest, listed, last)
+        message = _message(digest, listed, delays, last, now)
         ids = [alert.id for alert in listed]
     email.send(digest.smtp, message)
     with sessions.begin() as session:
-        store.mark_digested(session, ids, now)
-    return len(ids)
+        store.mark_digested(session, ids, now, flags=delays.total)
+    return len(ids) + delays.total
 
 
-def _message(digest: Digest, listed: list[Alert], last: datetime | None) -> EmailMessage:
+@dataclass(frozen=True)
+class OpenDelays:
+    """What the digest says of the delay flags: counts by kind, and the oldest few."""
+
+    by_kind: dict[str, int]
+    oldest: list[dict]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+
+def _open_delays(session: Session, now: datetime) -> OpenDelays:
+    by_kind = flags.count_open_by_kind(session)
+    rows, _ = flags.attention(session, limit=OLDEST_FLAGS) if by_kind else ([], None)
+    return OpenDelays(by_kind, [views.flag_row(flag, order, now) for flag, order in rows])
+
+
+def _message(
+    digest: Digest, listed: list[Alert], delays: OpenDelays, last: datetime | None, now
+) -> EmailMessage:
     count = f"{len(listed)} alert{'s' if len(listed) != 1 else ''}"
     since = f" since {_when(last)}" if last else ""
-    lines = [f"{count} for {digest.shop_name}{since}:", ""]
-    lines += [f"- {_when(a.created_at)}  {event_type(a.kind)}  {_summary(a)}" for a in listed]
-    lines += ["", "Each was also sent to MERCHANT_WEBHOOK_URL, when set, as it happened."]
+    lines = []
+    if listed:
+        lines += [f"{count} for {digest.shop_name}{since}:", ""]
+        lines += [f"- {_when(a.created_at)}  {event_type(a.kind)}  {_summary(a)}" for a in listed]
+        lines += ["", "Each was also sent to MERCHANT_WEBHOOK_URL, when set, as it happened."]
+    if delays.total:
+        lines += ["", *_delay_lines(digest, delays)] if lines else _delay_lines(digest, delays)
+    subject = [f"{count}{since}"] if listed else []
+    if delays.total:
+        subject.append(_open_count(delays.total))
     message = EmailMessage()
     message["From"] = digest.smtp.sender
     message["To"] = digest.to
-    message["Subject"] = f"{digest.shop_name}: {count}{since}"
-    first, final = listed[0].id, listed[-1].id
-    message["Message-ID"] = f"<ordertrack.alerts.{first}-{final}@{digest.smtp.helo_name}>"
+    message["Subject"] = f"{digest.shop_name}: {', '.join(subject)}"
+    if listed:
+        name = f"alerts.{listed[0].id}-{listed[-1].id}"
+    else:
+        name = f"delays.{now.strftime('%Y%m%d%H%M%S')}"
+    message["Message-ID"] = f"<ordertrack.{name}@{digest.smtp.helo_name}>"
     message.set_content("\n".join(lines) + "\n")
     return message
+
+
+def _delay_lines(digest: Digest, delays: OpenDelays) -> list[str]:
+    lines = [f"{_open_count(delays.total)} for {digest.shop_name}, by kind:", ""]
+    lines += [f"- {WORDS.get(kind, kind)} ({kind}): {n}" for kind, n in delays.by_kind.items()]
+    lines += ["", f"The oldest {len(delays.oldest)}:", ""]
+    lines += [
+        f"- {row['order']}  {row['parcel']}  {row['kind']} since {_when(row['since'])}"
+        f" ({row['for']}): {row['detail']}"
+        for row in delays.oldest
+    ]
+    where = f" ({digest.console_url}/admin/attention)" if digest.console_url else ""
+    lines += ["", f"The console's Needs attention page lists them all{where}."]
+    return lines
+
+
+def _open_count(n: int) -> str:
+    return f"{n} open delay{'s' if n != 1 else ''}"
 
 
 def _summary(alert: Alert) -> str:

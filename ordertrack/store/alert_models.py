@@ -43,3 +43,17 @@ class Alert(Base):
     webhook_error: Mapped[str | None] = mapped_column(Text)
     #: When an email digest listed it; None while it waits for the next one.
     digested_at: Mapped[datetime | None]
+
+
+class DigestSent(Base):
+    """One email digest sent to MERCHANT_EMAIL: when, and what it listed. The hour between
+    digests is counted from here, since a digest may list open delay flags and no alert at
+    all (then no alert's `digested_at` records it)."""
+
+    __tablename__ = "digests"
+    __table_args__ = (Index("ix_digests_sent_at", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sent_at: Mapped[datetime]
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+    flags: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ordertrack.store.alert_models import Alert, WebhookStatus
+from ordertrack.store.alert_models import Alert, DigestSent, WebhookStatus
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import Inbox
 
@@ -69,12 +69,15 @@ def undigested(session: Session, limit: int = 500) -> list[Alert]:
 
 
 def last_digest_at(session: Session) -> datetime | None:
-    return session.scalar(select(func.max(Alert.digested_at)))
+    return session.scalar(select(func.max(DigestSent.sent_at)))
 
 
-def mark_digested(session: Session, ids: list[int], now: datetime) -> None:
-    query = update(Alert).where(Alert.id.in_(ids)).values(digested_at=now)
-    session.execute(query.execution_options(synchronize_session=False))
+def mark_digested(session: Session, ids: list[int], now: datetime, flags: int = 0) -> None:
+    """The alerts listed, and the digest itself (its time starts the next hour)."""
+    if ids:
+        query = update(Alert).where(Alert.id.in_(ids)).values(digested_at=now)
+        session.execute(query.execution_options(synchronize_session=False))
+    session.add(DigestSent(sent_at=now, alerts=len(ids), flags=flags))
 
 
 def last_received(session: Session, source: str) -> datetime | None:

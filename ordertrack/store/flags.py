@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from ordertrack import delays
@@ -113,20 +113,40 @@ def open_flag_kinds(session: Session, kind: str | None = None):
     return query.where(DelayFlag.kind == kind) if kind else query
 
 
-def attention(session: Session, limit: int = 200) -> list[tuple[DelayFlag, Order]]:
-    """Open flags, oldest first, with their orders: the console's "Needs attention"."""
+def attention(
+    session: Session, after: tuple[datetime, int] | None = None, limit: int = 50
+) -> tuple[list[tuple[DelayFlag, Order]], tuple[datetime, int] | None]:
+    """Open flags, oldest first, with their orders (and parcels): the console's "Needs
+    attention", a page at a time. Keyset on (since, id), which the partial index on open
+    flags serves; returns the page and the key to pass as `after` (None on the last)."""
     query = (
         select(DelayFlag, Order)
         .join(Order, Order.id == DelayFlag.order_id)
         .where(OPEN)
         .order_by(DelayFlag.since, DelayFlag.id)
-        .limit(limit)
+        .limit(limit + 1)
+        .options(selectinload(Order.shipments))
     )
-    return [(flag, order) for flag, order in session.execute(query)]
+    if after is not None:
+        query = query.where(
+            tuple_(DelayFlag.since, DelayFlag.id)
+            > tuple_(literal(after[0], DelayFlag.since.type), literal(after[1], DelayFlag.id.type))
+        )
+    rows = [(flag, order) for flag, order in session.execute(query)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, ((rows[-1][0].since, rows[-1][0].id) if more else None)
 
 
 def count_open(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(DelayFlag).where(OPEN)) or 0
+
+
+def count_open_by_kind(session: Session) -> dict[str, int]:
+    """{kind: open flags}, in the order delays.KINDS lists them; kinds with none left out."""
+    query = select(DelayFlag.kind, func.count()).where(OPEN).group_by(DelayFlag.kind)
+    counts = dict(session.execute(query).all())
+    return {kind: counts[kind] for kind in (*delays.KINDS, *sorted(counts)) if kind in counts}
 
 
 def flag_document(flag: DelayFlag) -> dict:

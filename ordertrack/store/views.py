@@ -1,12 +1,17 @@
-"""Read models for the API: an order with its shipments, history and notifications."""
+"""Read models for the API: an order with its shipments, history and notifications; and a
+delay flag as a person reads it (the console, the digest)."""
+
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from ordertrack import delays
 from ordertrack.lifecycle import progress_summary
 from ordertrack.masking import mask_recipient
 from ordertrack.notifications.policy import parcel_key
 from ordertrack.store import flags
+from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import History, Inbox, Order, Outbox, OutboxAttempt, Shipment
 from ordertrack.store.orders import to_state
 
@@ -171,3 +176,50 @@ def unknown_codes(session: Session) -> list[dict]:
         {"source": source, "raw_status": raw, "count": count, "last_seen": _iso(last_seen)}
         for source, raw, count, last_seen in session.execute(query)
     ]
+
+
+def flag_row(flag: DelayFlag, order: Order, now: datetime) -> dict:
+    """A delay flag for people: the kind in words beside its code, the parcel by carrier and
+    tracking number (the stored key means nothing to a merchant), since when and how long."""
+    return {
+        "kind": flag.kind,
+        "words": delays.WORDS.get(flag.kind, flag.kind),
+        "parcel": parcel_label(order, flag.parcel),
+        "since": flag.since,
+        "for": how_long(flag.since, now),
+        "detail": flag.detail,
+        "order": order_label(order),
+        "platform": order.platform,
+        "external_id": order.external_id,
+    }
+
+
+def order_label(order: Order) -> str:
+    return order.name or f"{order.platform} {order.external_id}"
+
+
+def parcel_label(order: Order, key: str) -> str:
+    """ "carrier tracking-number" of the flag's parcel; "the order" for the order's own."""
+    if key == delays.ORDER:
+        return "the order"
+    for shipment in order.shipments:
+        if shipment.key == key:
+            carrier = shipment.carrier or shipment.reported_carrier or "?"
+            return f"{carrier} {shipment.tracking_number or ''}".strip()
+    return key
+
+
+def how_long(since: datetime, now: datetime) -> str:
+    """A duration as a person says it: days and hours, or hours, or minutes."""
+    seconds = max(0, int((now - since).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+
+    def unit(n: int, name: str) -> str:
+        return f"{n} {name}{'s' if n != 1 else ''}"
+
+    if days:
+        return unit(days, "day") + (f" {unit(hours, 'hour')}" if hours else "")
+    if hours:
+        return unit(hours, "hour")
+    return unit(minutes, "minute")

@@ -10,4 +10,5 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__, url_prefix="/admin")
 
-from service.console import auth, inbox, orders, people, returns  # noqa: E402, F401  (the views)
+# The views, each module registering its own on `bp`.
+from service.console import attention, auth, inbox, orders, people, returns  # noqa: E402, F401

@@ -1,28 +1,32 @@
-"""The order list (search, filters, keyset paging through ordertrack.store.search) and an
-order's page: status, parcels, timeline with source webhooks, messages, returns, actions."""
+"""The order list (search, filters including open delay flags, keyset paging through
+ordertrack.store.search) and an order's page: status, open delay flags, parcels, timeline
+with source webhooks, messages, returns, actions."""
+
+from datetime import UTC, datetime
 
 from flask import flash, redirect, request, url_for
 
-from ordertrack import replay
+from ordertrack import delays, replay
 from ordertrack.statuses import OrderStatus
-from ordertrack.store import console, returns, search, views
+from ordertrack.store import console, flags, returns, search, views
 from service.console import bp
 from service.console.actions import replay_webhooks, resend_message
 from service.console.web import admin_only, edge, refuse, render
 from service.queries import order_query
 
-FILTERS = ("q", "status", "platform", "carrier", "since", "until")
+FILTERS = ("q", "status", "platform", "carrier", "since", "until", "flag")
 
 
 @bp.get("/orders")
 def orders():
     form = {name: request.args.get(name, "") for name in FILTERS}
-    page, error = None, None
+    page, error, now = None, None, datetime.now(UTC)
     try:
         filters, cursor, limit = order_query(request.args)
         with edge().sessions() as session:
             page = search.search_orders(session, filters, cursor, limit)
-            rows = [_row(order) for order in page.orders]
+            open_flags = flags.open_by_order(session, [order.id for order in page.orders])
+            rows = [_row(order, open_flags[order.id], now) for order in page.orders]
     except (ValueError, search.BadCursor) as problem:
         error, rows = str(problem), []
     next_url = None
@@ -37,12 +41,15 @@ def orders():
         error=error,
         next_url=next_url,
         statuses=list(OrderStatus),
+        flag_kinds={kind: delays.WORDS[kind] for kind in delays.KINDS},
     )
 
 
-def _row(order) -> dict:
-    summary = views.order_summary(order)
+def _row(order, open_flags, now) -> dict:
+    """The order's summary, and its open flags as people read them (oldest first)."""
+    summary = views.order_summary(order, open_flags)
     summary["customer"] = order.customer_name
+    summary["open_flags"] = [views.flag_row(flag, order, now) for flag in open_flags]
     return summary
 
 
@@ -52,8 +59,11 @@ def order(platform: str, external_id: str):
         found = views.find_order(session, platform, external_id)
         if found is None:
             return refuse(404, "No such order", f"There is no {platform} order {external_id}.")
+        open_flags = flags.open_by_order(session, [found.id])[found.id]
+        now = datetime.now(UTC)
         context = {
-            "order": views.order_summary(found),
+            "order": views.order_summary(found, open_flags),
+            "open_flags": [views.flag_row(flag, found, now) for flag in open_flags],
             "customer": found.customer_name,
             "timeline": console.timeline(session, found.id),
             "notifications": views.notification_documents(session, found.id),

@@ -130,3 +130,31 @@ def test_a_wrong_password_is_refused_without_saying_which_half(served, page):
     cookies = page.context.cookies()
     console = [c for c in cookies if c["name"] == "ordertrack_console"]
     assert console and console[0]["httpOnly"] and console[0]["sameSite"] == "Lax"
+
+
+def test_staff_open_needs_attention_and_follow_a_late_parcel_to_its_order(served, page):
+    served.post_all([*STORY[:3], STORY[5]])  # order, paid, parcel, in transit since 3 Nov
+    served.wait_for_order(ORDER_ID, "in_transit")
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "delays", "--once"],
+        env=served.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "2 flagged" in done.stdout, done.stdout + done.stderr
+    add_user(served, STAFF[0], "staff", STAFF[1])
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, served, *STAFF)
+
+    page.get_by_role("link", name="Needs attention").click()
+    expect(page.get_by_role("heading", name="Needs attention", level=1)).to_be_visible()
+    rows = page.locator("tr[data-flag]")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Past its estimated delivery")
+    expect(rows.first).to_contain_text(USPS)
+    page.screenshot(path=str(SCREENSHOTS / "console-attention.png"), full_page=True)
+
+    rows.first.get_by_role("link", name="#1042").click()
+    expect(page.get_by_role("heading", name="Order #1042")).to_be_visible()
+    expect(page.locator("#delays tr[data-flag]")).to_have_count(2)
