@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: run test lint format bench clean browser
+.PHONY: run test lint format bench bench-tools clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+bench-tools:  ## Debian's wrk, the load generator the ingest benchmarks drive
+	command -v wrk >/dev/null || $(APT) wrk || { $(SUDO) apt-get update -qq && $(APT) wrk; }
+
+bench: $(STAMP) bench-tools
 	$(BIN)/python -m bench.run_all
 
 clean:
