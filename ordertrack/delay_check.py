@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordertrack import delays
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
-from ordertrack.store import flags
+from ordertrack.store import estimates, flags
 from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import Order
 from ordertrack.store.orders import to_state
@@ -57,21 +57,33 @@ def check_all(
 ) -> Checked:
     """Every order that may be late or holds a flag, a batch per transaction."""
     total, after = Checked(), 0
+    book = learned_book(settings, now)  # each carrier's deliveries read once per check
     while True:
         with sessions.begin() as session:
             orders = flags.orders_to_check(session, after, batch)
             if not orders:
                 return total
-            total.add(check_batch(session, orders, settings, now))
+            total.add(check_batch(session, orders, settings, now, book))
             after = orders[-1].id
 
 
-def check_batch(session: Session, orders: list[Order], settings: Settings, now) -> Checked:
+def learned_book(settings: Settings, now: datetime) -> estimates.Book:
+    return estimates.Book(settings.calendar(), now, settings.estimate_window_days)
+
+
+def check_batch(
+    session: Session, orders: list[Order], settings: Settings, now, book=None
+) -> Checked:
     placed = flags.placed_at(session, orders)
     stored = flags.open_by_order(session, [order.id for order in orders])
+    scans = estimates.first_scans(session, [order.id for order in orders])
+    book = book or learned_book(settings, now)
     result, plan = Checked(orders=len(orders)), outbox.plan_for(settings)
     for order in orders:
-        result.add(_check(session, order, placed.get(order.id), stored[order.id], plan, now))
+        flagged = _check(
+            session, order, placed.get(order.id), stored[order.id], plan, now, book, scans
+        )
+        result.add(flagged)
     return result
 
 
@@ -82,13 +94,26 @@ def recheck_applied(session: Session, order: Order, settings: Settings, now) -> 
         return Checked()
     placed = flags.placed_at(session, [order])[order.id]
     plan = outbox.plan_for(settings)
-    return _check(session, order, placed, stored, plan, now, raise_new=False)
+    book = learned_book(settings, now)
+    return _check(session, order, placed, stored, plan, now, book, None, raise_new=False)
 
 
-def _check(session, order: Order, placed, stored: list[DelayFlag], plan, now, raise_new=True):
+def _check(
+    session,
+    order: Order,
+    placed,
+    stored: list[DelayFlag],
+    plan,
+    now,
+    book: estimates.Book,
+    scans,
+    raise_new=True,
+):
+    """`scans`: the batch's first carrier scans (None: read this order's)."""
     state = to_state(order)
     policy = plan.rules.delay_policy
-    should = delays.open_flags(state, placed, now, plan.calendar, policy)
+    learned = book.for_order(session, order, state.shipments, scans)
+    should = delays.open_flags(state, placed, now, plan.calendar, policy, learned)
     changes = delays.compare(should, {(f.parcel, f.kind): f.id for f in stored})
     result = Checked()
     for row in flags.clear(session, changes.to_clear, now):

@@ -7,7 +7,8 @@ event compare the two, open what is new and clear what is no longer true.
 | `not_shipped`    | order    | received or processing > ship_days business days after placed |
 | `no_first_scan`  | parcel   | labelled, no carrier scan > first_scan_days business days     |
 | `no_movement`    | parcel   | in transit, no newer scan for no_movement_days business days  |
-| `past_estimate`  | parcel   | not delivered by the end of its estimated day (shop's zone)   |
+| `past_estimate`  | parcel   | not delivered by the end of its estimated day (shop's zone):  |
+|                  |          | the carrier's date, or else the learned p90 day (lanes.py)     |
 | `pickup_waiting` | parcel   | ready for pickup > pickup_days calendar days                  |
 | `exception_open` | parcel   | exception or failed attempt, no progress in exception_days    |
 
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 
 from ordertrack.business_days import Calendar
 from ordertrack.facts import carrier_code
+from ordertrack.lanes import Learned
 from ordertrack.lifecycle import OrderState, ShipmentState
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 
@@ -106,8 +108,12 @@ def open_flags(
     now: datetime,
     calendar: Calendar,
     policy: DelayPolicy,
+    learned: Mapping[str, Learned] | None = None,
 ) -> list[Flag]:
-    """The flags that should be open now. `placed_at`: the order's earliest platform time."""
+    """The flags that should be open now. `placed_at`: the order's earliest platform time;
+    `learned`: estimates from past deliveries by shipment key, for parcels with no carrier
+    date (store/estimates.py)."""
+    learned = learned or {}
     if state.status not in OPEN_STATUSES:
         return []
     candidates = []
@@ -116,7 +122,7 @@ def open_flags(
     for parcel in state.shipments:
         if parcel.live:
             slas = policy.for_carrier(parcel.carrier or parcel.reported_carrier)
-            candidates += _parcel_flags(parcel, calendar, slas)
+            candidates += _parcel_flags(parcel, calendar, slas, learned.get(parcel.key))
     return [flag for flag in candidates if flag is not None and flag.since <= now]
 
 
@@ -126,11 +132,13 @@ def _not_shipped(placed_at: datetime, calendar: Calendar, slas: Slas) -> Flag:
     return Flag(NOT_SHIPPED, ORDER, since, detail)
 
 
-def _parcel_flags(parcel: ShipmentState, calendar: Calendar, slas: Slas) -> list[Flag | None]:
+def _parcel_flags(
+    parcel: ShipmentState, calendar: Calendar, slas: Slas, learned: Learned | None
+) -> list[Flag | None]:
     return [
         _no_first_scan(parcel, calendar, slas),
         _no_movement(parcel, calendar, slas),
-        _past_estimate(parcel, calendar),
+        _past_estimate(parcel, calendar, learned),
         _pickup_waiting(parcel, slas),
         _exception_open(parcel, calendar, slas),
     ]
@@ -156,12 +164,23 @@ def _no_movement(parcel: ShipmentState, calendar: Calendar, slas: Slas) -> Flag 
     return Flag(NO_MOVEMENT, parcel.key, since, detail)
 
 
-def _past_estimate(parcel: ShipmentState, calendar: Calendar) -> Flag | None:
-    if not parcel.est_delivery or parcel.status in _ARRIVED:
+def _past_estimate(
+    parcel: ShipmentState, calendar: Calendar, learned: Learned | None
+) -> Flag | None:
+    """The carrier's date wins; a learned one counts only from a real first scan (before it,
+    the estimate moves with the clock and `no_first_scan` is the flag that says so)."""
+    if parcel.status in _ARRIVED:
         return None
-    since = calendar.start_of_day(parcel.est_delivery + timedelta(days=1))
-    detail = f"estimated {parcel.est_delivery.isoformat()}, now {parcel.status.value}"
-    return Flag(PAST_ESTIMATE, parcel.key, since, detail)
+    if parcel.est_delivery:
+        day, words = parcel.est_delivery, "estimated"
+    elif learned is not None and learned.scanned:
+        day, words = learned.last, f"learned estimate (p90, {learned.estimate.basis})"
+    else:
+        return None
+    since = calendar.start_of_day(day + timedelta(days=1))
+    return Flag(
+        PAST_ESTIMATE, parcel.key, since, f"{words} {day.isoformat()}, now {parcel.status.value}"
+    )
 
 
 def _pickup_waiting(parcel: ShipmentState, slas: Slas) -> Flag | None:

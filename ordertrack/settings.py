@@ -99,6 +99,8 @@ class Settings:
     trusted_proxies: int = 0
     tracking_link_days: int = 60
     return_window_days: int = 30
+    #: Days of this shop's deliveries that learned estimates are drawn from.
+    estimate_window_days: int = 90
     return_policy_text: str = (
         "You can return items within the return window after delivery, unused and in their "
         "original packaging."
@@ -171,6 +173,7 @@ class Settings:
             trusted_proxies=env.int("TRUSTED_PROXIES", 0),
             tracking_link_days=env.int("TRACKING_LINK_DAYS", 60),
             return_window_days=env.int("RETURN_WINDOW_DAYS", 30),
+            estimate_window_days=env.int("ESTIMATE_WINDOW_DAYS", 90),
             return_policy_text=env.str("RETURN_POLICY_TEXT", None) or Settings.return_policy_text,
         )
 

@@ -86,7 +86,7 @@ def get_order(platform: str, external_id: str):
         order = views.find_order(session, platform, external_id)
         if order is None:
             return error_response(404, f"no {platform} order {external_id}")
-        return jsonify(views.order_document(session, order))
+        return jsonify(views.order_document(session, order, _calendar()))
 
 
 @bp.get("/shipments/<carrier>/<tracking_number>")
@@ -96,9 +96,16 @@ def get_shipment(carrier: str, tracking_number: str):
         shipment = views.find_shipment(session, carrier, number)
         if shipment is None:
             return error_response(404, f"no {carrier} shipment {number}")
-        document = views.shipment_document(shipment)
-        document["order"] = views.order_document(session, shipment.order)
+        calendar = _calendar()
+        learned = views.learned_estimates(session, shipment.order, calendar)
+        document = views.shipment_document(shipment, learned.get(shipment.key))
+        document["order"] = views.order_document(session, shipment.order, calendar)
         return jsonify(document)
+
+
+def _calendar():
+    """The shop's business days, which date the learned estimates."""
+    return current_app.extensions["ordertrack"].settings.calendar()
 
 
 @bp.get("/notifications")

@@ -60,6 +60,29 @@ class ErrorSchema(Schema):
 # --- orders and shipments ---------------------------------------------------------------
 
 
+class LearnedEstimateSchema(Schema):
+    """When a parcel should arrive, learned from this shop's past deliveries on its lane:
+    p50 to p90 business days after its first carrier scan (after today, before one)."""
+
+    from_ = fields.Date(
+        required=True,
+        data_key="from",
+        metadata={"description": "The p50 day: half the lane's parcels had arrived by then."},
+    )
+    to = fields.Date(
+        required=True,
+        metadata={"description": "The p90 day: `past_estimate` is flagged after it."},
+    )
+    basis = _text(
+        "The narrowest lane with enough deliveries: `postcode` (prefix), `region`, "
+        "`country` or `carrier` (the carrier alone).",
+        validate=validate.OneOf(["postcode", "region", "country", "carrier"]),
+    )
+    samples = fields.Integer(
+        required=True, metadata={"description": "How many deliveries it was learned from."}
+    )
+
+
 class ShipmentSchema(Schema):
     """One parcel: the carrier's own status, and what the carrier last said."""
 
@@ -72,6 +95,16 @@ class ShipmentSchema(Schema):
     raw_status = _maybe(fields.String, "The provider's own code, as sent.")
     status_at = _maybe(fields.DateTime, "When the carrier reported the current status.")
     est_delivery = _maybe(fields.Date, "The carrier's delivery estimate.")
+    learned_estimate = fields.Nested(
+        LearnedEstimateSchema,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Where the carrier gave no date, one learned from past deliveries; "
+            "null with a carrier date, once arrived, without enough deliveries, and in lists "
+            "(only an order's or a shipment's own document carries it)."
+        },
+    )
     cancelled = fields.Boolean(required=True)
     removed = fields.Boolean(
         required=True, metadata={"description": "No longer in the platform's fulfillments."}

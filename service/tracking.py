@@ -52,7 +52,9 @@ def page(token: str):
     edge = _edge()
     fragment = request.args.get("fragment") == "1"
     with edge.sessions() as session:
-        view = tracking.read_view(session, order_id, edge.settings.shop_timezone)
+        view = tracking.read_view(
+            session, order_id, edge.settings.shop_timezone, calendar=edge.settings.calendar()
+        )
         if view is None:
             return _not_found()
         # The live fragment leaves the returns section alone: no form wiped mid-entry.

@@ -52,6 +52,8 @@ def build_runtime(settings: Settings, *, broker: dramatiq.Broker | None = None) 
         public_base_url=settings.public_base_url,
         sms_quiet_hours=outbox.plan_for(settings).rules.quiet_hours("sms"),
         fallback_timezone=settings.shop_timezone,
+        calendar=settings.calendar(),
+        estimate_window_days=settings.estimate_window_days,
     )
     ZoneInfo(settings.shop_timezone)  # checked now, not when the first text is due at 3 a.m.
     actors = declare_actors(broker, sessions, channels, settings)

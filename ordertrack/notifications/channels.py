@@ -2,10 +2,12 @@
 provider's message id (Twilio's SID) or None, raises DeliveryError when the attempt failed,
 and NotConfigured when the deployment has not set the channel up."""
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from ordertrack.business_days import Calendar
+from ordertrack.lanes import WINDOW_DAYS, Learned
 from ordertrack.lifecycle import OrderState
 from ordertrack.notifications import email, merchant_webhook, messages, sms
 from ordertrack.notifications.links import tracking_url, unsubscribe_url
@@ -30,6 +32,9 @@ class Channels:
     #: Texts wait out these hours in the customer's zone, checked again at sending time.
     sms_quiet_hours: QuietHours | None = None
     fallback_timezone: str = "UTC"
+    #: The shop's business days, which date estimates learned from past deliveries.
+    calendar: Calendar = field(default_factory=Calendar)
+    estimate_window_days: int = WINDOW_DAYS
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class Job:
     created_at: datetime
     #: The order as the API shows it: what the merchant's webhook carries.
     order_document: dict
+    #: Estimates learned from past deliveries, by shipment key (emails only).
+    learned: Mapping[str, Learned] = field(default_factory=dict)
 
 
 def send(job: Job, channels: Channels) -> str | None:
@@ -65,6 +72,7 @@ def _email(job: Job, channels: Channels) -> str | None:
         parcel=job.parcel,
         unsubscribe_url=link,
         page_url=tracking_url(channels.public_base_url, channels.link_keys, job.order_id),
+        learned=job.learned,
     )
     # The same on every attempt, so a duplicate after an ambiguous failure is recognisable.
     message_id = f"<ordertrack.{job.outbox_id}.{job.order_id}@{channels.message_domain}>"

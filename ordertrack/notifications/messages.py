@@ -8,7 +8,7 @@ the HTML template.
 
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ordertrack.facts import LineItem, carrier_code
+from ordertrack.lanes import Learned
 from ordertrack.lifecycle import OrderState, ShipmentState, items_not_shipped
 from ordertrack.notifications import locales, policy
 from ordertrack.statuses import ShipmentStatus
@@ -116,10 +117,13 @@ def render(
     unsubscribe_url: str | None = None,
     tracking_url_for: TrackingUrlFor | None = None,
     page_url: str | None = None,
+    learned: Mapping[str, Learned] | None = None,
 ) -> Rendered:
     """The email for `kind` in the language of `locale` (the order's, as the platform gave
     it); `tracking_url_for` picks each parcel's link. A parcel's news (`parcel` is its key)
-    shows that parcel, says which of the order's parcels it is, and how far the order is."""
+    shows that parcel, says which of the order's parcels it is, and how far the order is.
+    `learned`: estimates from past deliveries by shipment key, shown where the carrier gave
+    no date (store/estimates.py)."""
     words = locales.catalog(locales.choose_locale(locale))
     order = _one_line(state.name) or words.raw("email.unnamed")
     about = _about(state, parcel)
@@ -138,7 +142,7 @@ def render(
         "headline": words.text(f"kinds.{policy.base_kind(kind)}.headline", **values),
         "order_line": words.text("email.order", order=order),
         "progress": _progress(kind, state, about, words),
-        "parcels": _parcels(kind, state, words, url_for, about),
+        "parcels": _parcels(kind, state, words, url_for, about, learned or {}),
         "order_lines": _order_lines(state, words),
         "track": words.raw("email.track"),
         "shop_name": _one_line(shop_name),
@@ -212,7 +216,12 @@ def _live(state: OrderState) -> list[ShipmentState]:
 
 
 def _parcels(
-    kind: str, state: OrderState, words: locales.Catalog, url_for: TrackingUrlFor, about
+    kind: str,
+    state: OrderState,
+    words: locales.Catalog,
+    url_for: TrackingUrlFor,
+    about,
+    learned: Mapping[str, Learned],
 ) -> list[Parcel]:
     if about:
         title = (
@@ -220,7 +229,7 @@ def _parcels(
             if about.count > 1
             else words.raw("email.parcel_single")
         )
-        return [_parcel(kind, about.shipment, title, words, url_for)]
+        return [_parcel(kind, about.shipment, title, words, url_for, learned)]
     live = _live(state)
     return [
         Parcel(
@@ -228,18 +237,20 @@ def _parcels(
             if len(live) > 1
             else words.raw("email.parcel_single"),
             status=words.raw(f"shipment_status.{s.status.value}"),
-            details=_details(s, words, renumbered=_announces_number(kind, s)),
+            details=_details(s, words, _announces_number(kind, s), learned.get(s.key)),
             link=url_for(s),
         )
         for n, s in enumerate(live, start=1)
     ]
 
 
-def _parcel(kind: str, s: ShipmentState, title: str, words, url_for: TrackingUrlFor) -> Parcel:
+def _parcel(
+    kind: str, s: ShipmentState, title: str, words, url_for: TrackingUrlFor, learned
+) -> Parcel:
     return Parcel(
         title=title,
         status=words.raw(f"shipment_status.{s.status.value}"),
-        details=_details(s, words, renumbered=_announces_number(kind, s)),
+        details=_details(s, words, _announces_number(kind, s), learned.get(s.key)),
         link=url_for(s),
     )
 
@@ -308,7 +319,11 @@ def _progress(kind: str, state: OrderState, about: About | None, words) -> str |
     return f"{progress}{words.raw('progress.separator')}{note}" if progress else note
 
 
-def _details(s: ShipmentState, words: locales.Catalog, renumbered: bool) -> list[tuple[str, str]]:
+def _details(
+    s: ShipmentState, words: locales.Catalog, renumbered: bool, learned: Learned | None = None
+) -> list[tuple[str, str]]:
+    """Carrier, number, the estimate (the carrier's, or else one learned from past
+    deliveries, labelled so the customer knows it is ours, not the carrier's) and items."""
     carrier = s.carrier or s.reported_carrier
     number = _one_line(s.tracking_number) or words.raw("email.no_tracking_number")
     if renumbered:
@@ -317,6 +332,17 @@ def _details(s: ShipmentState, words: locales.Catalog, renumbered: bool) -> list
     details.append((words.raw("email.tracking_number"), number))
     if s.est_delivery and s.status not in _ARRIVED:
         details.append((words.raw("email.estimate"), words.date(s.est_delivery)))
+    elif learned is not None and s.status not in _ARRIVED:
+        when = (
+            words.date(learned.first)
+            if learned.first == learned.last
+            else words.text(
+                "email.estimate_range",
+                first=words.date(learned.first),
+                last=words.date(learned.last),
+            )
+        )
+        details.append((words.raw("email.estimate_learned"), when))
     if s.items:
         details.append((words.raw("email.items"), _items(s.items, words)))
     return details

@@ -19,7 +19,7 @@ from ordertrack.notifications.channels import Channels, NotConfigured
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.statuses import FINAL_ORDER_STATUSES
-from ordertrack.store import flags, unsubscribes
+from ordertrack.store import estimates, flags, unsubscribes
 from ordertrack.store.models import ORDER_NEWS, Outbox, OutboxAttempt, OutboxStatus
 from ordertrack.store.orders import load_order, lock_order, to_state
 from ordertrack.store.overdue import overdue_ids
@@ -28,6 +28,7 @@ from ordertrack.store.views import order_document
 __all__ = ["Channels", "Delivered", "claim", "deliver", "unfinished"]
 
 MERCHANT_WEBHOOK = "merchant_webhook"
+EMAIL = "email"
 
 #: Skipped because no longer true; such a row may become due again (see the pipeline).
 STALE_PREFIX = "stale:"
@@ -95,7 +96,7 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
         if row is None:
             wait = _not_due_yet(session, outbox_id)
             return Delivered("not due", wait=wait) if wait else Delivered("unchanged")
-        job, skip = _job(session, outbox_id, row)
+        job, skip = _job(session, outbox_id, row, channels)
         quiet_until = _quiet_until(job, channels)
         if quiet_until:
             # Due, but it is night where the customer is now (a retry, the sweeper catching
@@ -180,11 +181,17 @@ class _Claimed(channels_module.Job):
     attempts: int = 0
 
 
-def _job(session: Session, outbox_id: int, row) -> tuple[_Claimed, Delivered | None]:
+def _job(
+    session: Session, outbox_id: int, row, channels: Channels
+) -> tuple[_Claimed, Delivered | None]:
     """What the attempt needs, and the reason to skip it without sending, if there is one."""
     order = load_order(session, row.order_id)
     state = to_state(order)
     document = order_document(session, order) if row.channel == MERCHANT_WEBHOOK else {}
+    learned = {}
+    if row.channel == EMAIL:
+        book = estimates.Book(channels.calendar, datetime.now(UTC), channels.estimate_window_days)
+        learned = book.for_order(session, order, state.shipments)
     job = _Claimed(
         outbox_id=outbox_id,
         order_id=row.order_id,
@@ -195,6 +202,7 @@ def _job(session: Session, outbox_id: int, row) -> tuple[_Claimed, Delivered | N
         state=state,
         created_at=row.created_at,
         order_document=document,
+        learned=learned,
         attempts=row.attempts,
     )
     if row.channel != MERCHANT_WEBHOOK and _stale(session, row.kind, state, row.parcel):

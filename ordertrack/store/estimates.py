@@ -1,54 +1,180 @@
-"""Delivery estimates learned from this shop's own recent deliveries, for parcels whose
-carrier gave no date: the middle half (25th to 75th percentile) of how many days a carrier
-took from label to door over the last WINDOW_DAYS."""
+"""Delivery estimates learned from this shop's own deliveries by lane (ordertrack/lanes.py
+has the rules), for parcels whose carrier gave no date: the queries, and a `Book` that reads
+each carrier's deliveries once however many parcels ask.
 
-import math
-import statistics
-from collections.abc import Sequence
+A delivery counts from the parcel's first carrier scan (the first tracking report past
+"label created") to its delivery; one delivered without any earlier scan says nothing about
+transit time and is left out.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ordertrack import lanes
+from ordertrack.business_days import Calendar
+from ordertrack.lifecycle import ShipmentState
 from ordertrack.statuses import ShipmentStatus
-from ordertrack.store.models import Shipment
-from ordertrack.tracking.page import DayRange
+from ordertrack.store.models import History, Order, Shipment
 
-#: How far back deliveries count: long enough for a small shop, short enough to follow a
-#: carrier's seasons.
-WINDOW_DAYS = 90
-#: Fewer deliveries than this say too little to put a date in front of a customer.
-MIN_SAMPLES = 5
 #: The newest deliveries are enough; a big shop's whole quarter is not needed.
-MAX_SAMPLES = 1000
+MAX_SAMPLES = 2000
+#: Reports that mean the carrier has the parcel in hand.
+SCANNED = tuple(
+    s.value
+    for s in (
+        ShipmentStatus.IN_TRANSIT,
+        ShipmentStatus.OUT_FOR_DELIVERY,
+        ShipmentStatus.DELIVERY_FAILED,
+        ShipmentStatus.AVAILABLE_FOR_PICKUP,
+        ShipmentStatus.EXCEPTION,
+    )
+)
+#: A parcel's journey is over: no estimate.
+_ARRIVED = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.CANCELLED)
 
 
-def day_range(days: Sequence[float]) -> DayRange | None:
-    """The 25th-75th percentile of `days`, widened to whole days; None with too few."""
-    if len(days) < MIN_SAMPLES:
-        return None
-    q1, _median, q3 = statistics.quantiles(days, n=4, method="inclusive")
-    low = max(0, math.floor(q1))
-    return DayRange(low=low, high=max(low, math.ceil(q3)), samples=len(days))
+def _first_scan_of(order_id, key):
+    return (
+        select(func.min(History.occurred_at))
+        .where(
+            History.order_id == order_id,
+            History.shipment_key == key,
+            History.kind == "tracking",
+            History.status.in_(SCANNED),
+        )
+        .scalar_subquery()
+    )
 
 
-def learned_range(session: Session, carrier: str, now: datetime) -> DayRange | None:
-    """What this shop's deliveries with `carrier` (as the platform names it, any case) took."""
+def delivered(
+    session: Session, carrier: str, since: datetime, until: datetime, limit: int = MAX_SAMPLES
+) -> list[lanes.Past]:
+    """The carrier's (any case) deliveries between `since` and `until`, newest first."""
     query = (
-        select(Shipment.labelled_at, Shipment.fulfilled_at, Shipment.status_at)
+        select(
+            Shipment.status_at,
+            Order.country_code,
+            Order.province_code,
+            Order.postcode,
+            _first_scan_of(Shipment.order_id, Shipment.key),
+        )
+        .join(Order, Order.id == Shipment.order_id)
         .where(
             Shipment.status == ShipmentStatus.DELIVERED.value,
-            Shipment.status_at >= now - timedelta(days=WINDOW_DAYS),
+            Shipment.status_at >= since,
+            Shipment.status_at < until,
             func.lower(Shipment.carrier) == carrier.lower(),
             Shipment.cancelled.is_(False),
             Shipment.removed.is_(False),
         )
         .order_by(Shipment.status_at.desc())
-        .limit(MAX_SAMPLES)
+        .limit(limit)
     )
-    days = [
-        (delivered - start).total_seconds() / 86400
-        for labelled, fulfilled, delivered in session.execute(query)
-        if (start := labelled or fulfilled) is not None and delivered >= start
+    return [
+        lanes.Past(carrier.lower(), lanes.Lane.of(country, region, postcode), scan, at)
+        for at, country, region, postcode, scan in session.execute(query)
+        if scan is not None and scan < at
     ]
-    return day_range(days)
+
+
+def first_scans(session: Session, order_ids: Iterable[int]) -> dict[tuple[int, str], datetime]:
+    """(order id, shipment key) -> its first carrier scan, for parcels that have one."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    query = (
+        select(History.order_id, History.shipment_key, func.min(History.occurred_at))
+        .where(History.order_id.in_(ids), History.kind == "tracking", History.status.in_(SCANNED))
+        .group_by(History.order_id, History.shipment_key)
+    )
+    return {(order_id, key): at for order_id, key, at in session.execute(query)}
+
+
+def wants_estimate(parcel: ShipmentState) -> bool:
+    """On its way, with a carrier to learn from, and no date from the carrier."""
+    return (
+        parcel.live
+        and bool(parcel.carrier)
+        and not parcel.est_delivery
+        and parcel.status not in _ARRIVED
+    )
+
+
+@dataclass
+class Book:
+    """Lane estimates for one read (a page, an email, a delay check): each carrier's
+    deliveries over the window are fetched once and kept."""
+
+    calendar: Calendar
+    now: datetime
+    window_days: int = lanes.WINDOW_DAYS
+    min_samples: int = lanes.MIN_SAMPLES
+    _by_carrier: dict[str, list[lanes.Delivery]] = field(default_factory=dict)
+
+    def estimate(self, session: Session, carrier: str, lane: lanes.Lane):
+        code = carrier.lower()
+        if code not in self._by_carrier:
+            since = self.now - timedelta(days=self.window_days)
+            self._by_carrier[code] = [
+                lanes.Delivery(
+                    p.lane, lanes.transit_days(self.calendar, p.first_scan, p.delivered_at)
+                )
+                for p in delivered(session, carrier, since, self.now)
+            ]
+        return lanes.estimate(lane, self._by_carrier[code], self.min_samples)
+
+    def for_order(
+        self,
+        session: Session,
+        order: Order,
+        parcels: Iterable[ShipmentState],
+        scans: dict[tuple[int, str], datetime] | None = None,
+    ) -> dict[str, lanes.Learned]:
+        """shipment key -> learned dates, for the order's parcels that want one and have a
+        lane with enough deliveries. `scans`: first_scans() already read for a batch."""
+        wanted = [p for p in parcels if wants_estimate(p)]
+        if not wanted:
+            return {}
+        if scans is None:
+            scans = first_scans(session, [order.id])
+        lane = lanes.Lane.of(order.country_code, order.province_code, order.postcode)
+        found = {}
+        for parcel in wanted:
+            estimate = self.estimate(session, parcel.carrier or "", lane)
+            if estimate is not None:
+                scan = scans.get((order.id, parcel.key))
+                found[parcel.key] = lanes.learned(self.calendar, estimate, scan, self.now)
+        return found
+
+
+def accuracy(
+    session: Session,
+    calendar: Calendar,
+    now: datetime,
+    window_days: int = lanes.WINDOW_DAYS,
+    min_samples: int = lanes.MIN_SAMPLES,
+) -> tuple[int, int]:
+    """(delivered by their p90 date, parcels that had a learned estimate), for parcels
+    delivered in the window: each against the estimate it would have had at its first scan,
+    so deliveries from one window further back are read too."""
+    since = now - timedelta(days=2 * window_days)
+    carriers = session.scalars(
+        select(func.lower(Shipment.carrier))
+        .where(
+            Shipment.status == ShipmentStatus.DELIVERED.value,
+            Shipment.status_at >= now - timedelta(days=window_days),
+            Shipment.carrier.is_not(None),
+        )
+        .distinct()
+    ).all()
+    on_time = counted = 0
+    for carrier in carriers:
+        parcels = delivered(session, carrier, since, now)
+        start = now - timedelta(days=window_days)
+        good, total = lanes.accuracy(calendar, parcels, window_days, min_samples, start)
+        on_time, counted = on_time + good, counted + total
+    return on_time, counted

@@ -158,6 +158,8 @@ class Shipment(Base):
         # expressions' statistics tell the planner how common each carrier is.
         Index("ix_shipments_carrier_lower", func.lower(text("carrier"))),
         Index("ix_shipments_reported_carrier_lower", func.lower(text("reported_carrier"))),
+        # Learned estimates read a carrier's recent deliveries (store/estimates.py).
+        Index("ix_shipments_status_at", "status", "status_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

@@ -1,16 +1,19 @@
 """Read models for the API: an order with its shipments, history and notifications; and a
 delay flag as a person reads it (the console, the digest)."""
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ordertrack import delays
+from ordertrack.business_days import Calendar
+from ordertrack.lanes import WINDOW_DAYS, Learned
 from ordertrack.lifecycle import progress_summary
 from ordertrack.masking import mask_recipient
 from ordertrack.notifications.policy import parcel_key
-from ordertrack.store import flags
+from ordertrack.store import estimates, flags
 from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import History, Inbox, Order, Outbox, OutboxAttempt, Shipment
 from ordertrack.store.orders import to_state
@@ -38,17 +41,36 @@ def find_shipment(session: Session, carrier: str, tracking_number: str) -> Shipm
     return session.scalars(query).one_or_none()
 
 
-def order_document(session: Session, order: Order) -> dict:
+def order_document(
+    session: Session, order: Order, calendar: Calendar | None = None, now: datetime | None = None
+) -> dict:
+    """The whole order; `calendar` (the shop's business days) dates learned estimates."""
     open_flags = flags.open_by_order(session, [order.id])[order.id]
-    return order_summary(order, open_flags) | {
+    learned = learned_estimates(session, order, calendar, now)
+    return order_summary(order, open_flags, learned) | {
         "history": history_documents(session, order.id),
         "notifications": notification_documents(session, order.id),
     }
 
 
-def order_summary(order: Order, open_flags=()) -> dict:
+def learned_estimates(
+    session: Session,
+    order: Order,
+    calendar: Calendar | None = None,
+    now: datetime | None = None,
+    window_days: int = WINDOW_DAYS,
+) -> dict[str, Learned]:
+    book = estimates.Book(calendar or Calendar(), now or datetime.now(UTC), window_days)
+    return book.for_order(session, order, to_state(order).shipments)
+
+
+def order_summary(
+    order: Order, open_flags=(), learned: Mapping[str, Learned] | None = None
+) -> dict:
     """An order as a list shows it: the document without its history and notifications,
-    with its open delay flags (`open_flags`, oldest first)."""
+    with its open delay flags (`open_flags`, oldest first). Lists leave `learned` out: an
+    estimate per parcel would cost a lane look-up per row."""
+    learned = learned or {}
     return {
         "platform": order.platform,
         "external_id": order.external_id,
@@ -57,12 +79,12 @@ def order_summary(order: Order, open_flags=()) -> dict:
         "platform_status": order.platform_status,
         "progress": progress_summary(to_state(order)),
         "updated_at": order.updated_at.isoformat(),
-        "shipments": [shipment_document(s) for s in order.shipments],
+        "shipments": [shipment_document(s, learned.get(s.key)) for s in order.shipments],
         "flags": [flags.flag_document(flag) for flag in open_flags],
     }
 
 
-def shipment_document(shipment: Shipment) -> dict:
+def shipment_document(shipment: Shipment, learned: Learned | None = None) -> dict:
     return {
         "carrier": shipment.carrier or shipment.reported_carrier,
         "tracking_number": shipment.tracking_number,
@@ -73,6 +95,7 @@ def shipment_document(shipment: Shipment) -> dict:
         "raw_status": shipment.raw_status,
         "status_at": _iso(shipment.status_at),
         "est_delivery": _iso(shipment.est_delivery),
+        "learned_estimate": learned.document() if learned else None,
         "cancelled": shipment.cancelled,
         "removed": shipment.removed,
     }

@@ -4,25 +4,30 @@ what the customer knows of it (`find_order_id`). The words and layout of the pag
 
 import hmac
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ordertrack.facts import carrier_code
+from ordertrack.business_days import Calendar
 from ordertrack.notifications.timezones import customer_timezone
-from ordertrack.statuses import ShipmentStatus
 from ordertrack.store import estimates
 from ordertrack.store.models import History, Order
 from ordertrack.store.orders import to_state
-from ordertrack.tracking.page import DayRange, HistoryEntry, TrackingView, build
+from ordertrack.tracking.page import HistoryEntry, TrackingView, build
 
 #: The longest order number a customer could type (the column's width).
 MAX_ORDER_NUMBER = 64
 
 
 def read_view(
-    session: Session, order_id: int, shop_timezone: str, now: datetime | None = None
+    session: Session,
+    order_id: int,
+    shop_timezone: str,
+    now: datetime | None = None,
+    calendar: Calendar | None = None,
 ) -> TrackingView | None:
+    """The page of one order; `calendar` (the shop's business days) dates learned estimates."""
     query = select(Order).where(Order.id == order_id).options(selectinload(Order.shipments))
     order = session.scalars(query).one_or_none()
     if order is None:
@@ -36,7 +41,9 @@ def read_view(
         zone=zone,
         updated_at=order.updated_at,
         today=now.astimezone(zone).date(),
-        learned=_learned(session, state.shipments, now),
+        learned=estimates.Book(calendar or Calendar(zone=ZoneInfo(shop_timezone)), now).for_order(
+            session, order, state.shipments
+        ),
     )
 
 
@@ -45,17 +52,6 @@ def _history(session: Session, order_id: int) -> list[HistoryEntry]:
         History.order_id == order_id
     )
     return [HistoryEntry(*row) for row in session.execute(query)]
-
-
-def _learned(session: Session, shipments, now: datetime) -> dict[str, DayRange]:
-    """Learned ranges only for the carriers of parcels on their way without a carrier date."""
-    wanted = {
-        s.carrier
-        for s in shipments
-        if s.live and s.carrier and not s.est_delivery and s.status is not ShipmentStatus.DELIVERED
-    }
-    found = {carrier: estimates.learned_range(session, carrier, now) for carrier in wanted}
-    return {carrier_code(c) or "": r for c, r in found.items() if r is not None}
 
 
 def updated_at(session: Session, order_id: int) -> datetime | None:

@@ -5,10 +5,11 @@ service renders it (service/templates/tracking/); ordertrack/tracking/__init__.p
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ordertrack.facts import carrier_code
+from ordertrack.lanes import Learned
 from ordertrack.lifecycle import OrderState, ShipmentState, progress_summary
 from ordertrack.notifications.messages import CARRIER_NAMES, default_tracking_url
 from ordertrack.statuses import OrderStatus, ShipmentStatus
@@ -78,15 +79,6 @@ class TimelineEntry:
     at: datetime
     #: The time as the customer reads it, in their zone ("Wed 4 Nov 2026, 10:12 EST").
     when: str
-
-
-@dataclass(frozen=True)
-class DayRange:
-    """Days from a parcel's label to its delivery, learned from recent deliveries."""
-
-    low: int
-    high: int
-    samples: int
 
 
 @dataclass(frozen=True)
@@ -175,31 +167,24 @@ def _event_words(entry: HistoryEntry) -> str | None:
 
 
 def estimate(
-    shipment: ShipmentState, learned: DayRange | None, zone: ZoneInfo, today: date
+    shipment: ShipmentState, learned: Learned | None, today: date
 ) -> tuple[str | None, str | None]:
-    """(estimate, note): the carrier's date, or else a range learned from the shop's recent
-    deliveries with the carrier, labelled as such. None once delivered or when out of date."""
+    """(estimate, note): the carrier's date, or else the dates learned from the shop's past
+    deliveries on the parcel's lane, labelled as such. None once delivered or out of date."""
     if shipment.status is ShipmentStatus.DELIVERED:
         return None, None
     if shipment.est_delivery:
         return f"Expected {format_day(shipment.est_delivery)}", None
-    start = shipment.labelled_at or shipment.fulfilled_at
-    if learned is None or start is None:
+    if learned is None or learned.last < today:
         return None, None
-    first = (start + timedelta(days=learned.low)).astimezone(zone).date()
-    last = (start + timedelta(days=learned.high)).astimezone(zone).date()
-    if last < today:
-        return None, None
-    note = f"estimated from recent deliveries with {carrier_name(shipment.carrier)}"
-    if first == last:
-        return f"Expected {format_day(first)}", note
-    return f"Expected between {format_day(first)} and {format_day(last)}", note
+    note = f"estimated from past deliveries with {carrier_name(shipment.carrier)}"
+    if learned.first == learned.last:
+        return f"Expected {format_day(learned.first)}", note
+    return f"Expected between {format_day(learned.first)} and {format_day(learned.last)}", note
 
 
-def shipment_view(
-    shipment: ShipmentState, learned: DayRange | None, zone: ZoneInfo, today: date
-) -> ShipmentView:
-    words, note = estimate(shipment, learned, zone, today)
+def shipment_view(shipment: ShipmentState, learned: Learned | None, today: date) -> ShipmentView:
+    words, note = estimate(shipment, learned, today)
     return ShipmentView(
         carrier=carrier_name(shipment.carrier or shipment.reported_carrier),
         tracking_number=shipment.tracking_number,
@@ -217,9 +202,9 @@ def build(
     zone: ZoneInfo,
     updated_at: datetime,
     today: date,
-    learned: Mapping[str, DayRange] | None = None,
+    learned: Mapping[str, Learned] | None = None,
 ) -> TrackingView:
-    """The page's content. `learned` holds day ranges by carrier code (`carrier_code()`)."""
+    """The page's content. `learned` holds learned estimates by shipment key."""
     learned = learned or {}
     live = [s for s in state.shipments if s.live]
     parcels = {s.key: carrier_name(s.carrier or s.reported_carrier) for s in live}
@@ -231,9 +216,7 @@ def build(
         explanation=explanation,
         progress=progress_summary(state),
         steps=steps(state.status, state.furthest_stage),
-        shipments=tuple(
-            shipment_view(s, learned.get(carrier_code(s.carrier) or ""), zone, today) for s in live
-        ),
+        shipments=tuple(shipment_view(s, learned.get(s.key), today) for s in live),
         timeline=timeline(history, zone, parcels if len(live) > 1 else {}),
         updated_at=updated_at,
     )

@@ -205,32 +205,80 @@ def test_last_event_id_from_before_a_change_gets_the_update_at_once(site, fast_s
     response.close()
 
 
-def test_learned_estimate_from_the_shops_recent_deliveries_with_the_carrier(database_url):
+def test_learned_estimate_by_lane_from_the_shops_recent_deliveries(database_url):
+    """Seeded deliveries, counted in business days from the first scan (Mon-Fri, UTC)."""
+    from ordertrack.business_days import Calendar
+    from ordertrack.lanes import Lane, LaneEstimate
     from ordertrack.store.db import make_engine, make_sessionmaker
+    from ordertrack.store.models import History, Inbox
 
-    now = datetime(2026, 11, 20, tzinfo=UTC)
+    now = datetime(2026, 11, 20, tzinfo=UTC)  # a Friday
     engine = make_engine(database_url)
     with make_sessionmaker(engine).begin() as session:
-        order = Order(
-            platform="shopify",
-            external_id="1",
-            platform_status="processing",
-            status="delivered",
-            created_at=now,
-            updated_at=now,
+        inbox = Inbox(
+            source="easypost",
+            dedupe_key="k",
+            topic="t",
+            headers={},
+            body=b"",
+            received_at=now,
+            touched_at=now,
         )
-        session.add(order)
-        for i, days in enumerate([2, 3, 3, 4, 6, 1, 30]):
-            labelled = now - timedelta(days=10 + i)
-            carrier = "Royal Mail" if i < 5 else ("royal mail" if i == 5 else "DHL")
-            session.add(_delivered(order, i, carrier, labelled, labelled + timedelta(days=days)))
+        session.add(inbox)
+        session.flush()
+        # Monday scans; taking 1..6 business days. Five to 100xx, two to 12401 (NY).
+        seeds = [("10001", 1), ("10002", 2), ("10003", 2), ("10004", 3), ("10005", 6)]
+        seeds += [("12401", 4), ("12401", 4)]
+        for i, (postcode, days) in enumerate(seeds):
+            scan = datetime(2026, 11, 2, 10, tzinfo=UTC)
+            delivered = scan + timedelta(days=days + (2 if days >= 5 else 0))
+            order = Order(
+                platform="shopify",
+                external_id=str(i),
+                platform_status="fulfilled",
+                status="delivered",
+                country_code="US",
+                province_code="NY",
+                postcode=postcode,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(order)
+            session.add(_delivered(order, i, "Royal Mail" if i else "royal mail", scan, delivered))
+            session.flush()
+            session.add(
+                History(
+                    order_id=order.id,
+                    inbox_id=inbox.id,
+                    fact_index=i,
+                    shipment_key=f"f:{i}",
+                    kind="tracking",
+                    status="in_transit",
+                    occurred_at=scan,
+                    source="easypost",
+                )
+            )
         old = now - timedelta(days=200)
         session.add(_delivered(order, 99, "Royal Mail", old, old + timedelta(days=20)))
+    book = estimates.Book(Calendar(), now)
     with make_sessionmaker(engine)() as session:
-        learned = estimates.learned_range(session, "ROYAL MAIL", now)
-        assert learned == estimates.day_range([2, 3, 3, 4, 6, 1])
-        assert (learned.low, learned.high, learned.samples) == (2, 4, 6)
-        assert estimates.learned_range(session, "DHL", now) is None
+        # 100xx: 1 2 2 3 6 -> p50 2, p90 6.
+        assert book.estimate(session, "ROYAL MAIL", Lane.of("US", "NY", "10010")) == (
+            LaneEstimate(2, 6, 5, "postcode")
+        )
+        # 124xx has two: New York's seven, 1 2 2 3 4 4 6 -> p50 3, p90 6.
+        assert book.estimate(session, "royal mail", Lane.of("US", "NY", "12401")) == (
+            LaneEstimate(3, 6, 7, "region")
+        )
+        assert book.estimate(session, "Royal Mail", Lane.of("US", "CA", "94103")).basis == (
+            "country"
+        )
+        assert book.estimate(session, "Royal Mail", Lane.of("GB", None, "SW1A")).basis == (
+            "carrier"
+        )
+        assert book.estimate(session, "DHL", Lane.of("US", "NY", "10010")) is None
+        # Each judged against those before its own first scan: none had five.
+        assert estimates.accuracy(session, Calendar(), now) == (0, 0)
     engine.dispose()
 
 

@@ -6,13 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ordertrack.lanes import LaneEstimate, Learned
 from ordertrack.lifecycle import OrderState, ShipmentState
 from ordertrack.statuses import OrderStatus, ShipmentStatus
-from ordertrack.store.estimates import MIN_SAMPLES, day_range
 from ordertrack.tracking.page import (
     DETOURS,
     STATUS_WORDS,
-    DayRange,
     HistoryEntry,
     brand_colors,
     build,
@@ -121,36 +120,34 @@ def _parcel(**changes) -> ShipmentState:
     return ShipmentState(**(defaults | changes))
 
 
+def _learned(first: date, last: date) -> Learned:
+    return Learned(first, last, LaneEstimate(2, 4, 9, "region"), scanned=True)
+
+
 def test_the_carriers_date_wins_over_a_learned_range():
     parcel = _parcel(status=ShipmentStatus.IN_TRANSIT, est_delivery=date(2026, 11, 5))
-    words, note = estimate(parcel, DayRange(2, 4, 9), NEW_YORK, date(2026, 11, 3))
+    words, note = estimate(
+        parcel, _learned(date(2026, 11, 4), date(2026, 11, 6)), date(2026, 11, 3)
+    )
     assert (words, note) == ("Expected Thursday 5 November", None)
 
 
 def test_without_a_carrier_date_the_learned_range_is_shown_and_labelled():
     parcel = _parcel(status=ShipmentStatus.IN_TRANSIT)
-    words, note = estimate(parcel, DayRange(2, 4, 9), NEW_YORK, date(2026, 11, 3))
+    words, note = estimate(
+        parcel, _learned(date(2026, 11, 4), date(2026, 11, 6)), date(2026, 11, 3)
+    )
     assert words == "Expected between Wednesday 4 November and Friday 6 November"
-    assert note == "estimated from recent deliveries with USPS"
+    assert note == "estimated from past deliveries with USPS"
 
 
 def test_no_estimate_once_delivered_without_data_or_when_the_range_has_passed():
     delivered = _parcel(status=ShipmentStatus.DELIVERED, est_delivery=date(2026, 11, 5))
-    assert estimate(delivered, None, NEW_YORK, date(2026, 11, 3)) == (None, None)
+    assert estimate(delivered, None, date(2026, 11, 3)) == (None, None)
     on_way = _parcel(status=ShipmentStatus.IN_TRANSIT)
-    assert estimate(on_way, None, NEW_YORK, date(2026, 11, 3)) == (None, None)
-    assert estimate(on_way, DayRange(1, 2, 9), NEW_YORK, date(2026, 12, 1)) == (None, None)
-
-
-def test_learned_range_is_the_middle_half_in_whole_days():
-    assert day_range([1.0, 2.0, 3.0, 4.0, 5.0]) == DayRange(low=2, high=4, samples=5)
-    # Quartiles 2.25 and 4.75 (inclusive method) widen to 2..5 days; order does not matter.
-    assert day_range([6.0, 1.0, 5.0, 2.0, 4.0, 3.0]) == DayRange(2, 5, 6)
-    assert day_range([3.0] * MIN_SAMPLES) == DayRange(3, 3, MIN_SAMPLES)
-
-
-def test_too_few_deliveries_learn_nothing():
-    assert day_range([2.0] * (MIN_SAMPLES - 1)) is None
+    assert estimate(on_way, None, date(2026, 11, 3)) == (None, None)
+    passed = _learned(date(2026, 11, 4), date(2026, 11, 6))
+    assert estimate(on_way, passed, date(2026, 12, 1)) == (None, None)
 
 
 def test_build_shows_live_parcels_with_carrier_links_and_progress():

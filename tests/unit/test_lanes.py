@@ -1,0 +1,102 @@
+"""Learned estimates by lane, pure: nearest-rank percentiles, the fallback from postcode
+prefix to the carrier alone, business-day dates, and the accuracy count, by hand."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from ordertrack import lanes
+from ordertrack.business_days import Calendar
+from ordertrack.lanes import Delivery, Lane, LaneEstimate, Past
+
+WEEKDAYS = Calendar()  # Mon-Fri, UTC
+NYC = Lane.of("us", "ny", "10001")
+NYC_OTHER = Lane.of("US", "NY", "12401")
+CA = Lane.of("US", "CA", "94103")
+DE = Lane.of("DE", None, "10115")
+
+
+def test_percentiles_are_nearest_rank():
+    days = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3]  # sorted: 1 1 2 3 3 4 5 5 6 9
+    assert lanes.percentile(days, 0.5) == 3  # the 5th of 10
+    assert lanes.percentile(days, 0.9) == 6  # the 9th of 10
+    assert lanes.percentile([7], 0.9) == 7
+    with pytest.raises(ValueError):
+        lanes.percentile([], 0.5)
+
+
+def test_postcode_prefix_ignores_case_and_spaces():
+    assert lanes.postcode_prefix(" sw1a 1aa") == "SW1"
+    assert lanes.postcode_prefix("1 2") is None and lanes.postcode_prefix(None) is None
+    assert Lane("US", "NY", "100") == NYC
+
+
+def _many(lane: Lane, days: list[int]) -> list[Delivery]:
+    return [Delivery(lane, d) for d in days]
+
+
+def test_the_narrowest_lane_with_enough_deliveries_wins():
+    history = _many(NYC, [1, 2, 2, 3, 5]) + _many(NYC_OTHER, [4] * 3) + _many(CA, [6] * 5)
+    assert lanes.estimate(NYC, history) == LaneEstimate(2, 5, 5, "postcode")
+    # 12401: three of its own, eight in New York: region; p50 the 4th of 8, p90 the 8th.
+    assert lanes.estimate(NYC_OTHER, history) == LaneEstimate(3, 5, 8, "region")
+    # Texas has none of its own: the country's 13.
+    texas = Lane.of("US", "TX", "73301")
+    assert lanes.estimate(texas, history) == LaneEstimate(4, 6, 13, "country")
+    # Germany has none, nor does a parcel without a country: the carrier's 13.
+    assert lanes.estimate(DE, history) == LaneEstimate(4, 6, 13, "carrier")
+    assert lanes.estimate(Lane(), history).basis == "carrier"
+
+
+def test_too_few_deliveries_anywhere_learn_nothing():
+    assert lanes.estimate(NYC, _many(NYC, [2] * 4)) is None
+    assert lanes.estimate(NYC, _many(NYC, [2] * 4), min_samples=4) == LaneEstimate(
+        2, 2, 4, "postcode"
+    )
+
+
+def test_transit_days_and_dates_count_business_days():
+    friday = datetime(2026, 5, 8, 15, tzinfo=UTC)
+    assert lanes.transit_days(WEEKDAYS, friday, friday + timedelta(days=3)) == 1  # Mon 15:00
+    assert lanes.transit_days(WEEKDAYS, friday, friday + timedelta(hours=2)) == 0
+    found = LaneEstimate(2, 4, 9, "region")
+    # Friday's scan: p50 is Tuesday 12, p90 Thursday 14 May.
+    assert lanes.dates(WEEKDAYS, friday, found) == (date(2026, 5, 12), date(2026, 5, 14))
+    assert lanes.due(WEEKDAYS, date(2026, 5, 14)) == datetime(2026, 5, 15, tzinfo=UTC)
+    holiday = Calendar(dates_off=frozenset({date(2026, 5, 12)}))
+    assert lanes.dates(holiday, friday, found) == (date(2026, 5, 13), date(2026, 5, 15))
+
+
+def test_learned_dates_count_from_now_before_the_first_scan():
+    found = LaneEstimate(1, 2, 5, "country")
+    monday = datetime(2026, 5, 11, 9, tzinfo=UTC)
+    learned = lanes.learned(WEEKDAYS, found, None, monday)
+    assert (learned.first, learned.last, learned.scanned) == (
+        date(2026, 5, 12),
+        date(2026, 5, 13),
+        False,
+    )
+    assert learned.document() == {
+        "from": "2026-05-12",
+        "to": "2026-05-13",
+        "basis": "country",
+        "samples": 5,
+    }
+
+
+def test_accuracy_holds_each_parcel_to_the_estimate_it_had_at_its_first_scan():
+    start = datetime(2026, 3, 2, 10, tzinfo=UTC)  # a Monday
+    # Five teachers, each 2 business days (Mon -> Wed): p50 = p90 = 2.
+    teachers = [
+        Past("ups", NYC, start + timedelta(weeks=i), start + timedelta(weeks=i, days=2))
+        for i in range(5)
+    ]
+    later = start + timedelta(weeks=6)
+    on_time = Past("ups", NYC, later, later + timedelta(days=2, hours=13))  # Wed 23:00: by p90
+    late = Past("ups", NYC, later, later + timedelta(days=3))  # Thursday
+    other_carrier = Past("dhl", NYC, later, later + timedelta(days=9))  # nothing to learn from
+    parcels = [*teachers, on_time, late, other_carrier]
+    # The teachers had fewer than five before them: not counted.
+    assert lanes.accuracy(WEEKDAYS, parcels) == (1, 2)
+    assert lanes.accuracy(WEEKDAYS, parcels, judged_from=later + timedelta(days=3)) == (0, 1)
+    assert lanes.accuracy(WEEKDAYS, parcels, window_days=7) == (0, 0)
