@@ -100,3 +100,31 @@ def test_accuracy_holds_each_parcel_to_the_estimate_it_had_at_its_first_scan():
     assert lanes.accuracy(WEEKDAYS, parcels) == (1, 2)
     assert lanes.accuracy(WEEKDAYS, parcels, judged_from=later + timedelta(days=3)) == (0, 1)
     assert lanes.accuracy(WEEKDAYS, parcels, window_days=7) == (0, 0)
+
+
+def test_past_estimate_from_a_learned_date_only_after_a_first_scan():
+    from ordertrack import delays
+    from ordertrack.lifecycle import OrderState, ShipmentState
+    from ordertrack.notifications import messages
+    from ordertrack.statuses import OrderStatus, ShipmentStatus
+
+    parcel = ShipmentState(key="f:1", carrier="ups", status=ShipmentStatus.IN_TRANSIT)
+    state = OrderState(status=OrderStatus.IN_TRANSIT, name="#1", shipments=(parcel,))
+    found = LaneEstimate(2, 4, 9, "region")
+    scanned = lanes.Learned(date(2026, 5, 12), date(2026, 5, 14), found, scanned=True)
+    policy = delays.DelayPolicy()
+    before = datetime(2026, 5, 14, 23, 59, tzinfo=UTC)
+    after = datetime(2026, 5, 15, 0, 1, tzinfo=UTC)
+    learned = {"f:1": scanned}
+    assert delays.open_flags(state, None, before, WEEKDAYS, policy, learned) == []
+    [flag] = delays.open_flags(state, None, after, WEEKDAYS, policy, learned)
+    assert (flag.kind, flag.since) == ("past_estimate", datetime(2026, 5, 15, tzinfo=UTC))
+    assert "learned estimate" in flag.detail
+    unscanned = {"f:1": lanes.Learned(scanned.first, scanned.last, found, scanned=False)}
+    assert delays.open_flags(state, None, after, WEEKDAYS, policy, unscanned) == []
+    # The email shows it, labelled, in both languages.
+    en = messages.render("shipped", state, "Shop", "en", learned=learned).text
+    assert "estimated from our past deliveries" in en
+    assert "between Tuesday, 12 May and Thursday, 14 May" in en
+    es = messages.render("shipped", state, "Shop", "es", learned=learned).text
+    assert "entre el martes, 12 de mayo y el jueves, 14 de mayo" in es
