@@ -148,3 +148,62 @@ def test_the_period_defaults_to_eight_weeks_and_refuses_a_backwards_one():
 def test_percentiles_interpolate_like_percentile_cont():
     assert reports.percentile([4, 24, 48], 0.9) == pytest.approx(43.2)
     assert reports.percentile([1], 0.5) == 1 and reports.percentile([], 0.5) is None
+
+
+AUTH = {"Authorization": "Bearer test-api-token"}
+STORY_PERIOD = "since=2026-11-02&until=2026-11-29"  # a date alone: to the end of the 29th
+
+
+@pytest.fixture
+def shop(service):
+    with service.runtime.sessions.begin() as writing:
+        report_story.seed(writing)
+    return service
+
+
+def test_the_api_answers_each_report_for_the_period(shop):
+    answer = shop.client.get(f"/api/v1/reports/funnel?{STORY_PERIOD}", headers=AUTH)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["total"] == 5
+    assert answer.json["since"] == "2026-11-02T00:00:00+00:00"
+    assert answer.json["until"] == "2026-11-30T00:00:00+00:00"
+    carriers = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    assert [(r["carrier"], r["on_time_share"]) for r in carriers["rows"]] == [
+        ("dhl", None),
+        ("ups", 0.5),
+    ]
+    for name in reports.REPORTS:
+        assert shop.client.get(f"/api/v1/reports/{name}", headers=AUTH).status_code == 200
+
+
+def test_the_same_numbers_as_csv_either_way(shop):
+    by_path = shop.client.get(f"/api/v1/reports/notifications.csv?{STORY_PERIOD}", headers=AUTH)
+    by_query = shop.client.get(
+        f"/api/v1/reports/notifications?{STORY_PERIOD}&format=csv", headers=AUTH
+    )
+    for answer in (by_path, by_query):
+        assert answer.status_code == 200 and answer.mimetype == "text/csv"
+        assert answer.get_data(as_text=True).splitlines() == [
+            "channel,total,delivered,failed,delivery_rate,failed_share",
+            "email,4,2,1,0.5,0.25",
+            "sms,2,1,1,0.5,0.5",
+        ]
+    assert "notifications-2026-11-02-2026-11-30.csv" in by_path.headers["Content-Disposition"]
+    stages = shop.client.get(f"/api/v1/reports/stages.csv?{STORY_PERIOD}", headers=AUTH)
+    lines = stages.get_data(as_text=True).splitlines()
+    assert lines[0].startswith("week,bottleneck,warehouse_count,warehouse_p50_hours")
+    assert lines[1].startswith("2026-W45,transit,2,36.0,45.6,2,4.0,5.6")
+
+
+def test_the_api_refuses_a_bad_period_or_format_and_a_missing_token(shop):
+    bad = [
+        "since=yesterday",
+        "since=2026-11-10&until=2026-11-01",
+        "since=2020-01-01&until=2026-01-01",
+        "until=0001-01-01",
+        "format=xml",
+    ]
+    for query in bad:
+        answer = shop.client.get(f"/api/v1/reports/funnel?{query}", headers=AUTH)
+        assert answer.status_code == 400 and answer.json["error"], query
+    assert shop.client.get("/api/v1/reports/funnel").status_code == 401
