@@ -1,6 +1,8 @@
 """The performance reports (issue 11) against numbers worked out by hand from the story in
 tests/support/report_story.py, on SQLite and PostgreSQL."""
 
+import re
+
 import pytest
 
 from ordertrack.store import reports
@@ -207,3 +209,55 @@ def test_the_api_refuses_a_bad_period_or_format_and_a_missing_token(shop):
         answer = shop.client.get(f"/api/v1/reports/funnel?{query}", headers=AUTH)
         assert answer.status_code == 400 and answer.json["error"], query
     assert shop.client.get("/api/v1/reports/funnel").status_code == 401
+
+
+def _signed_in(shop, role: str):
+    from tests.integration.test_console import _add, _sign_in
+
+    email, password = f"{role}@shop.example", f"{role} password 1"
+    _add(shop, email, role, password)
+    client = shop.app.test_client()
+    assert _sign_in(client, email, password).status_code == 303
+    return client
+
+
+def _cells(html: str, attribute: str) -> list[str]:
+    """The text of each <td> of the first table row with this attribute."""
+    row = re.search(rf"<tr {re.escape(attribute)}>(.*?)</tr>", html, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
+
+
+def test_the_console_page_shows_each_report_as_a_chart_and_a_table(shop):
+    for role in ("staff", "admin"):
+        page = _signed_in(shop, role).get("/admin/performance?since=2026-11-02&until=2026-11-29")
+        assert page.status_code == 200, role
+    html = page.get_data(as_text=True)
+    for name in reports.REPORTS:
+        assert f'data-chart="{name}-chart"' in html
+        assert f'<title id="{name}-chart-title">' in html
+    assert "<script" not in html and "https://" not in html
+    assert 'aria-current="page">Performance' in html
+    # The tables' numbers, as worked out in the tests above.
+    assert _cells(html, 'data-status="delivered"') == ["delivered", "2", "2"]
+    assert 'data-bottleneck="transit"' in html
+    assert _cells(html, 'data-carrier="ups-US"') == [
+        "ups",
+        "US",
+        "2",
+        "50%",
+        "50%",
+        "0%",
+        "2.0 / 2.0",
+    ]
+    assert _cells(html, 'data-week="2026-W45"')[:1] == ["36.0 / 45.6 2 orders"]
+    assert _cells(html, 'data-product="Mug"') == ["Mug", "3", "2", "67%"]
+    assert _cells(html, 'data-channel="sms"') == ["sms", "2", "1", "1", "50%"]
+    assert 'href="/api/v1/reports/funnel.csv?since=2026-11-02&amp;until=2026-11-29"' in html
+
+
+def test_the_console_page_says_when_a_period_is_wrong(shop):
+    client = _signed_in(shop, "staff")
+    page = client.get("/admin/performance?since=2026-11-10&until=2026-11-01")
+    assert page.status_code == 400 and "since must be before until" in page.get_data(as_text=True)
+    assert shop.app.test_client().get("/admin/performance").status_code == 303, "signed out"
