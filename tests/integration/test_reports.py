@@ -251,6 +251,7 @@ def test_the_console_page_shows_each_report_as_a_chart_and_a_table(shop):
         "2.0 / 2.0",
     ]
     assert _cells(html, 'data-week="2026-W45"')[:1] == ["36.0 / 45.6 2 orders"]
+    assert _cells(html, 'data-reason="damaged"') == ["It arrived damaged", "2", "2"]
     assert _cells(html, 'data-product="Mug"') == ["Mug", "3", "2", "67%"]
     assert _cells(html, 'data-channel="sms"') == ["sms", "2", "1", "1", "50%"]
     assert 'href="/api/v1/reports/funnel.csv?since=2026-11-02&amp;until=2026-11-29"' in html
