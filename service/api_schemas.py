@@ -350,3 +350,152 @@ class ReturnQuerySchema(Schema):
     order = _query_text("The order's id or number (e.g. `#1042`).")
     since = _moment("Created on or after (ISO date or date-time; a date is its whole day).")
     until = _moment("Created before the end of (ISO date or date-time).")
+
+
+# --- reports (ordertrack/store/reports.py) ---------------------------------------------
+
+
+class ReportPeriodQuerySchema(Schema):
+    """A report's period; without one, the last eight weeks (at most 366 days)."""
+
+    since = _moment("From this date or time (UTC if no zone); default 8 weeks before `until`.")
+    until = _moment("Up to this date or time, excluded; a date alone means to its end.")
+
+
+class ReportQuerySchema(ReportPeriodQuerySchema):
+    format = fields.String(
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={"description": "`csv` answers the same numbers as one CSV table."},
+    )
+
+
+def _count(description: str, **options) -> fields.Integer:
+    return fields.Integer(required=True, metadata={"description": description}, **options)
+
+
+def _ratio(description: str) -> fields.Float:
+    return _maybe(fields.Float, description + " From 0 to 1; null when there is nothing to count.")
+
+
+class _Period(Schema):
+    since = fields.DateTime(required=True, metadata={"description": "The period's start."})
+    until = fields.DateTime(required=True, metadata={"description": "Its end, excluded."})
+
+
+class FunnelRowSchema(Schema):
+    status = _text("An order status.", validate=_one_of(OrderStatus))
+    line = _text("`main` for the main line, `detour` off it.", validate=_one_of(["main", "detour"]))
+    orders = _count("The period's orders at this status now.")
+    at_or_past = _maybe(fields.Integer, "Orders at this main-line step or further (detours: null).")
+
+
+class FunnelReportSchema(_Period):
+    """Orders of the period (by when they reached us) by where they stand now."""
+
+    total = _count("The period's orders.")
+    rows = fields.List(fields.Nested(FunnelRowSchema), required=True)
+
+
+class StageFigureSchema(Schema):
+    count = _count("Orders with this stage done.")
+    p50_hours = _maybe(fields.Float, "Median, in hours.")
+    p90_hours = _maybe(fields.Float, "90th percentile, in hours.")
+
+
+class StageWeekSchema(Schema):
+    week = _text("The ISO week the orders were placed (`2026-W45`), or `all`.")
+    warehouse = fields.Nested(StageFigureSchema, required=True)
+    pickup = fields.Nested(StageFigureSchema, required=True)
+    transit = fields.Nested(StageFigureSchema, required=True)
+    order_to_delivered = fields.Nested(StageFigureSchema, required=True)
+    bottleneck = _maybe(fields.String, "The stage with the longest median (of the first three).")
+
+
+class StagesReportSchema(_Period):
+    """Stage durations by week: warehouse (order to shipped), pickup (to the first scan),
+    transit (to delivered), and order to delivered."""
+
+    weeks = fields.List(fields.Nested(StageWeekSchema), required=True)
+    overall = fields.Nested(StageWeekSchema, required=True)
+
+
+class CarrierRowSchema(Schema):
+    carrier = _text("The carrier, in lower case.")
+    country = _maybe(fields.String, "The destination country (ISO 3166 code).")
+    parcels = _count("Parcels of the period's orders.")
+    delivered = _count("Of them, delivered.")
+    on_time_share = _ratio("Delivered on or before the carrier's estimate, of those with one.")
+    first_attempt_share = _ratio("Delivered with no failed attempt before, of those delivered.")
+    exception_share = _ratio("Parcels that had a carrier exception.")
+    transit_p50_days = _maybe(fields.Float, "Median days from first scan to delivered.")
+    transit_p90_days = _maybe(fields.Float, "90th percentile of the same.")
+
+
+class CarriersReportSchema(_Period):
+    """Carrier scorecards by carrier and destination country."""
+
+    rows = fields.List(fields.Nested(CarrierRowSchema), required=True)
+
+
+class DelayWeekSchema(Schema):
+    week = _text("ISO week.")
+    raised = _count("Delay flags raised that week.")
+    cleared = _count("Delay flags cleared that week.")
+
+
+class OpenFlagCountSchema(Schema):
+    kind = _text("The flag's kind.", validate=_one_of(delays.KINDS))
+    open = _count("Flags of this kind open now.")
+
+
+class DelaysReportSchema(_Period):
+    """Delay flags raised and cleared per week, and open now by kind."""
+
+    weeks = fields.List(fields.Nested(DelayWeekSchema), required=True)
+    open_now = fields.List(fields.Nested(OpenFlagCountSchema), required=True)
+
+
+class ReturnReasonRowSchema(Schema):
+    reason = _text("Why the customer sends it back.")
+    returns = _count("Returns asked for in the period.")
+    items = _count("Items in them.")
+
+
+class ReturnProductRowSchema(Schema):
+    product = _text("The product's title, as the order line names it.")
+    ordered = _count("Items ordered in the period's orders.")
+    returned = _count("Of those orders, items asked to be returned.")
+    return_rate = _ratio("Returned over ordered.")
+
+
+class ReturnsReportSchema(_Period):
+    """Returns by reason, and the return rate per product."""
+
+    reasons = fields.List(fields.Nested(ReturnReasonRowSchema), required=True)
+    products = fields.List(fields.Nested(ReturnProductRowSchema), required=True)
+
+
+class ChannelRowSchema(Schema):
+    channel = _text("email, sms or webhook.")
+    total = _count("Messages made in the period.")
+    delivered = _count("Sent, or confirmed delivered by the provider.")
+    failed = _count("Failed for good.")
+    delivery_rate = _ratio("Delivered over all.")
+    failed_share = _ratio("Failed over all.")
+
+
+class NotificationsReportSchema(_Period):
+    """Notification delivery per channel."""
+
+    rows = fields.List(fields.Nested(ChannelRowSchema), required=True)
+
+
+#: Each report's answer, by its name in the path.
+REPORT_SCHEMAS: dict[str, type[Schema]] = {
+    "funnel": FunnelReportSchema,
+    "stages": StagesReportSchema,
+    "carriers": CarriersReportSchema,
+    "delays": DelaysReportSchema,
+    "returns": ReturnsReportSchema,
+    "notifications": NotificationsReportSchema,
+}

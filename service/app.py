@@ -20,6 +20,7 @@ from service import (
     errors,
     health,
     metrics,
+    reports_api,
     returns_api,
     returns_page,
     tracking,
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
         tracking.bp,
         returns_page.bp,
         returns_api.bp,
+        reports_api.bp,
         console.bp,
     )
     for blueprint in blueprints:

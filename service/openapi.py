@@ -56,6 +56,8 @@ class Operation:
     body: type[Schema] | None = None
     body_required: bool = False
     public: bool = False
+    #: The same answer as CSV too (`?format=csv`).
+    also_csv: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -160,6 +162,28 @@ OPERATIONS: dict[str, Operation] = {
     ),
 }
 
+#: The reports' words in the document, by name (ordertrack/store/reports.py REPORTS).
+REPORT_SUMMARIES = {
+    "funnel": "Orders by stage now, as a funnel",
+    "stages": "Stage durations p50/p90 by week, with the bottleneck",
+    "carriers": "Carrier scorecards by carrier and destination",
+    "delays": "Delay flags raised and cleared per week, open by kind",
+    "returns": "Returns by reason, return rate per product",
+    "notifications": "Notification delivery rate per channel",
+}
+for _name, _summary in REPORT_SUMMARIES.items():
+    OPERATIONS[f"reports_api.report_{_name}"] = Operation(
+        _summary,
+        "reports",
+        s.REPORT_SCHEMAS[_name],
+        errors=(400,),
+        query=s.ReportQuerySchema,
+        also_csv=True,
+    )
+    OPERATIONS[f"reports_api.report_{_name}_csv"] = Operation(
+        f"{_summary}, as CSV", "reports", "text/csv", errors=(400,), query=s.ReportPeriodQuerySchema
+    )
+
 _PARAMETER = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 _DESCRIPTION = """Order tracking for the merchant: orders and their parcels, notifications,
 returns, and the webhooks behind them. Every operation needs `Authorization: Bearer
@@ -252,7 +276,10 @@ def _success(op: Operation) -> dict:
     if isinstance(op.answer, str):
         schema = {"type": "object"} if op.answer == JSON else {"type": "string"}
         return {"description": SUCCESS[op.status], "content": {op.answer: {"schema": schema}}}
-    return {"description": SUCCESS[op.status], "content": {JSON: {"schema": op.answer}}}
+    content = {JSON: {"schema": op.answer}}
+    if op.also_csv:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    return {"description": SUCCESS[op.status], "content": content}
 
 
 def _errors(op: Operation, path: str) -> dict:

@@ -2,12 +2,13 @@
 and the console, each value checked, with an error that says which one is wrong."""
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ordertrack import delays
 from ordertrack.replay import ReplayFilter
 from ordertrack.statuses import OrderStatus
+from ordertrack.store import reports
 from ordertrack.store.models import ID_MAX
 from ordertrack.store.search import ANY_FLAG, DEFAULT_LIMIT, MAX_LIMIT, OrderFilters
 
@@ -86,3 +87,17 @@ def _no_nul(values: Mapping[str, str]) -> None:
     for name, value in values.items():
         if isinstance(value, str) and "\x00" in value:
             raise ValueError(f"{name} must not contain a NUL character")
+
+
+def report_period(args: Mapping[str, str], now: datetime) -> reports.Period:
+    """The reports' `since` and `until` (ISO dates or times; a date alone as `until` means
+    to the end of that day), by default the last eight weeks; ValueError names the bad one."""
+    _no_nul(args)
+    until_text = args.get("until") or ""
+    try:
+        since, until = moment(args.get("since"), "since"), moment(until_text, "until")
+        if until is not None and len(until_text) == len("2026-12-01"):
+            until += timedelta(days=1)
+        return reports.period(since, until, now)
+    except OverflowError:
+        raise ValueError("since and until must be dates between the years 1 and 9999") from None

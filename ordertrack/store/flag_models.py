@@ -29,6 +29,9 @@ class DelayFlag(Base):
         ),
         Index("ix_delay_flags_open_since", "since", postgresql_where=_OPEN, sqlite_where=_OPEN),
         Index("ix_delay_flags_order", "order_id"),
+        # The delays report: flags raised, and flags cleared, in a period.
+        Index("ix_delay_flags_created", "created_at"),
+        Index("ix_delay_flags_cleared", "cleared_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

@@ -112,6 +112,8 @@ class Order(Base):
         # Search by order number, whatever the platform.
         Index("ix_orders_external_id", "external_id"),
         Index("ix_orders_name", "name"),
+        # The reports select a period's orders by when they reached us.
+        Index("ix_orders_created", "created_at"),
         # ... by the customer's email, or the start of their name, in any case.
         Index("ix_orders_email_lower", func.lower(text("email"))),
         Index(
@@ -244,6 +246,8 @@ class Outbox(Base):
             "order_id", "parcel", "kind", "channel", "recipient", name="uq_outbox_once"
         ),
         Index("ix_outbox_status_touched", "status", "touched_at"),
+        # The notifications report: a period's messages.
+        Index("ix_outbox_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

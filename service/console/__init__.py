@@ -11,4 +11,12 @@ from flask import Blueprint
 bp = Blueprint("console", __name__, url_prefix="/admin")
 
 # The views, each module registering its own on `bp`.
-from service.console import attention, auth, inbox, orders, people, returns  # noqa: E402, F401
+from service.console import (  # noqa: E402, F401
+    attention,
+    auth,
+    inbox,
+    orders,
+    people,
+    performance,
+    returns,
+)

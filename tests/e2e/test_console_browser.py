@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, select, update
+from sqlalchemy.orm import Session
 
 from ordertrack.store.models import Inbox
+from tests.support import report_story
 from tests.support.browser import DESKTOP, SCREENSHOTS, Served
 from tests.support.webhooks import ORDER_ID, STORY
 
@@ -158,3 +160,24 @@ def test_staff_open_needs_attention_and_follow_a_late_parcel_to_its_order(served
     rows.first.get_by_role("link", name="#1042").click()
     expect(page.get_by_role("heading", name="Order #1042")).to_be_visible()
     expect(page.locator("#delays tr[data-flag]")).to_have_count(2)
+
+
+def test_staff_read_the_performance_page_charts_beside_their_tables(served, page):
+    """The report story (tests/support/report_story.py) as the page draws it."""
+    engine = create_engine(served.database_url)
+    with Session(engine) as session, session.begin():
+        report_story.seed(session)
+    engine.dispose()
+    add_user(served, STAFF[0], "staff", STAFF[1])
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, served, *STAFF)
+
+    page.get_by_role("link", name="Performance").click()
+    expect(page.get_by_role("heading", name="Performance", level=1)).to_be_visible()
+    page.get_by_label("From").fill("2026-11-02")
+    page.get_by_label("To (inclusive)").fill("2026-11-29")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator('tr[data-status="delivered"]')).to_contain_text("2")
+    expect(page.get_by_role("img", name="Median hours per stage")).to_be_visible()
+    expect(page.locator("[data-bottleneck]")).to_have_text("First scan to delivered (transit)")
+    page.screenshot(path=str(SCREENSHOTS / "console-performance.png"), full_page=True)
