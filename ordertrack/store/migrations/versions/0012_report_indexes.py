@@ -1,7 +1,7 @@
 """report indexes: the performance reports select a period by these times
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-20 09:00:00
 
 Each report (ordertrack/store/reports.py) is bounded by its period on one time column; an
@@ -10,8 +10,8 @@ index on it keeps a report's cost to the period's rows, not the table's.
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
