@@ -582,12 +582,16 @@ def run(
         figures = measure(sa_url, sample(pq_url, orders, 2000, rng), requests, warmup, seed)
     finally:
         if not keep:
-            import psycopg
-
-            with psycopg.connect(_admin_urls(admin_url)[1], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-            common.log(f"dropped database {db} (--keep keeps it for the next run)")
+            drop(admin_url, db)
     return report(figures, orders, history, busy)
+
+
+def drop(admin_url: str, db: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_admin_urls(admin_url)[1], autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    common.log(f"dropped database {db} (--keep keeps it for the next run)")
 
 
 def report(figures: dict, orders: int, history: int, busy: float) -> list[dict]:
