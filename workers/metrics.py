@@ -27,7 +27,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordertrack.store import inbox, views
+from ordertrack import delays
+from ordertrack.store import flags, inbox, views
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class StoreCollector:
             with self._sessions() as session:
                 backlog = inbox.backlog(session)
                 unknown = views.unknown_codes(session)
+                late = flags.count_open_by_kind(session)
         except Exception as exc:  # the scrape still answers, and says the store did not
             log.warning("metrics: the database did not answer (%s)", type(exc).__name__)
             up.add_metric([], 0)
@@ -122,6 +124,7 @@ class StoreCollector:
         yield up
         yield from _backlog_families(backlog)
         yield from _unknown_code_families(unknown)
+        yield _open_flags_family(late)
 
 
 def _backlog_families(backlog: inbox.Backlog):
@@ -162,6 +165,20 @@ def _unknown_code_families(unknown: list[dict]):
         codes.add_metric([source], distinct)
         events.add_metric([source], total)
     return codes, events
+
+
+def _open_flags_family(open_by_kind: dict[str, int]) -> GaugeMetricFamily:
+    """Every kind, 0 included, so a panel's line drops to 0 instead of vanishing. One flag
+    is one order (not_shipped) or one parcel (the rest): the partial index on open flags
+    keeps the count cheap."""
+    family = GaugeMetricFamily(
+        "ordertrack_delay_flags_open",
+        "Open delay flags by kind: orders not shipped in time, parcels late in each way.",
+        labels=["kind"],
+    )
+    for kind in dict.fromkeys((*delays.KINDS, *open_by_kind)):
+        family.add_metric([kind], open_by_kind.get(kind, 0))
+    return family
 
 
 def prepare_multiprocess_dir(path: str | None) -> None:

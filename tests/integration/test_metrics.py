@@ -149,3 +149,32 @@ def test_metrics_token_is_required_as_a_bearer_token_when_set(start):
         assert response.status_code == 401, headers
         assert response.json["status"] == 401 and response.json["error"]
     assert scrape(service.client, token="metrics-secret")
+
+
+FLAGS_OPEN = "ordertrack_delay_flags_open"
+
+
+def test_open_delay_flags_are_gauged_by_kind_and_fall_when_cleared(service):
+    from datetime import UTC, datetime
+
+    from ordertrack import delay_check, delays
+
+    for request in (shopify("orders_create"), shopify("fulfillments_create")):
+        _post_and_drain(service, request, 202)
+    _post_and_drain(service, easypost("tracker_updated__in_transit"), 202)
+    quiet = scrape(service.client)
+    assert all((FLAGS_OPEN, (("kind", kind),)) in quiet for kind in delays.KINDS)
+    assert sum(value(quiet, FLAGS_OPEN, kind=kind) for kind in delays.KINDS) == 0
+
+    # Last scan Tue 3 Nov 08:00, estimate Wed 4: a week later it is late and unmoved.
+    late = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    delay_check.check_all(service.runtime.sessions, service.runtime.settings, late)
+    flagged = scrape(service.client)
+    assert value(flagged, FLAGS_OPEN, kind="past_estimate") == 1
+    assert value(flagged, FLAGS_OPEN, kind="no_movement") == 1
+    assert value(flagged, FLAGS_OPEN, kind="not_shipped") == 0
+
+    _post_and_drain(service, easypost("tracker_updated__out_for_delivery"), 202)
+    moved = scrape(service.client)
+    assert value(moved, FLAGS_OPEN, kind="no_movement") == 0, "the scan cleared it"
+    assert value(moved, FLAGS_OPEN, kind="past_estimate") == 1
