@@ -105,6 +105,25 @@ def estimate(
     return None
 
 
+def learned_lanes(
+    deliveries: Iterable[Delivery], min_samples: int = MIN_SAMPLES
+) -> list[tuple[tuple, LaneEstimate]]:
+    """Every lane these deliveries (one carrier's) teach, at each basis, with what it
+    learned: (lane key, estimate), widest basis first. What a parcel on that lane is told."""
+    days: dict[tuple[str, tuple], list[int]] = {}
+    for delivery in deliveries:
+        for basis in BASES:
+            key = delivery.lane.key(basis)
+            if key is not None:
+                days.setdefault((basis, key), []).append(delivery.days)
+    found = [
+        (key, LaneEstimate(percentile(taken, 0.5), percentile(taken, 0.9), len(taken), basis))
+        for (basis, key), taken in days.items()
+        if len(taken) >= min_samples
+    ]
+    return sorted(found, key=lambda f: (-BASES.index(f[1].basis), f[0]))
+
+
 def transit_days(calendar: Calendar, first_scan: datetime, delivered: datetime) -> int:
     """Whole business days from the first scan to the delivery (same day: 0)."""
     return calendar.count(first_scan, delivered) if delivered >= first_scan else 0
@@ -151,42 +170,10 @@ def learned(
 
 @dataclass(frozen=True)
 class Past:
-    """A delivered parcel, for the accuracy count: which carrier, where, scanned, delivered."""
+    """A delivered parcel, for the accuracy count (lane_accuracy.py) and the estimates report:
+    which carrier, where, scanned, delivered."""
 
     carrier: str
     lane: Lane
     first_scan: datetime
     delivered_at: datetime
-
-
-def accuracy(
-    calendar: Calendar,
-    parcels: Iterable[Past],
-    window_days: int = WINDOW_DAYS,
-    min_samples: int = MIN_SAMPLES,
-    judged_from: datetime | None = None,
-) -> tuple[int, int]:
-    """(delivered by the p90 date, parcels that had an estimate). Each parcel is held to the
-    estimate it would have had at its first scan: from its carrier's deliveries before then,
-    within the window. Counting it against deliveries that include itself would flatter.
-    Parcels delivered before `judged_from` only teach: they are not counted."""
-    parcels = sorted(parcels, key=lambda p: p.delivered_at)
-    days = [transit_days(calendar, p.first_scan, p.delivered_at) for p in parcels]
-    window = timedelta(days=window_days)
-    on_time = counted = 0
-    for parcel in parcels:
-        if judged_from is not None and parcel.delivered_at < judged_from:
-            continue
-        earlier = [
-            Delivery(other.lane, took)
-            for other, took in zip(parcels, days, strict=True)
-            if other.carrier == parcel.carrier
-            and parcel.first_scan - window <= other.delivered_at < parcel.first_scan
-        ]
-        found = estimate(parcel.lane, earlier, min_samples)
-        if found is None:
-            continue
-        counted += 1
-        _first, last = dates(calendar, parcel.first_scan, found)
-        on_time += parcel.delivered_at < due(calendar, last)
-    return on_time, counted

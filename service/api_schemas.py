@@ -490,6 +490,50 @@ class NotificationsReportSchema(_Period):
     rows = fields.List(fields.Nested(ChannelRowSchema), required=True)
 
 
+class LearnedLaneSchema(Schema):
+    carrier = _text("The carrier, in lower case.")
+    service = _maybe(
+        fields.String,
+        "The service level; null: no source reports one, so lanes do not differ by it.",
+    )
+    basis = _text(
+        "How wide the lane is: `postcode` (prefix), `region`, `country`, `carrier` (anywhere).",
+        validate=validate.OneOf(["postcode", "region", "country", "carrier"]),
+    )
+    lane = _text(
+        "From the shop to: `anywhere`, a country (`US`), a region (`US-NY`) or a postcode "
+        "prefix (`US 100*`)."
+    )
+    p50_days = _count("Median business days from first scan to delivery.")
+    p90_days = _count("90th percentile of the same: a parcel is `past_estimate` after it.")
+    samples = _count("Deliveries it was learned from.")
+
+
+class CarrierAccuracySchema(Schema):
+    carrier = _text("The carrier, in lower case, or `all`.")
+    on_time = _count("Parcels delivered by the p90 date of their learned estimate.")
+    judged = _count("Parcels delivered in the period that had a learned estimate.")
+    share = _ratio("On time over judged.")
+    sampled = fields.Boolean(
+        required=True,
+        metadata={"description": "Only the newest parcels were judged (a busy carrier)."},
+    )
+
+
+class EstimateAccuracySchema(CarrierAccuracySchema):
+    carrier = fields.String(metadata={"description": "Absent: all carriers together."})
+    carriers = fields.List(fields.Nested(CarrierAccuracySchema), required=True)
+
+
+class EstimatesReportSchema(_Period):
+    """Delivery estimates learned from the shop's own deliveries: the lanes known at the
+    period's end, and how often the period's parcels arrived by their p90 date."""
+
+    window_days = _count("Days of deliveries estimates are learned from (ESTIMATE_WINDOW_DAYS).")
+    lanes = fields.List(fields.Nested(LearnedLaneSchema), required=True)
+    accuracy = fields.Nested(EstimateAccuracySchema, required=True)
+
+
 #: Each report's answer, by its name in the path.
 REPORT_SCHEMAS: dict[str, type[Schema]] = {
     "funnel": FunnelReportSchema,
@@ -498,4 +542,5 @@ REPORT_SCHEMAS: dict[str, type[Schema]] = {
     "delays": DelaysReportSchema,
     "returns": ReturnsReportSchema,
     "notifications": NotificationsReportSchema,
+    "estimates": EstimatesReportSchema,
 }

@@ -170,6 +170,7 @@ REPORT_SUMMARIES = {
     "delays": "Delay flags raised and cleared per week, open by kind",
     "returns": "Returns by reason, return rate per product",
     "notifications": "Notification delivery rate per channel",
+    "estimates": "Learned delivery estimates by lane, and their accuracy",
 }
 for _name, _summary in REPORT_SUMMARIES.items():
     OPERATIONS[f"reports_api.report_{_name}"] = Operation(

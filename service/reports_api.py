@@ -4,11 +4,14 @@ spreadsheet. A route per report, so that each has its own schema in the OpenAPI 
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ordertrack.store import reports
+from ordertrack.settings import Settings
+from ordertrack.store import estimate_report, reports
 from service.api import refuse_nul_in_path, require_token
 from service.errors import error_response
 from service.queries import report_period
@@ -32,6 +35,14 @@ def csv_response(name: str, report: dict) -> Response:
     return Response(out.getvalue(), mimetype="text/csv", headers=headers)
 
 
+def shop_reports(settings: Settings) -> dict[str, Callable[..., dict]]:
+    """The reports as this shop reads them: learned estimates in its business days (SHOP_
+    TIMEZONE, BUSINESS_DAYS, HOLIDAYS) and its ESTIMATE_WINDOW_DAYS."""
+    learning = estimate_report.Learning(settings.calendar(), settings.estimate_window_days)
+    estimates = partial(estimate_report.estimates_report, learning=learning)
+    return {**reports.REPORTS, "estimates": estimates}
+
+
 def _answer(name: str, as_csv: bool):
     fmt = request.args.get("format") or "json"
     if fmt not in FORMATS:
@@ -40,8 +51,9 @@ def _answer(name: str, as_csv: bool):
         period = report_period(request.args, datetime.now(UTC))
     except ValueError as error:
         return error_response(400, str(error))
-    with current_app.extensions["ordertrack"].sessions() as session:
-        report = reports.REPORTS[name](session, period)
+    edge = current_app.extensions["ordertrack"]
+    with edge.sessions() as session:
+        report = shop_reports(edge.settings)[name](session, period)
     if as_csv or fmt == "csv":
         return csv_response(name, report)
     return jsonify(report)

@@ -149,32 +149,3 @@ class Book:
                 scan = scans.get((order.id, parcel.key))
                 found[parcel.key] = lanes.learned(self.calendar, estimate, scan, self.now)
         return found
-
-
-def accuracy(
-    session: Session,
-    calendar: Calendar,
-    now: datetime,
-    window_days: int = lanes.WINDOW_DAYS,
-    min_samples: int = lanes.MIN_SAMPLES,
-) -> tuple[int, int]:
-    """(delivered by their p90 date, parcels that had a learned estimate), for parcels
-    delivered in the window: each against the estimate it would have had at its first scan,
-    so deliveries from one window further back are read too."""
-    since = now - timedelta(days=2 * window_days)
-    carriers = session.scalars(
-        select(func.lower(Shipment.carrier))
-        .where(
-            Shipment.status == ShipmentStatus.DELIVERED.value,
-            Shipment.status_at >= now - timedelta(days=window_days),
-            Shipment.carrier.is_not(None),
-        )
-        .distinct()
-    ).all()
-    on_time = counted = 0
-    for carrier in carriers:
-        parcels = delivered(session, carrier, since, now)
-        start = now - timedelta(days=window_days)
-        good, total = lanes.accuracy(calendar, parcels, window_days, min_samples, start)
-        on_time, counted = on_time + good, counted + total
-    return on_time, counted

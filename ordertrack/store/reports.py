@@ -17,7 +17,7 @@ from sqlalchemy import Integer, and_, case, cast, func, select, true
 from sqlalchemy.orm import Session
 
 from ordertrack.statuses import OrderStatus
-from ordertrack.store import flags
+from ordertrack.store import estimate_report, flags
 from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import History, Order, Outbox, OutboxStatus, Shipment
 from ordertrack.store.return_models import Return, ReturnItem
@@ -429,12 +429,15 @@ REPORTS: dict[str, Callable[[Session, Period], dict]] = {
     "delays": delays,
     "returns": returns,
     "notifications": notifications,
+    "estimates": estimate_report.estimates_report,
 }
 
 
 def table(name: str, report: dict) -> tuple[list[str], list[list]]:
     """A report as one flat table (header, rows), for CSV: nested parts become columns, and a
     report with two lists says which list a row is from."""
+    if name == "estimates":
+        return estimate_report.table(report)
     if name == "stages":
         header = ["week", "bottleneck"] + [
             f"{s}_{m}" for s in STAGES for m in ("count", "p50_hours", "p90_hours")

@@ -7,15 +7,20 @@ from datetime import UTC, datetime, timedelta
 
 from flask import request, url_for
 
-from ordertrack import delays
+from ordertrack import delays, lanes
 from ordertrack.returns.line import REASONS
 from ordertrack.store import reports
 from service.console import bp
 from service.console.web import edge, render
 from service.queries import report_period
+from service.reports_api import shop_reports
 
 #: What a table or a bar shows for "nothing to count".
 NONE = "\N{EN DASH}"
+#: A p90 date should hold for nine parcels in ten: a carrier below is drawn in red.
+TARGET_SHARE = 0.9
+#: Lanes the page lists (widest first); the CSV has them all.
+LANES_SHOWN = 40
 
 
 @bp.get("/performance")
@@ -27,7 +32,8 @@ def performance():
     except ValueError as problem:
         error, period = str(problem), reports.period(None, None, now)
     with edge().sessions() as session:
-        found = {name: report(session, period) for name, report in reports.REPORTS.items()}
+        every = shop_reports(edge().settings).items()
+        found = {name: report(session, period) for name, report in every}
     shown_until = period.until - timedelta(microseconds=1)
     kept = {k: request.args[k] for k in ("since", "until") if request.args.get(k)}
     return render(
@@ -43,7 +49,14 @@ def performance():
         flag_words=delays.WORDS,
         reason_words=REASONS,
         csv={name: url_for(f"reports_api.report_{name}_csv", **kept) for name in found},
+        lanes=_widest_first(found["estimates"]["lanes"])[:LANES_SHOWN],
     )
+
+
+def _widest_first(rows: list[dict]) -> list[dict]:
+    """Every carrier's wide lanes before anyone's postcode prefixes."""
+    width = {basis: i for i, basis in enumerate(reversed(lanes.BASES))}
+    return sorted(rows, key=lambda row: (width[row["basis"]], row["carrier"]))
 
 
 def _pct(share: float | None) -> str:
@@ -114,6 +127,15 @@ def _charts(r: dict) -> dict[str, list[dict]]:
          "cls": "hot" if row["failed"] else ""}
         for row in r["notifications"]["rows"]
     ]  # fmt: skip
+    estimates = [
+        {
+            "label": row["carrier"],
+            "value": row["share"] or 0,
+            "text": f"{_pct(row['share'])} by p90 ({row['on_time']} of {row['judged']})",
+            "cls": "hot" if (row["share"] or 0) < TARGET_SHARE else "",
+        }
+        for row in r["estimates"]["accuracy"]["carriers"]
+    ]
     return {
         "funnel": funnel,
         "stages": stages,
@@ -121,4 +143,5 @@ def _charts(r: dict) -> dict[str, list[dict]]:
         "delays": weeks,
         "returns": reasons,
         "notifications": channels,
+        "estimates": estimates,
     }

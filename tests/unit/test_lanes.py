@@ -4,9 +4,12 @@ prefix to the carrier alone, business-day dates, and the accuracy count, by hand
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ordertrack import lanes
 from ordertrack.business_days import Calendar
+from ordertrack.lane_accuracy import accuracy
 from ordertrack.lanes import Delivery, Lane, LaneEstimate, Past
 
 WEEKDAYS = Calendar()  # Mon-Fri, UTC
@@ -97,9 +100,102 @@ def test_accuracy_holds_each_parcel_to_the_estimate_it_had_at_its_first_scan():
     other_carrier = Past("dhl", NYC, later, later + timedelta(days=9))  # nothing to learn from
     parcels = [*teachers, on_time, late, other_carrier]
     # The teachers had fewer than five before them: not counted.
-    assert lanes.accuracy(WEEKDAYS, parcels) == (1, 2)
-    assert lanes.accuracy(WEEKDAYS, parcels, judged_from=later + timedelta(days=3)) == (0, 1)
-    assert lanes.accuracy(WEEKDAYS, parcels, window_days=7) == (0, 0)
+    assert accuracy(WEEKDAYS, parcels) == (1, 2)
+    assert accuracy(WEEKDAYS, parcels, judged_from=later + timedelta(days=3)) == (0, 1)
+    assert accuracy(WEEKDAYS, parcels, window_days=7) == (0, 0)
+
+
+def _judged_one_by_one(calendar, parcels, window_days, min_samples, judged_from, max_samples):
+    """The accuracy count written the plain way: every parcel against every delivery."""
+    on_time = counted = 0
+    for parcel in parcels:
+        if judged_from is not None and parcel.delivered_at < judged_from:
+            continue
+        earlier = sorted(
+            (
+                other
+                for other in parcels
+                if other.carrier == parcel.carrier
+                and parcel.first_scan - timedelta(days=window_days)
+                <= other.delivered_at
+                < parcel.first_scan
+            ),
+            key=lambda other: other.delivered_at,
+        )[-max_samples if max_samples else 0 :]
+        taught = [
+            Delivery(o.lane, lanes.transit_days(calendar, o.first_scan, o.delivered_at))
+            for o in earlier
+        ]
+        found = lanes.estimate(parcel.lane, taught, min_samples)
+        if found is not None:
+            counted += 1
+            last = lanes.dates(calendar, parcel.first_scan, found)[1]
+            on_time += parcel.delivered_at < lanes.due(calendar, last)
+    return on_time, counted
+
+
+_START = datetime(2026, 3, 2, tzinfo=UTC)
+_parcel = st.builds(
+    lambda carrier, lane, scan_hours, transit_hours: Past(
+        carrier,
+        lane,
+        _START + timedelta(hours=scan_hours),
+        _START + timedelta(hours=scan_hours + transit_hours),
+    ),
+    st.sampled_from(["ups", "dhl"]),
+    st.sampled_from([NYC, NYC_OTHER, CA, DE, Lane()]),
+    st.integers(0, 24 * 60),
+    st.integers(1, 24 * 12),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parcels=st.lists(_parcel, max_size=40),
+    window_days=st.sampled_from([7, 20, 90]),
+    min_samples=st.integers(1, 5),
+    judged_after_days=st.none() | st.integers(0, 60),
+    max_samples=st.none() | st.integers(1, 8),
+)
+def test_the_sliding_accuracy_count_agrees_with_judging_one_by_one(
+    parcels, window_days, min_samples, judged_after_days, max_samples
+):
+    judged_from = None if judged_after_days is None else _START + timedelta(days=judged_after_days)
+    options = (window_days, min_samples, judged_from, max_samples)
+    assert accuracy(WEEKDAYS, parcels, *options) == _judged_one_by_one(WEEKDAYS, parcels, *options)
+
+
+def test_the_newest_deliveries_are_all_that_teach_when_capped():
+    start = datetime(2026, 3, 2, 10, tzinfo=UTC)  # a Monday
+    # Five slow ones (4 days), then five quick ones (1 day): capped at five, only the quick
+    # ones teach, and a parcel taking 3 days is late against their p90 of 1.
+    slow = [
+        Past("ups", NYC, start + timedelta(days=i), start + timedelta(days=i + 6)) for i in range(5)
+    ]
+    later = start + timedelta(weeks=2)
+    quick = [
+        Past("ups", NYC, later + timedelta(hours=i), later + timedelta(days=1, hours=i))
+        for i in range(5)
+    ]
+    judged = later + timedelta(weeks=1)
+    parcel = Past("ups", NYC, judged, judged + timedelta(days=3))
+    assert accuracy(WEEKDAYS, [*slow, *quick, parcel], judged_from=judged) == (1, 1)
+    assert accuracy(WEEKDAYS, [*slow, *quick, parcel], judged_from=judged, max_samples=5) == (0, 1)
+
+
+def test_learned_lanes_lists_every_lane_with_enough_deliveries_widest_first():
+    history = _many(NYC, [1, 2, 2, 3, 5]) + _many(NYC_OTHER, [4] * 3) + _many(CA, [6] * 2)
+    assert lanes.learned_lanes(history) == [
+        # All ten: 1 2 2 3 4 4 4 5 6 6.
+        ((), LaneEstimate(4, 6, 10, "carrier")),
+        (("US",), LaneEstimate(4, 6, 10, "country")),
+        (("US", "NY"), LaneEstimate(3, 5, 8, "region")),
+        (("US", "100"), LaneEstimate(2, 5, 5, "postcode")),
+    ]
+    assert lanes.learned_lanes(history, min_samples=3)[-1] == (
+        ("US", "124"),
+        LaneEstimate(4, 4, 3, "postcode"),
+    )
 
 
 def test_past_estimate_from_a_learned_date_only_after_a_first_scan():
