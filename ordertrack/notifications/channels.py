@@ -4,7 +4,7 @@ and NotConfigured when the deployment has not set the channel up."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from ordertrack.business_days import Calendar
 from ordertrack.lanes import WINDOW_DAYS, Learned
@@ -54,6 +54,8 @@ class Job:
     order_document: dict
     #: Estimates learned from past deliveries, by shipment key (emails only).
     learned: Mapping[str, Learned] = field(default_factory=dict)
+    #: The shop's today: an estimate before it is no promise any more.
+    today: date | None = None
 
 
 def send(job: Job, channels: Channels) -> str | None:
@@ -73,6 +75,7 @@ def _email(job: Job, channels: Channels) -> str | None:
         unsubscribe_url=link,
         page_url=tracking_url(channels.public_base_url, channels.link_keys, job.order_id),
         learned=job.learned,
+        today=job.today,
     )
     # The same on every attempt, so a duplicate after an ambiguous failure is recognisable.
     message_id = f"<ordertrack.{job.outbox_id}.{job.order_id}@{channels.message_domain}>"

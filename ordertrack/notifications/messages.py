@@ -10,7 +10,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from math import ceil
 from urllib.parse import quote, urlsplit
@@ -118,12 +118,14 @@ def render(
     tracking_url_for: TrackingUrlFor | None = None,
     page_url: str | None = None,
     learned: Mapping[str, Learned] | None = None,
+    today: date | None = None,
 ) -> Rendered:
     """The email for `kind` in the language of `locale` (the order's, as the platform gave
     it); `tracking_url_for` picks each parcel's link. A parcel's news (`parcel` is its key)
     shows that parcel, says which of the order's parcels it is, and how far the order is.
     `learned`: estimates from past deliveries by shipment key, shown where the carrier gave
-    no date (store/estimates.py)."""
+    no date or its date has passed (store/estimates.py); `today` (the shop's): a date before
+    it is shown as passed, or not at all, never as expected."""
     words = locales.catalog(locales.choose_locale(locale))
     order = _one_line(state.name) or words.raw("email.unnamed")
     about = _about(state, parcel)
@@ -142,7 +144,7 @@ def render(
         "headline": words.text(f"kinds.{policy.base_kind(kind)}.headline", **values),
         "order_line": words.text("email.order", order=order),
         "progress": _progress(kind, state, about, words),
-        "parcels": _parcels(kind, state, words, url_for, about, learned or {}),
+        "parcels": _parcels(kind, state, words, url_for, about, learned or {}, today),
         "order_lines": _order_lines(state, words),
         "track": words.raw("email.track"),
         "shop_name": _one_line(shop_name),
@@ -222,6 +224,7 @@ def _parcels(
     url_for: TrackingUrlFor,
     about,
     learned: Mapping[str, Learned],
+    today: date | None = None,
 ) -> list[Parcel]:
     if about:
         title = (
@@ -229,7 +232,7 @@ def _parcels(
             if about.count > 1
             else words.raw("email.parcel_single")
         )
-        return [_parcel(kind, about.shipment, title, words, url_for, learned)]
+        return [_parcel(kind, about.shipment, title, words, url_for, learned, today)]
     live = _live(state)
     return [
         Parcel(
@@ -237,7 +240,7 @@ def _parcels(
             if len(live) > 1
             else words.raw("email.parcel_single"),
             status=words.raw(f"shipment_status.{s.status.value}"),
-            details=_details(s, words, _announces_number(kind, s), learned.get(s.key)),
+            details=_details(s, words, _announces_number(kind, s), learned.get(s.key), today),
             link=url_for(s),
         )
         for n, s in enumerate(live, start=1)
@@ -245,12 +248,12 @@ def _parcels(
 
 
 def _parcel(
-    kind: str, s: ShipmentState, title: str, words, url_for: TrackingUrlFor, learned
+    kind: str, s: ShipmentState, title: str, words, url_for: TrackingUrlFor, learned, today=None
 ) -> Parcel:
     return Parcel(
         title=title,
         status=words.raw(f"shipment_status.{s.status.value}"),
-        details=_details(s, words, _announces_number(kind, s), learned.get(s.key)),
+        details=_details(s, words, _announces_number(kind, s), learned.get(s.key), today),
         link=url_for(s),
     )
 
@@ -320,32 +323,45 @@ def _progress(kind: str, state: OrderState, about: About | None, words) -> str |
 
 
 def _details(
-    s: ShipmentState, words: locales.Catalog, renumbered: bool, learned: Learned | None = None
+    s: ShipmentState,
+    words: locales.Catalog,
+    renumbered: bool,
+    learned: Learned | None = None,
+    today: date | None = None,
 ) -> list[tuple[str, str]]:
-    """Carrier, number, the estimate (the carrier's, or else one learned from past
-    deliveries, labelled so the customer knows it is ours, not the carrier's) and items."""
+    """Carrier, number, the estimate and items. The estimate is the carrier's; once that
+    has passed it is said so, and one learned from past deliveries (labelled so the customer
+    knows it is ours, not the carrier's) is the new one, if its last day is still ahead."""
     carrier = s.carrier or s.reported_carrier
     number = _one_line(s.tracking_number) or words.raw("email.no_tracking_number")
     if renumbered:
         number += f" ({words.raw('email.new_tracking_number')})"
     details = [(words.raw("email.carrier"), _carrier_name(carrier))] if carrier else []
     details.append((words.raw("email.tracking_number"), number))
-    if s.est_delivery and s.status not in _ARRIVED:
-        details.append((words.raw("email.estimate"), words.date(s.est_delivery)))
-    elif learned is not None and s.status not in _ARRIVED:
-        when = (
-            words.date(learned.first)
-            if learned.first == learned.last
-            else words.text(
-                "email.estimate_range",
-                first=words.date(learned.first),
-                last=words.date(learned.last),
-            )
-        )
-        details.append((words.raw("email.estimate_learned"), when))
+    if s.status not in _ARRIVED:
+        details += _estimates(s, words, learned, today)
     if s.items:
         details.append((words.raw("email.items"), _items(s.items, words)))
     return details
+
+
+def _estimates(
+    s: ShipmentState, words: locales.Catalog, learned: Learned | None, today: date | None
+) -> list[tuple[str, str]]:
+    passed = today is not None and s.est_delivery is not None and s.est_delivery < today
+    if s.est_delivery and not passed:
+        return [(words.raw("email.estimate"), words.date(s.est_delivery))]
+    shown = [(words.raw("email.estimate_passed"), words.date(s.est_delivery))] if passed else []
+    if learned is None or (today is not None and learned.last < today):
+        return shown
+    when = (
+        words.date(learned.first)
+        if learned.first == learned.last
+        else words.text(
+            "email.estimate_range", first=words.date(learned.first), last=words.date(learned.last)
+        )
+    )
+    return [*shown, (words.raw("email.estimate_learned"), when)]
 
 
 def _order_lines(state: OrderState, words: locales.Catalog) -> list[tuple[str, str]]:

@@ -188,10 +188,11 @@ def _job(
     order = load_order(session, row.order_id)
     state = to_state(order)
     document = order_document(session, order) if row.channel == MERCHANT_WEBHOOK else {}
-    learned = {}
+    learned, now = {}, datetime.now(UTC)
+    today = channels.calendar.local(now).date()
     if row.channel == EMAIL:
-        book = estimates.Book(channels.calendar, datetime.now(UTC), channels.estimate_window_days)
-        learned = book.for_order(session, order, state.shipments)
+        book = estimates.Book(channels.calendar, now, channels.estimate_window_days)
+        learned = book.for_order(session, order, state.shipments, today=today)
     job = _Claimed(
         outbox_id=outbox_id,
         order_id=row.order_id,
@@ -203,6 +204,7 @@ def _job(
         created_at=row.created_at,
         order_document=document,
         learned=learned,
+        today=today,
         attempts=row.attempts,
     )
     if row.channel != MERCHANT_WEBHOOK and _stale(session, row.kind, state, row.parcel):

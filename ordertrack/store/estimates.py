@@ -9,7 +9,7 @@ transit time and is left out.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -94,14 +94,11 @@ def first_scans(session: Session, order_ids: Iterable[int]) -> dict[tuple[int, s
     return {(order_id, key): at for order_id, key, at in session.execute(query)}
 
 
-def wants_estimate(parcel: ShipmentState) -> bool:
-    """On its way, with a carrier to learn from, and no date from the carrier."""
-    return (
-        parcel.live
-        and bool(parcel.carrier)
-        and not parcel.est_delivery
-        and parcel.status not in _ARRIVED
-    )
+def wants_estimate(parcel: ShipmentState, today: date | None = None) -> bool:
+    """On its way, with a carrier to learn from, and no date from the carrier (or, when
+    `today` is given, none still ahead: a passed date leaves room for a new estimate)."""
+    no_date = not parcel.est_delivery or (today is not None and parcel.est_delivery < today)
+    return parcel.live and bool(parcel.carrier) and no_date and parcel.status not in _ARRIVED
 
 
 @dataclass
@@ -133,10 +130,12 @@ class Book:
         order: Order,
         parcels: Iterable[ShipmentState],
         scans: dict[tuple[int, str], datetime] | None = None,
+        today: date | None = None,
     ) -> dict[str, lanes.Learned]:
         """shipment key -> learned dates, for the order's parcels that want one and have a
-        lane with enough deliveries. `scans`: first_scans() already read for a batch."""
-        wanted = [p for p in parcels if wants_estimate(p)]
+        lane with enough deliveries. `scans`: first_scans() already read for a batch;
+        `today`: also for parcels whose carrier's date has passed (wants_estimate)."""
+        wanted = [p for p in parcels if wants_estimate(p, today)]
         if not wanted:
             return {}
         if scans is None:
