@@ -35,15 +35,15 @@ def read_view(
     now = now or datetime.now(UTC)
     state = to_state(order)
     zone = customer_timezone(order.country_code, order.province_code, shop_timezone)
+    today = now.astimezone(zone).date()
+    book = estimates.Book(calendar or Calendar(zone=ZoneInfo(shop_timezone)), now)
     return build(
         state,
         _history(session, order_id),
         zone=zone,
         updated_at=order.updated_at,
-        today=now.astimezone(zone).date(),
-        learned=estimates.Book(calendar or Calendar(zone=ZoneInfo(shop_timezone)), now).for_order(
-            session, order, state.shipments
-        ),
+        today=today,
+        learned=book.for_order(session, order, state.shipments, today=today),
     )
 
 

@@ -170,12 +170,14 @@ def estimate(
     shipment: ShipmentState, learned: Learned | None, today: date
 ) -> tuple[str | None, str | None]:
     """(estimate, note): the carrier's date, or else the dates learned from the shop's past
-    deliveries on the parcel's lane, labelled as such. None once delivered or out of date."""
+    deliveries on the parcel's lane, labelled as such (also once the carrier's date has
+    passed, as the new estimate). None once delivered or out of date."""
     if shipment.status is ShipmentStatus.DELIVERED:
         return None, None
-    if shipment.est_delivery:
+    ahead = learned is not None and learned.last >= today
+    if shipment.est_delivery and (shipment.est_delivery >= today or not ahead):
         return f"Expected {format_day(shipment.est_delivery)}", None
-    if learned is None or learned.last < today:
+    if learned is None or not ahead:
         return None, None
     note = f"estimated from past deliveries with {carrier_name(shipment.carrier)}"
     if learned.first == learned.last:

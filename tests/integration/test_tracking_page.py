@@ -289,3 +289,26 @@ def _delivered(order, i, carrier, labelled, delivered) -> Shipment:
         status_at=delivered,
         labelled_at=labelled,
     )
+
+
+def _day(moment: datetime) -> str:
+    """As the page writes a day: "Wednesday 9 December"."""
+    return f"{moment:%A} {moment.day} {moment:%B}"
+
+
+@pytest.mark.parametrize("carrier_date", [None, "passed"])
+def test_the_page_shows_a_learned_range_labelled_as_from_past_deliveries(site, carrier_date):
+    """Without a carrier date, or once it has passed, the range learned from the shop's
+    deliveries on the lane (here 7 7 8 9 10 business days: p50 8, p90 10) is shown, and
+    labelled as ours, not the carrier's."""
+    from tests.support.lane_story import seed_lane, tell_story, weekdays_after
+
+    now = datetime.now(UTC)
+    seed_lane(site, now, [7, 7, 8, 9, 10])
+    scan = (now - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    passed = (scan - timedelta(days=1)).date() if carrier_date else None
+    tell_story(site, scan, "en", carrier_date=passed)
+    html = site.client.get(_link(site)).get_data(as_text=True)
+    first, last = weekdays_after(scan, 8), weekdays_after(scan, 10)
+    assert f"Expected between {_day(first)} and {_day(last)}" in html
+    assert "estimated from past deliveries with USPS" in html

@@ -1,12 +1,22 @@
 """Delivered parcels with their first carrier scans, written straight into the tables, for the
 learned estimates (store/estimates.py) and their report: rows as the pipeline leaves them
 (an order, its delivered parcel, the carrier's first scan in its history). Nothing of ours is
-imitated; every number the tests expect is worked out by hand beside them."""
+imitated; every number the tests expect is worked out by hand beside them.
 
+Pages and emails learn at the real time, so for them the fixtures' story can be told moved
+in time (`tell_story`) and the past deliveries seeded relative to now (`seed_lane`)."""
+
+import json
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from ordertrack.store.models import History, Inbox, Order, Shipment
+from tests.support.webhooks import easypost, fixture_body, shopify
+
+#: The in-transit fixture's only carrier scan: the one the story's times are moved from.
+FIXTURE_SCAN = datetime(2026, 11, 3, 8, tzinfo=UTC)
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?")
 
 
 @dataclass(frozen=True)
@@ -73,3 +83,66 @@ def seed(session, parcels: list[Delivered], prefix: str = "past") -> None:
                         source="easypost",
                     )
                 )
+
+
+def weekdays_after(start: datetime, days: int) -> datetime:
+    """`days` weekdays after `start`, at its time of day; a start on a weekend counts from
+    Monday's midnight (the calendar's rule for something begun on a day off)."""
+    moment = start
+    if moment.weekday() >= 5:
+        moment = (moment + timedelta(days=7 - moment.weekday())).replace(hour=0, minute=0)
+    for _ in range(days):
+        moment += timedelta(days=1)
+        while moment.weekday() >= 5:
+            moment += timedelta(days=1)
+    return moment
+
+
+def seed_lane(service, now: datetime, transit_days: list[int]) -> None:
+    """USPS deliveries to New York 100xx, scanned on a weekday six weeks ago at 10:00."""
+    scan = (now - timedelta(weeks=6)).replace(hour=10, minute=0, second=0, microsecond=0)
+    scan = weekdays_after(scan - timedelta(days=1), 1)
+    parcels = [
+        Delivered("USPS", "US", "NY", f"1000{i}", scan, weekdays_after(scan, days))
+        for i, days in enumerate(transit_days)
+    ]
+    with service.runtime.sessions.begin() as session:
+        seed(session, parcels)
+
+
+def _moved(value, delta: timedelta):
+    """Every ISO time or date in a payload, `delta` later."""
+    if isinstance(value, dict):
+        return {key: _moved(item, delta) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_moved(item, delta) for item in value]
+    if not isinstance(value, str) or not _ISO.fullmatch(value):
+        return value
+    if len(value) == 10:
+        return (datetime.fromisoformat(value) + delta).date().isoformat()
+    moved = (datetime.fromisoformat(value) + delta).isoformat()
+    return moved.replace("+00:00", "Z") if value.endswith("Z") else moved
+
+
+def _payload(source: str, name: str, delta: timedelta) -> dict:
+    return _moved(json.loads(fixture_body(source, name)), delta)
+
+
+def _post(service, request) -> None:
+    assert service.post(request).status_code == 202, request.name
+    service.drain()
+
+
+def tell_story(service, scan: datetime, locale: str, carrier_date: date | None) -> None:
+    """The fixtures' order, parcel and first scan, moved so the scan is at `scan`."""
+    delta = scan - FIXTURE_SCAN
+    order = _payload("shopify", "orders_create", delta)
+    order["customer_locale"] = locale
+    _post(service, shopify("orders_create", json.dumps(order).encode()))
+    fulfilment = _payload("shopify", "fulfillments_create", delta)
+    _post(service, shopify("fulfillments_create", json.dumps(fulfilment).encode()))
+    event = _payload("easypost", "tracker_updated__in_transit", delta)
+    day = carrier_date.isoformat() if carrier_date else None
+    event["result"]["est_delivery_date"] = f"{day}T00:00:00Z" if day else None
+    event["result"]["carrier_detail"]["est_delivery_date_local"] = day
+    _post(service, easypost("tracker_updated__in_transit", json.dumps(event).encode()))

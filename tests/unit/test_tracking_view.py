@@ -141,6 +141,17 @@ def test_without_a_carrier_date_the_learned_range_is_shown_and_labelled():
     assert note == "estimated from past deliveries with USPS"
 
 
+def test_once_the_carriers_date_has_passed_a_learned_range_still_ahead_is_shown():
+    parcel = _parcel(status=ShipmentStatus.IN_TRANSIT, est_delivery=date(2026, 11, 2))
+    ahead = _learned(date(2026, 11, 4), date(2026, 11, 6))
+    words, note = estimate(parcel, ahead, date(2026, 11, 3))
+    assert words == "Expected between Wednesday 4 November and Friday 6 November"
+    assert note == "estimated from past deliveries with USPS"
+    # Nothing newer to say: the carrier's date stays, as it was.
+    over = _learned(date(2026, 10, 28), date(2026, 10, 30))
+    assert estimate(parcel, over, date(2026, 11, 3)) == ("Expected Monday 2 November", None)
+
+
 def test_no_estimate_once_delivered_without_data_or_when_the_range_has_passed():
     delivered = _parcel(status=ShipmentStatus.DELIVERED, est_delivery=date(2026, 11, 5))
     assert estimate(delivered, None, date(2026, 11, 3)) == (None, None)
