@@ -122,3 +122,69 @@ def test_delays_once_prints_what_it_flagged_and_cleared(shop, capsys):
     assert cli.main(["delays", "--once"]) == 0
     assert capsys.readouterr().out.strip().endswith("0 flagged, 0 cleared")
     assert cli.main(["delays"]) == 2
+
+
+def _policy(tmp_path, name: str, usps_no_movement_days: int) -> str:
+    """The default policy, with USPS's own no-movement threshold."""
+    from importlib.resources import files
+
+    default = files("ordertrack.notifications").joinpath("default_policy.toml").read_text()
+    path = tmp_path / name
+    path.write_text(
+        f"{default}\n[delays.carriers.usps]\nno_movement_days = {usps_no_movement_days}\n"
+    )
+    return str(path)
+
+
+def _delays_once_at(moment: str, capsys) -> list[str]:
+    """`ordertrack delays --once`, the real command, with the clock at `moment` (UTC)."""
+    import time_machine
+
+    with time_machine.travel(at(moment), tick=False):
+        assert cli.main(["delays", "--once"]) == 0
+    return capsys.readouterr().out.strip().splitlines()
+
+
+def test_delays_once_across_the_weekend_and_holiday_with_the_carriers_own_threshold(
+    start, tmp_path, monkeypatch, capsys
+):
+    # USPS parcels may sit 3 business days unscanned (the default is 4): from Tuesday 3
+    # November 08:00 that is Wednesday, Thursday, then Friday 6 is a holiday and the weekend
+    # is off, so Monday 9 November 08:00 (the default would be Tuesday 10).
+    strict = _policy(tmp_path, "usps-3.toml", 3)
+    service = start(HOLIDAYS=HOLIDAY, NOTIFICATION_POLICY_FILE=strict)
+    for request in (
+        shopify("orders_create"),
+        shopify("fulfillments_create"),
+        easypost("tracker_updated__in_transit"),
+    ):
+        assert service.post(request).status_code == 202
+        service.drain()
+
+    # Wednesday 4 is the carrier's estimate: late from Thursday's midnight.
+    assert _delays_once_at("2026-11-04T23:59:00", capsys) == [
+        "checked 1 orders: 0 flagged, 0 cleared"
+    ]
+    flagged, summary = _delays_once_at("2026-11-05T00:00:00", capsys)
+    assert flagged.startswith("flagged shopify #1042 parcel f:")
+    assert flagged.endswith(
+        ": past_estimate since 2026-11-05 00:00 UTC (estimated 2026-11-04, now in_transit)"
+    )
+    assert summary == "checked 1 orders: 1 flagged, 0 cleared"
+
+    assert _delays_once_at("2026-11-09T07:59:00", capsys)[-1].endswith("0 flagged, 0 cleared")
+    flagged, summary = _delays_once_at("2026-11-09T08:00:00", capsys)
+    assert flagged.endswith(
+        ": no_movement since 2026-11-09 08:00 UTC (in transit, last scan 2026-11-03, "
+        "none since in 3 business days)"
+    )
+    assert summary.endswith("1 flagged, 0 cleared")
+    assert kinds(service) == ["past_estimate", "no_movement"]
+
+    # The merchant gives USPS a day more: the next check clears what is no longer late.
+    monkeypatch.setenv("NOTIFICATION_POLICY_FILE", _policy(tmp_path, "usps-4.toml", 4))
+    cleared, summary = _delays_once_at("2026-11-09T09:00:00", capsys)
+    assert cleared.startswith("cleared shopify #1042 parcel f:")
+    assert ": no_movement since 2026-11-09 08:00 UTC" in cleared
+    assert summary == "checked 1 orders: 0 flagged, 1 cleared"
+    assert kinds(service) == ["past_estimate"]
