@@ -2,13 +2,14 @@
 they would have been given at their first scan (lanes.py learns the estimates).
 
 Each parcel is held to the estimate its carrier's deliveries before its first scan gave,
-within the window (and, as the store reads them, at most the newest `max_samples`): counting
-it against deliveries that include itself, or came after, would flatter.
+within the window (and, as store/estimates.Book reads them, at most the newest
+`max_samples`): counting it against deliveries that include itself, or came after, would
+flatter. The periodic job (ordertrack/estimate_rollup.py) judges each delivery once.
 
 One pass per carrier, not one per parcel: the parcels are judged in the order of their first
 scans, and the deliveries that teach slide through the window beside them, kept as counts of
 business days per lane (transit days are small whole numbers, so a percentile is a walk over
-a few counts). Thousands of parcels take milliseconds, which keeps the estimates report fast.
+a few counts). Thousands of parcels take milliseconds.
 """
 
 import math
@@ -73,6 +74,33 @@ def _percentile(counts: Counter[int], samples: int, share: float) -> int:
     raise ValueError("no values")
 
 
+def judge(
+    calendar: Calendar,
+    judged: list[lanes.Past],
+    teachers: Iterable[lanes.Past],
+    window_days: int = lanes.WINDOW_DAYS,
+    min_samples: int = lanes.MIN_SAMPLES,
+    max_samples: int | None = None,
+) -> list[bool | None]:
+    """For each of one carrier's `judged` parcels, in their order: delivered by the p90 date
+    of the estimate the `teachers` delivered before its first scan gave, or None if they
+    gave none. A parcel may teach the others; never itself, as it arrives after its scan."""
+    queue = deque(sorted(teachers, key=lambda p: p.delivered_at))
+    window = _Window()
+    outcomes: list[bool | None] = [None] * len(judged)
+    for i in sorted(range(len(judged)), key=lambda i: judged[i].first_scan):
+        parcel = judged[i]
+        while queue and queue[0].delivered_at < parcel.first_scan:
+            teacher = queue.popleft()
+            window.add(teacher, teacher.transit_days(calendar))
+        window.keep(parcel.first_scan - timedelta(days=window_days), max_samples)
+        found = window.estimate(parcel.lane, min_samples)
+        if found is not None:
+            _first, last = lanes.dates(calendar, parcel.first_scan, found)
+            outcomes[i] = parcel.delivered_at < lanes.due(calendar, last)
+    return outcomes
+
+
 def accuracy(
     calendar: Calendar,
     parcels: Iterable[lanes.Past],
@@ -81,42 +109,12 @@ def accuracy(
     judged_from: datetime | None = None,
     max_samples: int | None = None,
 ) -> tuple[int, int]:
-    """(delivered by the p90 date, parcels that had an estimate). Parcels delivered before
-    `judged_from` only teach: they are not counted."""
-    on_time = counted = 0
+    """(delivered by the p90 date, parcels that had an estimate), every parcel teaching the
+    others. Parcels delivered before `judged_from` only teach: they are not counted."""
+    outcomes: list[bool | None] = []
     by_carrier = sorted(parcels, key=lambda p: p.carrier)
     for _, group in groupby(by_carrier, key=lambda p: p.carrier):
-        good, total = _carrier_accuracy(
-            calendar, list(group), window_days, min_samples, judged_from, max_samples
-        )
-        on_time, counted = on_time + good, counted + total
-    return on_time, counted
-
-
-def _carrier_accuracy(
-    calendar: Calendar,
-    parcels: list[lanes.Past],
-    window_days: int,
-    min_samples: int,
-    judged_from: datetime | None,
-    max_samples: int | None,
-) -> tuple[int, int]:
-    teachers = deque(sorted(parcels, key=lambda p: p.delivered_at))
-    judged = sorted(
-        (p for p in parcels if judged_from is None or p.delivered_at >= judged_from),
-        key=lambda p: p.first_scan,
-    )
-    window, on_time, counted = _Window(), 0, 0
-    for parcel in judged:
-        while teachers and teachers[0].delivered_at < parcel.first_scan:
-            teacher = teachers.popleft()
-            window.add(
-                teacher, lanes.transit_days(calendar, teacher.first_scan, teacher.delivered_at)
-            )
-        window.keep(parcel.first_scan - timedelta(days=window_days), max_samples)
-        found = window.estimate(parcel.lane, min_samples)
-        if found is not None:
-            counted += 1
-            _first, last = lanes.dates(calendar, parcel.first_scan, found)
-            on_time += parcel.delivered_at < lanes.due(calendar, last)
-    return on_time, counted
+        teachers = list(group)
+        judged = [p for p in teachers if judged_from is None or p.delivered_at >= judged_from]
+        outcomes += judge(calendar, judged, teachers, window_days, min_samples, max_samples)
+    return sum(o is True for o in outcomes), sum(o is not None for o in outcomes)

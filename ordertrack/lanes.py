@@ -13,7 +13,7 @@ The store (store/estimates.py) reads the deliveries; this module picks, counts a
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from ordertrack.business_days import Calendar
@@ -177,3 +177,19 @@ class Past:
     lane: Lane
     first_scan: datetime
     delivered_at: datetime
+    #: Business days in transit, when already counted (a stored lane delivery).
+    days: int | None = None
+
+    def transit_days(self, calendar: Calendar) -> int:
+        if self.days is not None:
+            return self.days
+        return transit_days(calendar, self.first_scan, self.delivered_at)
+
+
+@dataclass(frozen=True)
+class Learning:
+    """How this shop learns estimates: its business days, its window, enough deliveries."""
+
+    calendar: Calendar = field(default_factory=Calendar)
+    window_days: int = WINDOW_DAYS
+    min_samples: int = MIN_SAMPLES

@@ -512,12 +512,11 @@ class LearnedLaneSchema(Schema):
 class CarrierAccuracySchema(Schema):
     carrier = _text("The carrier, in lower case, or `all`.")
     on_time = _count("Parcels delivered by the p90 date of their learned estimate.")
-    judged = _count("Parcels delivered in the period that had a learned estimate.")
-    share = _ratio("On time over judged.")
-    sampled = fields.Boolean(
-        required=True,
-        metadata={"description": "Only the newest parcels were judged (a busy carrier)."},
+    judged = _count(
+        "Parcels delivered in the period that had a learned estimate at their first scan "
+        "(judged by the periodic job: a delivery of the last few minutes may not count yet)."
     )
+    share = _ratio("On time over judged.")
 
 
 class EstimateAccuracySchema(CarrierAccuracySchema):

@@ -10,6 +10,7 @@ from functools import partial
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from ordertrack import estimate_rollup
 from ordertrack.settings import Settings
 from ordertrack.store import estimate_report, reports
 from service.api import refuse_nul_in_path, require_token
@@ -36,9 +37,8 @@ def csv_response(name: str, report: dict) -> Response:
 
 
 def shop_reports(settings: Settings) -> dict[str, Callable[..., dict]]:
-    """The reports as this shop reads them: learned estimates in its business days (SHOP_
-    TIMEZONE, BUSINESS_DAYS, HOLIDAYS) and its ESTIMATE_WINDOW_DAYS."""
-    learning = estimate_report.Learning(settings.calendar(), settings.estimate_window_days)
+    """The reports as this shop reads them: learned lanes over its ESTIMATE_WINDOW_DAYS."""
+    learning = estimate_rollup.learning_of(settings)
     estimates = partial(estimate_report.estimates_report, learning=learning)
     return {**reports.REPORTS, "estimates": estimates}
 

@@ -7,13 +7,16 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from ordertrack import alerts, delay_check
+from ordertrack import alerts, delay_check, estimate_rollup
 from ordertrack.notifications import ops, sender
 from ordertrack.store import inbox, overdue, parking
 from ordertrack.store.models import Inbox, InboxStatus, Outbox, OutboxStatus
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: Seconds of a sweep the estimates job may take while it catches up with the history.
+LEARN_BUDGET_SECONDS = 5.0
 
 
 def sweep_once(runtime: Runtime) -> tuple[int, int]:
@@ -78,11 +81,34 @@ def check_delays(runtime: Runtime, now: datetime | None = None) -> delay_check.C
     return checked
 
 
+def learn_estimates(runtime: Runtime, budget: float = LEARN_BUDGET_SECONDS) -> bool:
+    """Judge the deliveries reported since the last run for the estimates report, a batch per
+    transaction, for up to `budget` seconds; True while more wait (a fresh database)."""
+    learning = estimate_rollup.learning_of(runtime.settings)
+    deadline = time.monotonic() + budget
+    while True:
+        with runtime.sessions.begin() as session:
+            run = estimate_rollup.learn(session, learning)
+        if not run.more or time.monotonic() >= deadline:
+            return run.more
+
+
+def _learn_later(runtime: Runtime) -> float:
+    """Seconds until the estimates job runs again: the next sweep while it catches up."""
+    try:
+        more = learn_estimates(runtime)
+    except Exception as exc:
+        log.warning("estimates job failed (%s); trying again later", type(exc).__name__)
+        more = False
+    return 0.0 if more else runtime.settings.delay_check_seconds
+
+
 def run_forever(runtime: Runtime, stop: threading.Event) -> None:
     """Sweep every SWEEP_INTERVAL_SECONDS until `stop` is set, and check delays every
-    DELAY_CHECK_SECONDS: this loop is the deployment's one scheduler (one sweeper runs per
-    deployment already, so no second scheduler is needed). Errors are logged, never fatal."""
-    next_delay_check = time.monotonic()
+    DELAY_CHECK_SECONDS, and judge new deliveries for the estimates report as often: this
+    loop is the deployment's one scheduler (one sweeper runs per deployment already, so no
+    second scheduler is needed). Errors are logged, never fatal."""
+    next_delay_check = next_learning = time.monotonic()
     while not stop.wait(runtime.settings.sweep_interval_seconds):
         try:
             sweep_once(runtime)
@@ -97,3 +123,5 @@ def run_forever(runtime: Runtime, stop: threading.Event) -> None:
                 check_delays(runtime)
             except Exception as exc:
                 log.warning("delay check failed (%s); trying again later", type(exc).__name__)
+        if time.monotonic() >= next_learning:
+            next_learning = time.monotonic() + _learn_later(runtime)

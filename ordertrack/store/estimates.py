@@ -37,7 +37,7 @@ SCANNED = tuple(
 _ARRIVED = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.CANCELLED)
 
 
-def _first_scan_of(order_id, key):
+def first_scan_of(order_id, key):
     return (
         select(func.min(History.occurred_at))
         .where(
@@ -60,7 +60,7 @@ def delivered(
             Order.country_code,
             Order.province_code,
             Order.postcode,
-            _first_scan_of(Shipment.order_id, Shipment.key),
+            first_scan_of(Shipment.order_id, Shipment.key),
         )
         .join(Order, Order.id == Shipment.order_id)
         .where(

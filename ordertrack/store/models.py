@@ -298,6 +298,7 @@ class Unsubscribe(Base):
 # Alembic) has them.
 from ordertrack.store import (  # noqa: E402, F401
     alert_models,
+    estimate_models,
     flag_models,
     return_models,
     user_models,

@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from ordertrack import estimate_rollup, lanes
 from ordertrack.store.models import Inbox
-from tests.support import report_story
+from tests.support import lane_story, report_story
 from tests.support.browser import DESKTOP, SCREENSHOTS, Served
 from tests.support.webhooks import ORDER_ID, STORY
 
@@ -167,6 +168,9 @@ def test_staff_read_the_performance_page_charts_beside_their_tables(served, page
     engine = create_engine(served.database_url)
     with Session(engine) as session, session.begin():
         report_story.seed(session)
+        lane_story.seed(session, lane_story.NOVEMBER)
+    # What the sweeper does with the delay check: judge the deliveries for the estimates.
+    estimate_rollup.run_until_caught_up(sessionmaker(engine), lanes.Learning())
     engine.dispose()
     add_user(served, STAFF[0], "staff", STAFF[1])
     page.set_viewport_size(DESKTOP)
@@ -180,4 +184,8 @@ def test_staff_read_the_performance_page_charts_beside_their_tables(served, page
     expect(page.locator('tr[data-status="delivered"]')).to_contain_text("2")
     expect(page.get_by_role("img", name="Median hours per stage")).to_be_visible()
     expect(page.locator("[data-bottleneck]")).to_have_text("First scan to delivered (transit)")
+    # UPS in November (tests/support/lane_story.py): J1 came by its learned p90 date, J2 not.
+    expect(page.get_by_role("img", name="Share delivered by the learned p90 date")).to_be_visible()
+    expect(page.locator('tr[data-accuracy="ups"]')).to_contain_text("50%")
+    expect(page.locator('tr[data-lane="ups-US-NY"]')).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "console-performance.png"), full_page=True)

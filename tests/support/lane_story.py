@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from ordertrack.store.models import History, Inbox, Order, Shipment
 from tests.support.webhooks import easypost, fixture_body, shopify
 
+PLACED = datetime(2024, 1, 1, tzinfo=UTC)
 #: The in-transit fixture's only carrier scan: the one the story's times are moved from.
 FIXTURE_SCAN = datetime(2026, 11, 3, 8, tzinfo=UTC)
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?")
@@ -53,7 +54,9 @@ def seed(session, parcels: list[Delivered], prefix: str = "past") -> None:
             postcode=parcel.postcode,
             platform_status="fulfilled",
             status="delivered",
-            created_at=parcel.delivered_at,
+            # Placed long before: these orders stay out of the reports that go by the
+            # order's date (funnel, stages, carriers) beside another story.
+            created_at=PLACED,
             updated_at=parcel.delivered_at,
         )
         order.shipments.append(
@@ -146,3 +149,39 @@ def tell_story(service, scan: datetime, locale: str, carrier_date: date | None) 
     event["result"]["est_delivery_date"] = f"{day}T00:00:00Z" if day else None
     event["result"]["carrier_detail"]["est_delivery_date_local"] = day
     _post(service, easypost("tracker_updated__in_transit", json.dumps(event).encode()))
+
+
+def _at(month: int, day: int, hour: int = 10) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+def _ny(carrier: str, postcode: str, scan: datetime, delivered: datetime) -> Delivered:
+    return Delivered(carrier, "US", "NY", postcode, scan, delivered)
+
+
+#: A UPS lane's October and November, and what must be left out; test_estimate_report.py
+#: works out every number the estimates report gives from it.
+NOVEMBER = [
+    # Five October Mondays' scans to New York 100xx, each delivered on the Wednesday: 2
+    # business days. A carrier's name in any case is one carrier.
+    *(
+        _ny("UPS", f"1000{i}", _at(10, 5) + timedelta(weeks=i), _at(10, 7) + timedelta(weeks=i))
+        for i in range(4)
+    ),
+    _ny("ups", "10009", _at(10, 26), _at(10, 28)),
+    # One to California, Wednesday to Friday: 2 business days, a lane of one.
+    Delivered("UPS", "US", "CA", "94103", _at(10, 7), _at(10, 9)),
+    # In the period. J1: Monday 2 Nov 10:00 to Wednesday 09:00, 1 business day. At its scan
+    # the five October ones (2, 2, 2, 2, 2) gave p90 2: Wednesday 4, so it was on time.
+    _ny("UPS", "10010", _at(11, 2), _at(11, 4, 9)),
+    # J2: Monday 9 to Friday 13, 4 days. At its scan 1 2 2 2 2 2: p90 (the 6th) 2, due by
+    # Wednesday 11: late.
+    _ny("UPS", "10011", _at(11, 9), _at(11, 13)),
+    # DHL to London: nothing to learn from before it, so not judged; no lane of its own.
+    Delivered("DHL", "GB", None, "SW1A 1AA", _at(11, 10), _at(11, 12)),
+    # Left out: outside every window (May), delivered without a scan, delivered after the
+    # period.
+    Delivered("UPS", "US", "TX", "73301", _at(5, 4), _at(5, 6)),
+    Delivered("UPS", "US", "TX", "73301", None, _at(11, 20)),
+    _ny("UPS", "10012", _at(11, 30), _at(12, 2)),
+]
