@@ -88,7 +88,7 @@ def learn_estimates(runtime: Runtime, budget: float = LEARN_BUDGET_SECONDS) -> b
     deadline = time.monotonic() + budget
     while True:
         with runtime.sessions.begin() as session:
-            run = estimate_rollup.learn(session, learning)
+            run = estimate_rollup.learn(session, learning, datetime.now(UTC))
         if not run.more or time.monotonic() >= deadline:
             return run.more
 

@@ -44,10 +44,11 @@ class LaneDelivery(Base):
 
 
 class RollupMark(Base):
-    """How far a periodic job has read an append-only table: here, the id of the last
-    history row the estimates job looked at, so each delivery is judged once."""
+    """How far a periodic job has read, in time: here, the last delivery (its time, then its
+    parcel's id) the estimates job judged, so each delivery is judged once."""
 
     __tablename__ = "rollup_marks"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime]
     position: Mapped[int] = mapped_column(Id)

@@ -1,12 +1,11 @@
-"""The queries over `lane_deliveries` (store/estimate_models.py): finding the deliveries the
-estimates job has not judged yet, writing them judged, and the narrow reads the job and the
-estimates report make. Each read is one index range: bounded by a carrier, a period or a
-limit, never by the size of the shop."""
+"""The queries over `lane_deliveries` (store/estimate_models.py): the next deliveries the
+estimates job has not judged (after its cursor, in the order they were delivered), writing
+them judged, and the narrow reads the job and the estimates report make. Each read is one
+index range: bounded by a carrier, a period or a limit, never by the size of the shop."""
 
-from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ordertrack import lanes
@@ -14,79 +13,65 @@ from ordertrack.statuses import ShipmentStatus
 from ordertrack.store import estimates
 from ordertrack.store.estimate_models import LaneDelivery, RollupMark
 from ordertrack.store.inbox import insert_ignoring_duplicates
-from ordertrack.store.models import History, Order, Shipment
+from ordertrack.store.models import Order, Shipment
 
-#: The mark of the history rows the estimates job has read.
+#: The estimates job's mark: the last delivery it judged.
 MARK = "lane_deliveries"
 
-
-def mark(session: Session) -> int:
-    return session.scalar(select(RollupMark.position).where(RollupMark.name == MARK)) or 0
+Cursor = tuple[datetime, int]
 
 
-def set_mark(session: Session, position: int) -> None:
+def cursor(session: Session) -> Cursor | None:
+    row = session.get(RollupMark, MARK)
+    return (row.at, row.position) if row is not None else None
+
+
+def set_cursor(session: Session, at: datetime, shipment_id: int) -> None:
     row = session.get(RollupMark, MARK)
     if row is None:
-        session.add(RollupMark(name=MARK, position=position))
+        session.add(RollupMark(name=MARK, at=at, position=shipment_id))
     else:
-        row.position = position
+        row.at, row.position = at, shipment_id
 
 
-def delivered_facts(session: Session, after: int, limit: int) -> list[tuple[int, int, str]]:
-    """(history id, order id, shipment key) of the next `limit` deliveries reported after the
-    history row `after`, in the order they were stored: the primary key's range."""
-    query = (
-        select(History.id, History.order_id, History.shipment_key)
-        .where(
-            History.id > after,
-            History.kind == "tracking",
-            History.status == ShipmentStatus.DELIVERED.value,
-        )
-        .order_by(History.id)
-        .limit(limit)
-    )
-    return [(i, order_id, key) for i, order_id, key in session.execute(query)]
-
-
-def parcels_to_judge(
-    session: Session, facts: Iterable[tuple[int, int, str]]
-) -> list[tuple[int, lanes.Past]]:
-    """(shipment id, the parcel) for the facts' parcels that are delivered now, have a carrier
-    and a first scan before the delivery, and were not judged before."""
-    keys = {(order_id, key) for _, order_id, key in facts if key}
-    if not keys:
-        return []
-    order_ids = sorted({order_id for order_id, _ in keys})
+def next_deliveries(
+    session: Session, after: Cursor | None, until: datetime, limit: int
+) -> list[tuple[int, datetime, lanes.Past | None]]:
+    """The next `limit` parcels delivered after the cursor and before `until`, in the order
+    they were delivered (the (status, status_at) index): (shipment id, when, the parcel, or
+    None when it cannot teach: no carrier, no first scan before the delivery)."""
     query = (
         select(
             Shipment.id,
-            Shipment.order_id,
-            Shipment.key,
-            func.lower(Shipment.carrier),
             Shipment.status_at,
+            func.lower(Shipment.carrier),
             Order.country_code,
             Order.province_code,
             Order.postcode,
             estimates.first_scan_of(Shipment.order_id, Shipment.key),
         )
         .join(Order, Order.id == Shipment.order_id)
-        .outerjoin(LaneDelivery, LaneDelivery.shipment_id == Shipment.id)
         .where(
-            Shipment.order_id.in_(order_ids),
             Shipment.status == ShipmentStatus.DELIVERED.value,
-            Shipment.carrier.is_not(None),
+            Shipment.status_at < until,
             Shipment.cancelled.is_(False),
             Shipment.removed.is_(False),
-            LaneDelivery.shipment_id.is_(None),
         )
+        .order_by(Shipment.status_at, Shipment.id)
+        .limit(limit)
     )
-    return [
-        (shipment_id, lanes.Past(carrier, lanes.Lane.of(country, region, postcode), scan, at))
-        for shipment_id, order_id, key, carrier, at, country, region, postcode, scan in (
-            session.execute(query)
+    if after is not None:
+        at, shipment_id = after
+        later = or_(
+            Shipment.status_at > at, and_(Shipment.status_at == at, Shipment.id > shipment_id)
         )
-        if (order_id, key) in keys and carrier and at is not None and scan is not None and scan < at
-    ]
+        query = query.where(Shipment.status_at >= at, later)
+    found = []
+    for shipment_id, at, carrier, country, region, postcode, scan in session.execute(query):
+        teaches = carrier and scan is not None and scan < at
+        lane = lanes.Lane.of(country, region, postcode)
+        found.append((shipment_id, at, lanes.Past(carrier, lane, scan, at) if teaches else None))
+    return found
 
 
 def write(session: Session, rows: list[tuple[int, lanes.Past, int, bool | None]]) -> None:

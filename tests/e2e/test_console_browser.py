@@ -5,6 +5,7 @@ platforms send them, the console read as a merchant sees it."""
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
@@ -170,7 +171,7 @@ def test_staff_read_the_performance_page_charts_beside_their_tables(served, page
         report_story.seed(session)
         lane_story.seed(session, lane_story.NOVEMBER)
     # What the sweeper does with the delay check: judge the deliveries for the estimates.
-    estimate_rollup.run_until_caught_up(sessionmaker(engine), lanes.Learning())
+    estimate_rollup.run_until_caught_up(sessionmaker(engine), lanes.Learning(), datetime.now(UTC))
     engine.dispose()
     add_user(served, STAFF[0], "staff", STAFF[1])
     page.set_viewport_size(DESKTOP)

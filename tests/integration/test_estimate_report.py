@@ -21,8 +21,12 @@ UNTIL = datetime(2026, 11, 30, tzinfo=UTC)
 PERIOD = reports.Period(SINCE, UNTIL)
 
 
-def _judged(sessions, learning=None, batch=estimate_rollup.BATCH) -> int:
-    return estimate_rollup.run_until_caught_up(sessions, learning or lanes.Learning(), batch)
+#: When the estimates job runs: long after the story.
+LATER = datetime(2026, 12, 31, tzinfo=UTC)
+
+
+def _judged(sessions, learning=None, batch=estimate_rollup.BATCH, now=LATER) -> int:
+    return estimate_rollup.run_until_caught_up(sessions, learning or lanes.Learning(), now, batch)
 
 
 @pytest.fixture
@@ -74,6 +78,12 @@ def test_accuracy_counts_the_periods_parcels_delivered_by_their_p90_date(session
     # A period that starts after J1 judges J2 alone.
     later = reports.Period(datetime(2026, 11, 5, tzinfo=UTC), UNTIL)
     assert estimate_report.estimates_report(session, later)["accuracy"]["judged"] == 1
+
+
+def test_a_delivery_waits_for_the_lag_before_it_is_judged(sessions):
+    # The last parcel came on Wednesday 2 December at 10:00: not judged until 16:00.
+    assert _judged(sessions, now=datetime(2026, 12, 2, 15, 59, tzinfo=UTC)) == 10
+    assert _judged(sessions, now=datetime(2026, 12, 2, 16, 1, tzinfo=UTC)) == 1
 
 
 def test_each_delivery_is_judged_once_in_small_batches_the_same(sessions):

@@ -5,8 +5,8 @@ Revises: 0012
 Create Date: 2026-12-22 09:00:00
 
 The estimates report reads these narrow rows instead of each carrier's deliveries with their
-first scans from the history (store/estimate_models.py says why); `rollup_marks` holds how
-far the job has read the history, so each delivery is judged once.
+first scans from the history (store/estimate_models.py says why); `rollup_marks` holds the
+last delivery the job judged (its time and parcel), so each delivery is judged once.
 """
 
 import sqlalchemy as sa
@@ -50,6 +50,7 @@ def upgrade() -> None:
     op.create_table(
         "rollup_marks",
         sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("at", When, nullable=False),
         sa.Column("position", Id, nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_rollup_marks"),
     )
