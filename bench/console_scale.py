@@ -35,6 +35,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from bench import common
+from ordertrack.store import milestones
 
 NAME = "console"
 TARGET_MS = 100.0
@@ -275,7 +276,15 @@ def _fingerprint(orders: int, history: int) -> str:
     digest = hashlib.sha256()
     for path in sorted(MIGRATIONS.glob("*.py")):
         digest.update(path.read_bytes())
-    for sql in (SETUP_SQL, ORDERS_SQL, SHIPMENTS_SQL, INBOX_SQL, HISTORY_SQL, OUTBOX_SQL):
+    for sql in (
+        SETUP_SQL,
+        ORDERS_SQL,
+        SHIPMENTS_SQL,
+        INBOX_SQL,
+        HISTORY_SQL,
+        OUTBOX_SQL,
+        *milestones.BACKFILL,
+    ):
         digest.update(sql.encode())
     return f"{orders}/{history}/{digest.hexdigest()[:16]}"
 
@@ -354,6 +363,11 @@ def generate(pq_url: str, orders: int, history: int, chunk: int = 250_000) -> No
         step("shipments", SHIPMENTS_SQL, orders, chunk)
         step("inbox", INBOX_SQL, history, chunk * 4, n=orders, total=history)
         step("history", HISTORY_SQL, history, chunk * 4, n=orders, total=history)
+        # The milestones the pipeline keeps as it writes history, from the history above.
+        for statement in milestones.BACKFILL:
+            t0 = time.monotonic()
+            conn.execute(statement)
+            common.log(f"milestones: {time.monotonic() - t0:.1f} s")
         step("outbox", OUTBOX_SQL, orders, chunk)
         conn.execute(ATTEMPTS_SQL)
         for table in ("orders", "inbox"):

@@ -13,7 +13,7 @@ from ordertrack.facts import Fact, FulfillmentFact, OrderFact, RefundFact, Track
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
 from ordertrack.statuses import OrderStatus, ShipmentStatus
-from ordertrack.store import orders, parking, returns
+from ordertrack.store import milestones, orders, parking, returns
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import History, Inbox, InboxStatus, Order
 
@@ -155,6 +155,7 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     session.flush()
     history = [_history_entry(row, order, i, fact, outcome.state) for i, fact in indexed]
     session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)
+    milestones.record(order, history)
     refunded = _refund_returns(session, order, indexed)
     # A refund that settles a return is told as the return's refund, not the order's.
     result.notifications += outbox.queue(

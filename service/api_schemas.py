@@ -421,7 +421,12 @@ class StagesReportSchema(_Period):
 
 class CarrierRowSchema(Schema):
     carrier = _text("The carrier, in lower case.")
-    country = _maybe(fields.String, "The destination country (ISO 3166 code).")
+    country = _maybe(
+        fields.String, "The destination country (ISO 3166 code); null in the carrier's total."
+    )
+    region = _maybe(
+        fields.String, "The destination region (state or province code); null in the total."
+    )
     parcels = _count("Parcels of the period's orders.")
     delivered = _count("Of them, delivered.")
     on_time_share = _ratio("Delivered on or before the carrier's estimate, of those with one.")
@@ -432,9 +437,18 @@ class CarrierRowSchema(Schema):
 
 
 class CarriersReportSchema(_Period):
-    """Carrier scorecards by carrier and destination country."""
+    """Carrier scorecards: each carrier's total, and by destination country and region."""
 
-    rows = fields.List(fields.Nested(CarrierRowSchema), required=True)
+    carriers = fields.List(
+        fields.Nested(CarrierRowSchema),
+        required=True,
+        metadata={"description": "One scorecard per carrier, every destination together."},
+    )
+    rows = fields.List(
+        fields.Nested(CarrierRowSchema),
+        required=True,
+        metadata={"description": "One scorecard per carrier, country and region."},
+    )
 
 
 class DelayWeekSchema(Schema):

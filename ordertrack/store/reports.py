@@ -3,9 +3,11 @@ PostgreSQL and SQLite, each bounded by the period on an indexed time column. The
 page, the API and CSV all read these functions, so the three never disagree.
 
 The period selects orders by `created_at` (when the order reached us), flags by when they
-were raised or cleared, returns and notifications by when they were made. Percentiles are
-computed in Python over the fetched durations: one way for both databases, and a period's
-orders are few enough rows of four timestamps each.
+were raised or cleared, returns and notifications by when they were made. Stage and transit
+times come from the milestones kept on the order and parcel rows (store/milestones.py), not
+from the history. Percentiles are PostgreSQL's percentile_cont, computed where the rows are;
+SQLite has none, so there the period's rows are fetched and the same interpolation is done
+here (`percentile`), and the tests hold both ways to the same hand-computed numbers.
 """
 
 from collections import defaultdict
@@ -13,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Integer, and_, case, cast, func, select, true
+from sqlalchemy import Integer, and_, cast, func, select, text, true
 from sqlalchemy.orm import Session
 
 from ordertrack.statuses import OrderStatus
 from ordertrack.store import flags
 from ordertrack.store.flag_models import DelayFlag
-from ordertrack.store.models import History, Order, Outbox, OutboxStatus, Shipment
+from ordertrack.store.models import Order, Outbox, OutboxStatus, Shipment
 from ordertrack.store.return_models import Return, ReturnItem
 
 #: The period when none is asked for: the last eight weeks.
@@ -53,15 +55,6 @@ _DETOUR_STEP = {
     OrderStatus.AVAILABLE_FOR_PICKUP: OrderStatus.OUT_FOR_DELIVERY,
     OrderStatus.RETURNED: OrderStatus.OUT_FOR_DELIVERY,
 }
-#: A carrier status that means the carrier has the parcel in hand (its first scan).
-SCANNED = (
-    "in_transit",
-    "out_for_delivery",
-    "delivery_failed",
-    "available_for_pickup",
-    "exception",
-    "delivered",
-)
 #: The three stages in the order a parcel goes through them, then the whole.
 STAGES = ("warehouse", "pickup", "transit", "order_to_delivered")
 STAGE_WORDS = {
@@ -167,60 +160,99 @@ def funnel(session: Session, p: Period) -> dict:
 
 # --- 2. stages -------------------------------------------------------------------------
 
+#: Each stage as (start, end) milestone columns of the order (store/milestones.py).
+_STAGE_SPANS = {
+    "warehouse": ("placed", "shipped_at"),
+    "pickup": ("shipped_at", "first_scan_at"),
+    "transit": ("first_scan_at", "delivered_at"),
+    "order_to_delivered": ("placed", "delivered_at"),
+}
 
-def _first(condition):
-    return func.min(case((condition, History.occurred_at)))
 
-
-def _order_times(session: Session, p: Period):
-    """(placed, shipped, first scan, delivered) per order of the period: one grouped pass
-    over their history (ix_history_order_time)."""
-    query = (
-        select(
-            Order.id,
-            Order.created_at,
-            _first(History.kind == "order"),
-            _first(and_(History.kind == "fulfillment", History.status == "fulfilled")),
-            _first(and_(History.kind == "tracking", History.status.in_(SCANNED))),
-            _first(and_(History.kind == "tracking", History.status == "delivered")),
-        )
-        .outerjoin(History, History.order_id == Order.id)
-        .where(_in(Order.created_at, p))
-        .group_by(Order.id, Order.created_at)
-    )
-    for _, created, placed, shipped, scanned, delivered in session.execute(query):
-        yield min(filter(None, (created, placed))), shipped, scanned, delivered
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def stages(session: Session, p: Period) -> dict:
     """Stage durations in hours, p50 and p90, by the ISO week the order was placed, and for
-    the whole period; the slowest of the three stages (by p50) is the bottleneck."""
-    by_week: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for placed, shipped, scanned, delivered in _order_times(session, p):
-        durations = {
-            "warehouse": _hours(placed, shipped),
-            "pickup": _hours(shipped, scanned),
-            "transit": _hours(scanned, delivered),
-            "order_to_delivered": _hours(placed, delivered),
+    the whole period; the slowest of the three stages (by p50) is the bottleneck. A stage
+    counts where both its ends are known and in order."""
+    fold = _stage_percentiles_sql if _is_postgresql(session) else _stage_percentiles_python
+    found = fold(session, p)
+    weeks = [_stage_row(week, found[week]) for week in sorted(w for w in found if w != "all")]
+    return {**p.document(), "weeks": weeks, "overall": _stage_row("all", found.get("all", {}))}
+
+
+def _hours_sql(start: str, end: str) -> str:
+    return f"CASE WHEN {end} >= {start} THEN EXTRACT(EPOCH FROM {end} - {start}) / 3600 END"
+
+
+#: One pass over the period's orders in ix_orders_created (the milestones ride in it), both
+#: percentiles of a stage from one sort, each week and the whole period from one grouping.
+_STAGES_SQL = f"""
+SELECT COALESCE(week, 'all'),
+    {
+    ", ".join(
+        f"COUNT({s}), PERCENTILE_CONT(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {s})" for s in STAGES
+    )
+}
+FROM (
+    SELECT TO_CHAR(placed AT TIME ZONE 'UTC', 'IYYY-"W"IW') AS week,
+        {
+    ", ".join(
+        f"CAST({_hours_sql(a, b)} AS double precision) AS {s}" for s, (a, b) in _STAGE_SPANS.items()
+    )
+}
+    FROM (
+        SELECT LEAST(COALESCE(placed_at, created_at), created_at) AS placed,
+            shipped_at, first_scan_at, delivered_at
+        FROM orders WHERE created_at >= :since AND created_at < :until
+    ) AS o
+) AS t
+GROUP BY GROUPING SETS ((week), ())
+"""  # noqa: S608 (built from constants only)
+
+
+def _stage_percentiles_sql(session: Session, p: Period) -> dict[str, dict[str, tuple]]:
+    found: dict[str, dict[str, tuple]] = {}
+    for week, *cells in session.execute(text(_STAGES_SQL), {"since": p.since, "until": p.until}):
+        found[week] = {
+            name: (count, *(percentiles or (None, None)))
+            for name, count, percentiles in zip(STAGES, cells[::2], cells[1::2], strict=True)
         }
-        for name, hours in durations.items():
+    return found
+
+
+def _stage_percentiles_python(session: Session, p: Period) -> dict[str, dict[str, tuple]]:
+    """The same, for SQLite (no percentile_cont): the period's milestones fetched."""
+    query = select(
+        Order.created_at, Order.placed_at, Order.shipped_at, Order.first_scan_at,
+        Order.delivered_at,
+    ).where(_in(Order.created_at, p))  # fmt: skip
+    durations: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for created, placed_at, *ends in session.execute(query):
+        times = dict(zip(("shipped_at", "first_scan_at", "delivered_at"), ends, strict=True))
+        times["placed"] = min(filter(None, (placed_at, created)))
+        for name, (start, end) in _STAGE_SPANS.items():
+            hours = _hours(times[start], times[end])
             if hours is not None:
-                by_week[iso_week(placed)][name].append(hours)
-                by_week["all"][name].append(hours)
-    weeks = [_stage_row(week, by_week[week]) for week in sorted(w for w in by_week if w != "all")]
-    overall = _stage_row("all", by_week.get("all", {}))
-    return {**p.document(), "weeks": weeks, "overall": overall}
+                durations[iso_week(times["placed"])][name].append(hours)
+                durations["all"][name].append(hours)
+    return {
+        week: {name: _count_and_percentiles(values) for name, values in stages.items()}
+        for week, stages in durations.items()
+    }
 
 
-def _stage_row(week: str, durations: dict[str, list[float]]) -> dict:
+def _count_and_percentiles(values: list[float]) -> tuple:
+    return len(values), percentile(values, 0.5), percentile(values, 0.9)
+
+
+def _stage_row(week: str, found: dict[str, tuple]) -> dict:
     row: dict = {"week": week}
     for name in STAGES:
-        values = durations.get(name, [])
-        row[name] = {
-            "count": len(values),
-            "p50_hours": _round(percentile(values, 0.5)),
-            "p90_hours": _round(percentile(values, 0.9)),
-        }
+        count, p50, p90 = found.get(name, (0, None, None))
+        row[name] = {"count": count, "p50_hours": _round(p50), "p90_hours": _round(p90)}
     timed = [(row[s]["p50_hours"], s) for s in STAGES[:3] if row[s]["p50_hours"] is not None]
     row["bottleneck"] = max(timed)[1] if timed else None
     return row
@@ -228,85 +260,113 @@ def _stage_row(week: str, durations: dict[str, list[float]]) -> dict:
 
 # --- 3. carriers -----------------------------------------------------------------------
 
+#: What a scorecard counts, in the order both ways of computing it give them.
+_CARD_COUNTS = ("parcels", "delivered", "estimated", "on_time", "first", "exc")
 
-def _parcel_first(condition):
-    return func.min(case((condition, History.occurred_at)))
-
-
-def _parcel_count(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+#: Per parcel of the period's orders: its counts (0/1 each) and transit days, grouped by
+#: carrier and destination, and by carrier alone (GROUPING 1 on the destination).
+_CARRIERS_SQL = """
+SELECT carrier, country, region, GROUPING(country),
+    COUNT(*), COUNT(delivered_at),
+    COUNT(*) FILTER (WHERE delivered_at IS NOT NULL AND est_delivery IS NOT NULL),
+    COUNT(*) FILTER (WHERE CAST(delivered_at AT TIME ZONE 'UTC' AS date) <= est_delivery),
+    COUNT(*) FILTER (WHERE delivered_at IS NOT NULL
+                     AND (first_failed_at IS NULL OR first_failed_at > delivered_at)),
+    COUNT(first_exception_at),
+    PERCENTILE_CONT(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY transit_days)
+FROM (
+    SELECT LOWER(COALESCE(s.carrier, s.reported_carrier, 'unknown')) AS carrier,
+        COALESCE(o.country_code, '') AS country, COALESCE(o.province_code, '') AS region,
+        s.delivered_at, s.est_delivery, s.first_failed_at, s.first_exception_at,
+        CAST(CASE WHEN s.delivered_at >= s.first_scan_at
+             THEN EXTRACT(EPOCH FROM s.delivered_at - s.first_scan_at) / 86400 END
+             AS double precision) AS transit_days
+    FROM orders AS o JOIN shipments AS s ON s.order_id = o.id
+    WHERE o.created_at >= :since AND o.created_at < :until AND NOT s.cancelled
+) AS parcels
+GROUP BY GROUPING SETS ((carrier), (carrier, country, region))
+"""
 
 
 def carriers(session: Session, p: Period) -> dict:
-    """Scorecards by carrier and destination country: on-time share (delivered on or before
-    the carrier's estimate, of those delivered with one), first-attempt share (delivered
-    with no failed attempt before), exception share (of all parcels), p50/p90 transit days
-    (first scan to delivered). One grouped pass over the period's parcels and their news."""
+    """Scorecards by carrier (`carriers`) and by carrier and destination country and region
+    (`rows`): on-time share (delivered on or before the carrier's estimate, of those
+    delivered with one), first-attempt share (delivered with no failed attempt before),
+    exception share (of all parcels), p50/p90 transit days (first scan to delivered)."""
+    fold = _carrier_cards_sql if _is_postgresql(session) else _carrier_cards_python
+    cards = fold(session, p)
+    rows = [_card_row(key, cards[key]) for key in sorted(k for k in cards if k[1] is not None)]
+    totals = [_card_row(key, cards[key]) for key in sorted(k for k in cards if k[1] is None)]
+    return {**p.document(), "carriers": totals, "rows": rows}
+
+
+def _carrier_cards_sql(session: Session, p: Period) -> dict[tuple, dict]:
+    cards = {}
+    for name, country, region, whole, *cells in session.execute(
+        text(_CARRIERS_SQL), {"since": p.since, "until": p.until}
+    ):
+        key = (name, None, None) if whole else (name, country, region)
+        cards[key] = dict(zip(_CARD_COUNTS, cells[:-1], strict=True))
+        cards[key]["transit"] = tuple(cells[-1] or (None, None))
+    return cards
+
+
+def _carrier_cards_python(session: Session, p: Period) -> dict[tuple, dict]:
+    """The same, for SQLite: the period's parcels fetched and counted here."""
     carrier = func.lower(func.coalesce(Shipment.carrier, Shipment.reported_carrier, "unknown"))
-    tracking = History.kind == "tracking"
     query = (
         select(
             carrier,
             func.coalesce(Order.country_code, ""),
+            func.coalesce(Order.province_code, ""),
             Shipment.est_delivery,
-            _parcel_first(and_(tracking, History.status.in_(SCANNED))),
-            _parcel_first(and_(tracking, History.status == "delivered")),
-            _parcel_count(and_(tracking, History.status == "delivery_failed")),
-            _parcel_count(and_(tracking, History.status == "exception")),
-            _parcel_first(and_(tracking, History.status == "delivery_failed")),
+            Shipment.first_scan_at,
+            Shipment.delivered_at,
+            Shipment.first_failed_at,
+            Shipment.first_exception_at,
         )
         .join(Order, Order.id == Shipment.order_id)
-        .outerjoin(
-            History,
-            and_(History.order_id == Shipment.order_id, History.shipment_key == Shipment.key),
-        )
         .where(_in(Order.created_at, p), Shipment.cancelled.is_(False))
-        .group_by(Shipment.id, carrier, Order.country_code, Shipment.est_delivery)
     )
-    cards: dict[tuple[str, str], dict] = {}
-    for (
-        name,
-        country,
-        estimate,
-        scanned,
-        delivered,
-        failed,
-        exceptions,
-        first_fail,
-    ) in session.execute(query):
-        card = cards.setdefault(
-            (name, country),
-            {"parcels": 0, "delivered": 0, "estimated": 0, "on_time": 0, "first": 0, "exc": 0},
-        )
-        card.setdefault("transit", [])
-        card["parcels"] += 1
-        card["exc"] += 1 if exceptions else 0
-        if delivered is None:
-            continue
-        card["delivered"] += 1
-        if not failed or (first_fail is not None and first_fail > delivered):
-            card["first"] += 1
-        if estimate is not None:
-            card["estimated"] += 1
-            card["on_time"] += 1 if delivered.astimezone(UTC).date() <= estimate else 0
-        days = _hours(scanned, delivered)
-        if days is not None:
-            card["transit"].append(days / 24)
-    rows = [
-        {
-            "carrier": name,
-            "country": country or None,
-            "parcels": c["parcels"],
-            "delivered": c["delivered"],
-            "on_time_share": _share(c["on_time"], c["estimated"]),
-            "first_attempt_share": _share(c["first"], c["delivered"]),
-            "exception_share": _share(c["exc"], c["parcels"]),
-            "transit_p50_days": _round(percentile(c["transit"], 0.5), 2),
-            "transit_p90_days": _round(percentile(c["transit"], 0.9), 2),
+    counts: dict[tuple, dict] = {}
+    transit: dict[tuple, list[float]] = defaultdict(list)
+    for name, country, region, estimate, scanned, delivered, failed, exception in session.execute(
+        query
+    ):
+        parcel = {
+            "parcels": 1,
+            "delivered": delivered is not None,
+            "estimated": delivered is not None and estimate is not None,
+            "on_time": bool(delivered and estimate and delivered.date() <= estimate),
+            "first": delivered is not None and (failed is None or failed > delivered),
+            "exc": exception is not None,
         }
-        for (name, country), c in sorted(cards.items())
-    ]
-    return {**p.document(), "rows": rows}
+        hours = _hours(scanned, delivered)
+        for key in ((name, None, None), (name, country, region)):
+            card = counts.setdefault(key, dict.fromkeys(_CARD_COUNTS, 0))
+            for field, counted in parcel.items():
+                card[field] += int(counted)
+            if hours is not None:
+                transit[key].append(hours / 24)
+    for key, card in counts.items():
+        card["transit"] = (percentile(transit[key], 0.5), percentile(transit[key], 0.9))
+    return counts
+
+
+def _card_row(key: tuple, c: dict) -> dict:
+    name, country, region = key
+    return {
+        "carrier": name,
+        "country": country or None,
+        "region": region or None,
+        "parcels": c["parcels"],
+        "delivered": c["delivered"],
+        "on_time_share": _share(c["on_time"], c["estimated"]),
+        "first_attempt_share": _share(c["first"], c["delivered"]),
+        "exception_share": _share(c["exc"], c["parcels"]),
+        "transit_p50_days": _round(c["transit"][0], 2),
+        "transit_p90_days": _round(c["transit"][1], 2),
+    }
 
 
 # --- 4. delays -------------------------------------------------------------------------
@@ -319,8 +379,8 @@ def delays(session: Session, p: Period) -> dict:
     for column, key in ((DelayFlag.created_at, "raised"), (DelayFlag.cleared_at, "cleared")):
         day = _day(session, column)
         query = select(day, func.count()).where(_in(column, p)).group_by(day)
-        for text, n in session.execute(query):
-            week = iso_week(date.fromisoformat(text))
+        for day_text, n in session.execute(query):
+            week = iso_week(date.fromisoformat(day_text))
             weeks.setdefault(week, {"week": week, "raised": 0, "cleared": 0})[key] += n
     open_now = [{"kind": k, "open": n} for k, n in flags.count_open_by_kind(session).items()]
     return {**p.document(), "weeks": [weeks[w] for w in sorted(weeks)], "open_now": open_now}
@@ -471,7 +531,8 @@ def table(name: str, report: dict) -> tuple[list[str], list[list]]:
         ]
         return header, rows
     header = HEADERS[name]
-    return header, [[row[column] for column in header] for row in report["rows"]]
+    rows = report.get("carriers", []) + report["rows"]  # a carrier's total: no destination
+    return header, [[row[column] for column in header] for row in rows]
 
 
 HEADERS = {
@@ -479,6 +540,7 @@ HEADERS = {
     "carriers": [
         "carrier",
         "country",
+        "region",
         "parcels",
         "delivered",
         "on_time_share",

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 from ordertrack import pipeline
 from ordertrack.notifications.policy import parcel_key
 from ordertrack.settings import Settings
+from ordertrack.store import milestones
 from ordertrack.store.db import make_engine, make_sessionmaker
 from ordertrack.store.inbox import NewDelivery, record
 from ordertrack.store.models import History, Inbox, Order, Outbox, ParkedNumber, Shipment
@@ -316,3 +317,42 @@ def test_a_failed_attempt_after_out_for_delivery_moves_the_order_back_to_in_tran
         "in_transit",
     ]
     assert run.told == [["shipped", "out_for_delivery"]], "no stale 'shipped' news again"
+
+
+MILESTONES = {
+    Order: ("placed_at", "shipped_at", "first_scan_at", "delivered_at"),
+    Shipment: ("first_scan_at", "delivered_at", "first_failed_at", "first_exception_at"),
+}
+
+
+def _milestones(url: str) -> dict:
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        found = {
+            model.__name__: sorted(
+                session.execute(select(*(getattr(model, c) for c in columns))).all()
+            )
+            for model, columns in MILESTONES.items()
+        }
+    engine.dispose()
+    return found
+
+
+def test_milestones_kept_as_events_apply_equal_those_computed_from_the_history(postgres_url):
+    """The reports read milestones kept by the pipeline; migration 0013 computes them from
+    the history. Shuffled, with duplicates, both must give the same times."""
+    rng = random.Random(7)
+    arrival = [*TIMELINE, *rng.sample(TIMELINE, 4)]
+    rng.shuffle(arrival)
+    _replay(postgres_url, arrival)
+    kept = _milestones(postgres_url)
+    ((placed, shipped, scanned, delivered),) = kept["Order"]
+    assert placed < shipped < scanned < delivered, "every milestone of the story is set"
+    assert all(p[0] and p[1] for p in kept["Shipment"]), "both parcels scanned and delivered"
+    engine = make_engine(postgres_url)
+    with engine.begin() as connection:
+        for model, columns in MILESTONES.items():
+            connection.execute(model.__table__.update().values(dict.fromkeys(columns)))
+        milestones.backfill(connection)
+    engine.dispose()
+    assert _milestones(postgres_url) == kept
