@@ -149,11 +149,6 @@ def test_the_period_defaults_to_eight_weeks_and_refuses_a_backwards_one():
         reports.period(now, report_story.SINCE, now)
 
 
-def test_percentiles_interpolate_like_percentile_cont():
-    assert reports.percentile([4, 24, 48], 0.9) == pytest.approx(43.2)
-    assert reports.percentile([1], 0.5) == 1 and reports.percentile([], 0.5) is None
-
-
 AUTH = {"Authorization": "Bearer test-api-token"}
 STORY_PERIOD = "since=2026-11-02&until=2026-11-29"  # a date alone: to the end of the 29th
 
