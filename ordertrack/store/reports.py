@@ -226,6 +226,8 @@ def carriers(session: Session, p: Period) -> dict:
     )
     for name, country, region, bucket, n, total in session.execute(transit):
         for key in ((name, None, None), (name, country, region)):
+            if key not in cards:  # no parcels counted there (the counts were emptied)
+                continue
             cell = cards[key]["transit"].setdefault(bucket, [0, 0.0])
             cell[0] += int(n)
             cell[1] += total

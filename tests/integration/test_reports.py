@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from ordertrack.store import reports
+from ordertrack.store import reports, rollup_models
 from ordertrack.store.db import make_engine, make_sessionmaker
 from tests.support import report_story
 
@@ -273,3 +273,17 @@ def test_the_console_page_says_when_a_period_is_wrong(shop):
     page = client.get("/admin/performance?since=2026-11-10&until=2026-11-01")
     assert page.status_code == 400 and "since must be before until" in page.get_data(as_text=True)
     assert shop.app.test_client().get("/admin/performance").status_code == 303, "signed out"
+
+
+def test_reports_rebuild_counts_every_order_again_and_the_numbers_do_not_change(shop, capsys):
+    from service import cli
+
+    before = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    with shop.runtime.sessions.begin() as session:
+        session.execute(rollup_models.ParcelDay.__table__.delete())
+    emptied = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    assert emptied["rows"] == [], "the report reads the rollups"
+    assert cli.main(["reports", "rebuild"]) == 0
+    assert capsys.readouterr().out.strip().endswith("rebuilt the report rollups from 6 orders")
+    after = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    assert after == before and len(after["rows"]) == 3
