@@ -188,7 +188,7 @@ def rebuild(session: Session, batch: int = 20_000, progress=None) -> int:
     for table in TABLES:
         session.execute(table.__table__.delete())
     if session.get_bind().dialect.name == "postgresql":
-        for statement in _REBUILD_SQL:
+        for statement in REBUILD_SQL:
             session.execute(text(statement), {"log_gamma": _LOG_GAMMA, "zero": ZERO})
         return session.scalar(select(func.count()).where(Order.placed_at.is_not(None))) or 0
     done, after = 0, 0
@@ -225,7 +225,7 @@ _PARCELS = f"""
 """  # noqa: S608
 #: PostgreSQL's rebuild: each rollup in one INSERT ... SELECT over the rows. Built from
 #: constants only; the bucket's constants are bound parameters.
-_REBUILD_SQL = (
+REBUILD_SQL = (
     f"""
     INSERT INTO report_order_days (day, status, orders)
     SELECT {_DAY}, o.status, COUNT(*) FROM orders AS o WHERE {_COUNTED} GROUP BY 1, 2
