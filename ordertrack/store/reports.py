@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Date, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from ordertrack.statuses import OrderStatus
@@ -107,6 +107,17 @@ def _on_days(column, p: Period):
     return and_(column >= first, column <= last)
 
 
+def _monday(session: Session, day):
+    """The Monday of a day's ISO week, in SQL: rollup rows fold into weeks in the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc("week", day), Date)
+    return func.date(day, "-" + cast((func.strftime("%w", day) + 6) % 7, String) + " days")
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 def iso_week(moment: datetime | date) -> str:
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
@@ -164,14 +175,23 @@ def stages(session: Session, p: Period) -> dict:
     """Stage durations in hours, p50 and p90, by the ISO week the order reached us, and for
     the whole period; the slowest of the three stages (by p50) is the bottleneck. A stage
     counts where both its ends are known and in order."""
+    monday = _monday(session, StageBucket.day)
     query = (
-        select(StageBucket.day, StageBucket.stage, StageBucket.bucket,
-               StageBucket.orders, StageBucket.hours)
-        .where(_on_days(StageBucket.day, p), StageBucket.orders > 0)
-    )  # fmt: skip
+        select(
+            monday,
+            StageBucket.stage,
+            StageBucket.bucket,
+            func.sum(StageBucket.orders),
+            func.sum(StageBucket.hours),
+        )
+        .where(_on_days(StageBucket.day, p))
+        .group_by(monday, StageBucket.stage, StageBucket.bucket)
+    )
     histograms: dict[str, dict[str, dict[int, list]]] = defaultdict(lambda: defaultdict(dict))
-    for day, stage, bucket, n, hours in session.execute(query):
-        for week in (iso_week(day), "all"):
+    for week_start, stage, bucket, n, hours in session.execute(query):
+        if not n:
+            continue
+        for week in (iso_week(_as_date(week_start)), "all"):
             cell = histograms[week][stage].setdefault(bucket, [0, 0.0])
             cell[0] += n
             cell[1] += hours

@@ -13,9 +13,10 @@ the two to each other.
 
 Percentiles come from histograms: a duration falls in the bucket ceil(log_g(x)) with
 g = (1 + ACCURACY) / (1 - ACCURACY), as DDSketch does, and each bucket keeps the sum of its
-values. A percentile is read as percentile_cont would (linear between the two ranks around
-it), taking each rank's value as its bucket's mean: exact where a bucket's values are equal,
-within ACCURACY (1%) of the true value otherwise.
+values; durations of three minutes or less share one bucket. A percentile is read as
+percentile_cont would (linear between the two ranks around it), taking each rank's value as
+its bucket's mean: exact where a bucket's values are equal, otherwise within 2 x ACCURACY
+(4%) of the true value, or three minutes for the shortest.
 """
 
 import math
@@ -38,10 +39,13 @@ from ordertrack.store.rollup_models import (
 )
 
 #: The relative accuracy of a percentile read from a histogram.
-ACCURACY = 0.01
+ACCURACY = 0.02
 _LOG_GAMMA = math.log((1 + ACCURACY) / (1 - ACCURACY))
-#: The bucket of a zero duration (a log has none).
+#: The bucket of a zero duration (a log has none) and of any up to SHORTEST.
 ZERO = -(2**31)
+#: Three minutes, in hours (stages) and in days (transit).
+SHORTEST_HOURS = 0.05
+SHORTEST_DAYS = SHORTEST_HOURS / 24
 #: The stages, each as (start, end) milestones of the order.
 STAGE_SPANS = {
     "warehouse": ("placed", "shipped_at"),
@@ -62,8 +66,9 @@ _VALUES = {
 }
 
 
-def bucket(value: float) -> int:
-    return ZERO if value <= 0 else math.ceil(math.log(value) / _LOG_GAMMA)
+def bucket(value: float, shortest: float = 0.0) -> int:
+    """The histogram bucket of a duration: ceil(log_g(value)), or ZERO up to `shortest`."""
+    return ZERO if value <= shortest else math.ceil(math.log(value) / _LOG_GAMMA)
 
 
 def _span(start: datetime | None, end: datetime | None, unit_seconds: float) -> float | None:
@@ -96,7 +101,7 @@ def contributions(order, parcels: Iterable) -> Contribution:
     for stage, (start, end) in STAGE_SPANS.items():
         hours = _span(times[start], times[end], 3600)
         if hours is not None:
-            add(StageBucket, (day, stage, bucket(hours)), 1, hours)
+            add(StageBucket, (day, stage, bucket(hours, SHORTEST_HOURS)), 1, hours)
     for item in order.items or ():
         if item.get("title") and item.get("quantity"):
             add(ProductDay, (day, str(item["title"])[:TITLE_WIDTH]), int(item["quantity"]))
@@ -127,7 +132,7 @@ def _parcel(add, day: date, lane: tuple[str, str], parcel) -> None:
     )
     days = _span(parcel.first_scan_at, delivered, 86400)
     if days is not None:
-        add(TransitBucket, (*where, bucket(days)), 1, days)
+        add(TransitBucket, (*where, bucket(days, SHORTEST_DAYS)), 1, days)
 
 
 def of_order(order: Order) -> Contribution:
@@ -189,7 +194,7 @@ def rebuild(session: Session, batch: int = 20_000, progress=None) -> int:
         session.execute(table.__table__.delete())
     if session.get_bind().dialect.name == "postgresql":
         for statement in REBUILD_SQL:
-            session.execute(text(statement), {"log_gamma": _LOG_GAMMA, "zero": ZERO})
+            session.execute(text(statement), _BUCKET_PARAMETERS)
         return session.scalar(select(func.count()).where(Order.placed_at.is_not(None))) or 0
     done, after = 0, 0
     while True:
@@ -206,7 +211,15 @@ def rebuild(session: Session, batch: int = 20_000, progress=None) -> int:
 
 
 _DAY = "CAST(o.created_at AT TIME ZONE 'UTC' AS date)"
-_BUCKET = "CASE WHEN {x} <= 0 THEN :zero ELSE CAST(CEIL(LN({x}) / :log_gamma) AS integer) END"
+_BUCKET_PARAMETERS = {
+    "log_gamma": _LOG_GAMMA,
+    "zero": ZERO,
+    "hours": SHORTEST_HOURS,
+    "days": SHORTEST_DAYS,
+}
+_BUCKET = (
+    "CASE WHEN {x} <= :{shortest} THEN :zero ELSE CAST(CEIL(LN({x}) / :log_gamma) AS integer) END"
+)
 _COUNTED = "o.placed_at IS NOT NULL"
 _STAGE_VALUES = ", ".join(
     f"('{stage}', CASE WHEN {end} >= {start} THEN date_part('epoch', {end} - {start}) / 3600 END)"
@@ -232,7 +245,7 @@ REBUILD_SQL = (
     """,  # noqa: S608
     f"""
     INSERT INTO report_stage_buckets (day, stage, bucket, orders, hours)
-    SELECT day, stage, {_BUCKET.format(x="hours")}, COUNT(*), SUM(hours)
+    SELECT day, stage, {_BUCKET.format(x="hours", shortest="hours")}, COUNT(*), SUM(hours)
     FROM (
         SELECT {_DAY} AS day, span.stage, span.hours
         FROM (SELECT created_at, LEAST(placed_at, created_at) AS placed, shipped_at,
@@ -256,7 +269,8 @@ REBUILD_SQL = (
     """,  # noqa: S608
     f"""
     INSERT INTO report_transit_buckets (day, carrier, country, region, bucket, parcels, days)
-    SELECT day, carrier, country, region, {_BUCKET.format(x="transit")}, COUNT(*), SUM(transit)
+    SELECT day, carrier, country, region, {_BUCKET.format(x="transit", shortest="days")},
+        COUNT(*), SUM(transit)
     FROM ({_PARCELS}) AS p
     WHERE transit IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5

@@ -35,13 +35,16 @@ def test_an_empty_histogram_has_no_percentiles_and_zero_durations_count():
     assert rollups.percentiles([], (0.5,)) == (0, None)
     assert rollups.percentiles(histogram([0, 0, 2]), (0.5,)) == (3, 0)
     assert rollups.bucket(0) == rollups.ZERO < rollups.bucket(1e-9)
+    # Three minutes or less share one bucket: their mean stands for them.
+    assert rollups.bucket(0.04, rollups.SHORTEST_HOURS) == rollups.ZERO
+    assert rollups.bucket(0.06, rollups.SHORTEST_HOURS) > rollups.ZERO
 
 
 def test_a_bucket_holds_values_within_the_accuracy_of_each_other():
     for value in (0.01, 1, 36, 1000):
         same = rollups.bucket(value)
-        assert rollups.bucket(value * 1.0099) in (same, same + 1)
-        assert rollups.bucket(value * 1.03) > same
+        assert rollups.bucket(value * (1 + rollups.ACCURACY)) in (same, same + 1)
+        assert rollups.bucket(value * (1 + 3 * rollups.ACCURACY)) > same
 
 
 @given(
