@@ -3,8 +3,8 @@
 Connect, TLS, EHLO and AUTH once per worker thread instead of once per email (issue 12). A
 kept connection idle for a while is checked with NOOP before it carries a message; one the
 server dropped anyway is found at the next message's MAIL, before any of the message was
-sent, and replaced once. Nothing is sent again after DATA was answered: from then on the
-message is the server's, and a failure is the caller's to classify.
+sent, and replaced once. Only that failure is tried again here: anything later, DATA above
+all, is the caller's to classify, and once DATA is answered 250 the message is the server's.
 
 Each thread holds at most one connection (for the last SmtpConfig it used); nothing connects
 at import time. `close()` is for the thread's end (the worker's shutdown hook calls it).
