@@ -48,6 +48,11 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
+    #: TLS from the first byte (port 465) instead of STARTTLS.
+    smtp_ssl: bool = False
+    #: Check the SMTP server's certificate and name; SMTP_CA_FILE: trust only these CAs.
+    smtp_tls_verify: bool = True
+    smtp_ca_file: str | None = None
     smtp_timeout: float = 10.0
     #: Attempts at processing one inbox row or sending one notification before giving up.
     max_attempts: int = 8
@@ -132,13 +137,7 @@ class Settings:
             bigcommerce_access_token=env.str("BIGCOMMERCE_ACCESS_TOKEN", None) or None,
             bigcommerce_timeout_seconds=env.float("BIGCOMMERCE_TIMEOUT_SECONDS", 10.0),
             max_body_bytes=env.int("MAX_BODY_BYTES", 1024 * 1024),
-            smtp_host=env.str("SMTP_HOST", None) or None,
-            smtp_port=env.int("SMTP_PORT", 25),
-            smtp_from=env.str("SMTP_FROM", "ordertrack@localhost"),
-            smtp_username=env.str("SMTP_USERNAME", None) or None,
-            smtp_password=env.str("SMTP_PASSWORD", None) or None,
-            smtp_starttls=env.bool("SMTP_STARTTLS", False),
-            smtp_timeout=env.float("SMTP_TIMEOUT", 10.0),
+            **_smtp(env),
             max_attempts=env.int("MAX_ATTEMPTS", 8),
             retry_min_backoff_ms=env.int("RETRY_MIN_BACKOFF_MS", 1000),
             retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000),
@@ -196,6 +195,32 @@ class Settings:
 @cache
 def _calendar(zone: str, weekdays, countries, dates) -> calendars.Calendar:
     return calendars.Calendar.build(zone, weekdays, countries, dates)
+
+
+def _smtp(env: Env) -> dict:
+    """The SMTP settings; a combination that would send the password in clear, or ask for
+    two kinds of TLS at once, stops start-up."""
+    implicit_tls, starttls = env.bool("SMTP_SSL", False), env.bool("SMTP_STARTTLS", False)
+    if implicit_tls and starttls:
+        raise ValueError("set SMTP_SSL (TLS from the start, port 465) or SMTP_STARTTLS, not both")
+    username = env.str("SMTP_USERNAME", None) or None
+    if username and not (implicit_tls or starttls):
+        raise ValueError(
+            "SMTP_USERNAME is set without SMTP_STARTTLS or SMTP_SSL: the password would cross"
+            " the network in clear"
+        )
+    return {
+        "smtp_host": env.str("SMTP_HOST", None) or None,
+        "smtp_port": env.int("SMTP_PORT", 465 if implicit_tls else 25),
+        "smtp_from": env.str("SMTP_FROM", "ordertrack@localhost"),
+        "smtp_username": username,
+        "smtp_password": env.str("SMTP_PASSWORD", None) or None,
+        "smtp_starttls": starttls,
+        "smtp_ssl": implicit_tls,
+        "smtp_tls_verify": env.bool("SMTP_TLS_VERIFY", True),
+        "smtp_ca_file": env.str("SMTP_CA_FILE", None) or None,
+        "smtp_timeout": env.float("SMTP_TIMEOUT", 10.0),
+    }
 
 
 #: SLA_<NAME>_DAYS -> the policy's `[delays]` key it overrides.
