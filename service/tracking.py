@@ -10,6 +10,7 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from ordertrack import tracking
+from ordertrack.errors import NulCharacter, NulInPath
 from ordertrack.notifications.links import read_tracking_token, tracking_token
 from ordertrack.store.models import Order
 from ordertrack.tracking.page import brand_colors
@@ -42,6 +43,15 @@ def _edge():
 def _order_id(token: str) -> int | None:
     edge = _edge()
     return read_tracking_token(edge.link_keys, token, edge.settings.tracking_link_days)
+
+
+@bp.errorhandler(NulCharacter)
+def _nul(exc: NulCharacter) -> Response:
+    """service.nul_guard refused it: a look-up with a NUL matches no order (400, the form
+    again); a link holding one is a link we did not sign."""
+    if request.endpoint == "tracking.lookup" and not isinstance(exc, NulInPath):
+        return _render("tracking/lookup.html", status=400, missed=True)
+    return _not_found()
 
 
 @bp.get("/t/<token>")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, g, redirect, request, session, url_for
 
 from ordertrack import accounts
+from ordertrack.errors import NulCharacter, NulInPath
 from ordertrack.store import users
 from service.console import bp
 from service.console.web import (
@@ -46,6 +47,14 @@ def _setup(state) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
     if not settings.signing_secret:
         log.warning("the merchant console at /admin is off: set SIGNING_SECRET to use it")
+
+
+@bp.errorhandler(NulCharacter)
+def _nul(exc: NulCharacter):
+    """service.nul_guard refused it, before this blueprint's own guard: said in a page."""
+    if isinstance(exc, NulInPath):
+        return refuse(404, "Not found", "There is no such page.")
+    return refuse(400, "Not a valid request", f"The {exc.message}.")
 
 
 @bp.before_request
