@@ -1,7 +1,13 @@
 """The customer's tracking page: /t/<token> (the signed link in every message), /track (find
 an order by its number and email address), and /t/<token>/events (server-sent events that
 tell an open page its order changed). Nothing about an order is shown without a valid token
-or a matching pair, and a miss never says which half was wrong."""
+or a matching pair, and a miss never says which half was wrong.
+
+The look-up is limited twice, in Redis when REDIS_URL is set (every process counts together):
+per client (an IPv4 address, an IPv6 /64) and per order number whoever asks, so neither many
+addresses nor many order numbers make guessing cheap. Only misses count against an order
+number; once it has had ORDER_LOOKUP_LIMIT, even the right pair waits, or the answer would
+tell a guesser when it guessed right."""
 
 import secrets
 import time
@@ -15,25 +21,33 @@ from ordertrack.notifications.links import read_tracking_token, tracking_token
 from ordertrack.store.models import Order
 from ordertrack.tracking.page import brand_colors
 from service import returns_page
-from service.rate_limit import SlidingWindowLimiter
+from service.rate_limit import Windows, client_key, redis_client, windows
 
 bp = Blueprint("tracking", __name__)
 
-#: /track look-ups per client address in any LOOKUP_WINDOW seconds.
+#: /track look-ups per client (IPv4 address, IPv6 /64) in any LOOKUP_WINDOW seconds.
 LOOKUP_LIMIT = 10
 LOOKUP_WINDOW = 600
+#: Look-ups of one order number that found nothing, from anyone, in any ORDER_LOOKUP_WINDOW.
+ORDER_LOOKUP_LIMIT = 10
+ORDER_LOOKUP_WINDOW = 3600
 #: The event stream: how often it checks the order, sends a comment to keep proxies from
 #: closing it, and how long it lives before the browser's EventSource reconnects.
 POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0
 STREAM_SECONDS = 300.0
 RETRY_MS = 5000
-_LIMITER = "ordertrack.tracking_limiter"
+_LIMITS = "ordertrack.tracking_limits"
 
 
 @bp.record_once
-def _limiter(state) -> None:
-    state.app.extensions[_LIMITER] = SlidingWindowLimiter(LOOKUP_LIMIT, LOOKUP_WINDOW)
+def _limits(state) -> None:
+    redis_url = state.app.extensions["ordertrack"].settings.redis_url
+    client = redis_client(redis_url) if redis_url else None
+    state.app.extensions[_LIMITS] = (
+        windows(client, "track:client", LOOKUP_LIMIT, LOOKUP_WINDOW),
+        windows(client, "track:order", ORDER_LOOKUP_LIMIT, ORDER_LOOKUP_WINDOW),
+    )
 
 
 def _edge():
@@ -87,19 +101,30 @@ def lookup_form():
 
 @bp.post("/track")
 def lookup():
-    wait = current_app.extensions[_LIMITER].attempt(request.remote_addr or "unknown")
+    number = request.form.get("order_number", "")[:200]
+    email = request.form.get("email", "")[:320]
+    per_client, per_order = current_app.extensions[_LIMITS]
+    wait = _attempt(per_client, per_order, number)
     if wait is not None:
         response = _render("tracking/rate_limited.html", status=429)
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
-    number = request.form.get("order_number", "")[:200]
-    email = request.form.get("email", "")[:320]
     with _edge().sessions() as session:
         order_id = tracking.find_order_id(session, number, email)
     if order_id is None:
         return _render("tracking/lookup.html", missed=True)
+    per_order.forgive(tracking.order_number_key(number))  # found: no guess
     token = tracking_token(_edge().link_keys, order_id)
     return redirect(url_for(".page", token=token), code=303)
+
+
+def _attempt(per_client: Windows, per_order: Windows, number: str) -> float | None:
+    """Seconds to wait, or None: the client's limit first, then the order number's."""
+    wait = per_client.attempt(client_key(request.remote_addr))
+    order_key = tracking.order_number_key(number)
+    if wait is None and order_key:
+        wait = per_order.attempt(order_key)
+    return wait
 
 
 @bp.get("/t/<token>/events")
