@@ -7,7 +7,10 @@ The look-up is limited twice, in Redis when REDIS_URL is set (every process coun
 per client (an IPv4 address, an IPv6 /64) and per order number whoever asks, so neither many
 addresses nor many order numbers make guessing cheap. Only misses count against an order
 number; once it has had ORDER_LOOKUP_LIMIT, even the right pair waits, or the answer would
-tell a guesser when it guessed right."""
+tell a guesser when it guessed right.
+
+A process serves at most SSE_MAX_STREAMS event streams at once (service/live_streams.py);
+past that a page is answered 503 and its script polls the fragment instead."""
 
 import secrets
 import time
@@ -20,7 +23,8 @@ from ordertrack.errors import NulCharacter, NulInPath
 from ordertrack.notifications.links import read_tracking_token, tracking_token
 from ordertrack.store.models import Order
 from ordertrack.tracking.page import brand_colors
-from service import returns_page
+from service import live_streams, returns_page
+from service.errors import error_response
 from service.rate_limit import Windows, client_key, redis_client, windows
 
 bp = Blueprint("tracking", __name__)
@@ -32,22 +36,26 @@ LOOKUP_WINDOW = 600
 ORDER_LOOKUP_LIMIT = 10
 ORDER_LOOKUP_WINDOW = 3600
 #: The event stream: how often it checks the order, sends a comment to keep proxies from
-#: closing it, and how long it lives before the browser's EventSource reconnects.
+#: closing it, and how long it lives before the browser's EventSource reconnects. A stream
+#: holds a web thread while it is open (service/live_streams.py says why it is short).
 POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0
-STREAM_SECONDS = 300.0
+STREAM_SECONDS = 60.0
 RETRY_MS = 5000
+#: A page refused a stream (every slot taken) looks for news this often instead.
+FALLBACK_POLL_SECONDS = 30
 _LIMITS = "ordertrack.tracking_limits"
 
 
 @bp.record_once
-def _limits(state) -> None:
-    redis_url = state.app.extensions["ordertrack"].settings.redis_url
-    client = redis_client(redis_url) if redis_url else None
+def _setup(state) -> None:
+    settings = state.app.extensions["ordertrack"].settings
+    client = redis_client(settings.redis_url) if settings.redis_url else None
     state.app.extensions[_LIMITS] = (
         windows(client, "track:client", LOOKUP_LIMIT, LOOKUP_WINDOW),
         windows(client, "track:order", ORDER_LOOKUP_LIMIT, ORDER_LOOKUP_WINDOW),
     )
+    live_streams.init_app(state.app, settings.sse_max_streams)
 
 
 def _edge():
@@ -91,6 +99,7 @@ def page(token: str):
         events_url=url_for(".events", token=token),
         fragment_url=url_for(".page", token=token, fragment=1),
         page_url=url_for(".page", token=token),
+        poll_seconds=FALLBACK_POLL_SECONDS,
     )
 
 
@@ -137,11 +146,24 @@ def events(token: str):
         current = tracking.updated_at(session, order_id)
     if current is None:
         return _not_found()
+    slots = live_streams.slots(current_app)
+    if not slots.take():
+        return _no_stream_slot()
     known = request.headers.get("Last-Event-ID") or request.args.get("since") or ""
     stream = _stream(sessions, order_id, _parsed(known) or current)
     response = Response(stream, mimetype="text/event-stream")
+    response.call_on_close(slots.give_back)  # the server closes it however the stream ends
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx would otherwise hold the events
+    return response
+
+
+def _no_stream_slot() -> Response:
+    """Every stream slot of this process is taken: the page's script polls instead."""
+    response, status = error_response(503, "every live-update stream is taken: poll the page")
+    response.status_code = status
+    response.headers["Retry-After"] = str(FALLBACK_POLL_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

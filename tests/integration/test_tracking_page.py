@@ -206,6 +206,36 @@ def test_last_event_id_from_before_a_change_gets_the_update_at_once(site, fast_s
     response.close()
 
 
+def test_streams_past_sse_max_streams_are_told_503_and_a_closed_one_frees_its_slot(
+    start, fast_stream
+):
+    site = _with_page(start(SSE_MAX_STREAMS="1"))
+    _post_all(site, STORY[:1])
+    events = _link(site) + "/events"
+    first = site.client.get(events, buffered=False)
+    assert first.status_code == 200
+    refused = site.client.get(events)
+    assert refused.status_code == 503
+    assert refused.json == {
+        "error": "every live-update stream is taken: poll the page",
+        "status": 503,
+    }
+    assert int(refused.headers["Retry-After"]) == tracking.FALLBACK_POLL_SECONDS
+    first.close()
+    again = site.client.get(events, buffered=False)
+    assert again.status_code == 200, "the closed stream gave its slot back"
+    again.close()
+    page = site.client.get(_link(site)).get_data(as_text=True)
+    assert f'data-poll-seconds="{tracking.FALLBACK_POLL_SECONDS}"' in page
+
+
+def test_with_sse_max_streams_0_every_page_polls(start):
+    site = _with_page(start(SSE_MAX_STREAMS="0"))
+    _post_all(site, STORY[:1])
+    assert site.client.get(_link(site) + "/events").status_code == 503
+    assert site.client.get(_link(site)).status_code == 200
+
+
 def test_learned_estimate_by_lane_from_the_shops_recent_deliveries(database_url):
     """Seeded deliveries, counted in business days from the first scan (Mon-Fri, UTC)."""
     from ordertrack.business_days import Calendar
