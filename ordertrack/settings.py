@@ -103,6 +103,10 @@ class Settings:
     #: rate limit counts the client they name, not the proxy.
     trusted_proxies: int = 0
     tracking_link_days: int = 60
+    #: Live-update streams (/t/<token>/events) one web process serves at once; each holds a
+    #: thread while open, and `ordertrack serve` never gives them more than half. Past it a
+    #: page is answered 503 and polls. 0: no streams, every page polls.
+    sse_max_streams: int = 16
     return_window_days: int = 30
     #: Days of this shop's deliveries that learned estimates are drawn from.
     estimate_window_days: int = 90
@@ -171,6 +175,7 @@ class Settings:
             brand_color=env.str("BRAND_COLOR", "#1f4e79"),
             trusted_proxies=env.int("TRUSTED_PROXIES", 0),
             tracking_link_days=env.int("TRACKING_LINK_DAYS", 60),
+            sse_max_streams=_at_least_zero(env, "SSE_MAX_STREAMS", 16),
             return_window_days=env.int("RETURN_WINDOW_DAYS", 30),
             estimate_window_days=env.int("ESTIMATE_WINDOW_DAYS", 90),
             return_policy_text=env.str("RETURN_POLICY_TEXT", None) or Settings.return_policy_text,
@@ -231,6 +236,13 @@ SLA_VARIABLES = {
     "SLA_PICKUP_DAYS": "pickup_days",
     "SLA_EXCEPTION_DAYS": "exception_days",
 }
+
+
+def _at_least_zero(env: Env, name: str, default: int) -> int:
+    value = env.int(name, default)
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more")
+    return value
 
 
 def _sla_days(env: Env) -> dict[str, int]:
