@@ -13,12 +13,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ordertrack import estimate_rollup
 from ordertrack.settings import Settings
 from ordertrack.store import estimate_report, reports
-from service.api import refuse_nul_in_path, require_token
+from service.api import require_token
 from service.errors import error_response
 from service.queries import report_period
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
-bp.before_request(refuse_nul_in_path)
 bp.before_request(require_token)
 
 FORMATS = ("json", "csv")

@@ -1,7 +1,7 @@
 """lane deliveries: delivered parcels as learned estimates see them, kept by a periodic job
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-22 09:00:00
 
 The estimates report reads these narrow rows instead of each carrier's deliveries with their
@@ -14,8 +14,8 @@ from alembic import op
 
 import ordertrack.store.models
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
