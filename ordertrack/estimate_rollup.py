@@ -14,6 +14,7 @@ over a few runs (a batch each, oldest first). The sweeper runs this with the del
 every DELAY_CHECK_SECONDS, and at every sweep while it catches up.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -88,7 +89,11 @@ def _judged(session: Session, carrier: str, found: list, learning: lanes.Learnin
 
 
 def run_until_caught_up(
-    sessions: sessionmaker[Session], learning: lanes.Learning, now: datetime, batch: int = BATCH
+    sessions: sessionmaker[Session],
+    learning: lanes.Learning,
+    now: datetime,
+    batch: int = BATCH,
+    progress: Callable[[int], object] | None = None,
 ) -> int:
     """Runs, a transaction each, until no delivery is left to judge; returns how many."""
     judged = 0
@@ -96,5 +101,13 @@ def run_until_caught_up(
         with sessions.begin() as session:
             run = learn(session, learning, now, batch)
         judged += run.judged
+        if progress is not None:
+            progress(judged)
         if not run.more:
             return judged
+
+
+def forget(session: Session) -> None:
+    """Every judgement and the cursor: the next runs judge every delivery again (after the
+    shop's calendar or window changed, or to check them)."""
+    lane_deliveries.forget(session)

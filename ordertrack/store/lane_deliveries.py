@@ -5,7 +5,7 @@ index range: bounded by a carrier, a period or a limit, never by the size of the
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from ordertrack import lanes
@@ -32,6 +32,11 @@ def set_cursor(session: Session, at: datetime, shipment_id: int) -> None:
         session.add(RollupMark(name=MARK, at=at, position=shipment_id))
     else:
         row.at, row.position = at, shipment_id
+
+
+def forget(session: Session) -> None:
+    session.execute(delete(LaneDelivery))
+    session.execute(delete(RollupMark).where(RollupMark.name == MARK))
 
 
 def next_deliveries(

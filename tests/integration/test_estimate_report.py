@@ -164,6 +164,21 @@ def test_the_sweepers_job_judges_in_the_shops_business_days(start):
     assert answer.json["accuracy"]["on_time"] == 2, answer.json
 
 
+def test_reports_rebuild_judges_every_delivery_again_in_the_shops_calendar_now(
+    shop, monkeypatch, capsys
+):
+    from service import cli
+
+    report = f"/api/v1/reports/estimates?{NOVEMBER}"
+    assert shop.client.get(report, headers=AUTH).json["accuracy"]["on_time"] == 1
+    # Tuesday 10 and Wednesday 11 November turn out to have been days off: J2 was on time.
+    monkeypatch.setenv("HOLIDAYS", "2026-11-10,2026-11-11")
+    assert cli.main(["reports", "rebuild"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().endswith("judged 11 deliveries against their learned estimates")
+    assert shop.client.get(report, headers=AUTH).json["accuracy"]["on_time"] == 2
+
+
 def test_the_openapi_document_describes_the_estimates_report(shop):
     document = shop.client.get("/api/v1/openapi.json").json
     operation = document["paths"]["/api/v1/reports/estimates"]["get"]
