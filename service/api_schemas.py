@@ -530,7 +530,7 @@ class CarrierAccuracySchema(Schema):
     on_time = _count("Parcels delivered by the p90 date of their learned estimate.")
     judged = _count(
         "Parcels delivered in the period that had a learned estimate at their first scan "
-        "(judged by the periodic job: a delivery of the last few minutes may not count yet)."
+        "(judged by the periodic job six hours after delivery: the newest do not count yet)."
     )
     share = _ratio("On time over judged.")
 
