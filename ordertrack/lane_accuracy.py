@@ -12,7 +12,6 @@ business days per lane (transit days are small whole numbers, so a percentile is
 a few counts). Thousands of parcels take milliseconds.
 """
 
-import math
 from collections import Counter, deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -52,8 +51,8 @@ class _Window:
             samples = sum(counts.values()) if counts else 0
             if samples >= min_samples:
                 return lanes.LaneEstimate(
-                    _percentile(counts, samples, 0.5),
-                    _percentile(counts, samples, 0.9),
+                    lanes.counted_percentile(counts, 0.5),
+                    lanes.counted_percentile(counts, 0.9),
                     samples,
                     basis,
                 )
@@ -62,16 +61,6 @@ class _Window:
 
 def _keys(lane: lanes.Lane) -> list[tuple]:
     return [(basis, key) for basis in lanes.BASES if (key := lane.key(basis)) is not None]
-
-
-def _percentile(counts: Counter[int], samples: int, share: float) -> int:
-    """lanes.percentile (nearest rank) over counts of values."""
-    rank, seen = max(1, math.ceil(share * samples)), 0
-    for value in sorted(v for v, n in counts.items() if n):
-        seen += counts[value]
-        if seen >= rank:
-            return value
-    raise ValueError("no values")
 
 
 def judge(

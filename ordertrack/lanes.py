@@ -12,7 +12,7 @@ The store (store/estimates.py) reads the deliveries; this module picks, counts a
 """
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -105,23 +105,41 @@ def estimate(
     return None
 
 
+def counted_percentile(counts: Mapping[int, int], share: float) -> int:
+    """percentile() over {value: how many}: the same nearest rank, without the list."""
+    samples = sum(counts.values())
+    rank, seen = max(1, math.ceil(share * samples)), 0
+    for value in sorted(v for v, n in counts.items() if n):
+        seen += counts[value]
+        if seen >= rank:
+            return value
+    raise ValueError("no values")
+
+
 def learned_lanes(
-    deliveries: Iterable[Delivery], min_samples: int = MIN_SAMPLES
+    deliveries: Iterable[tuple[Lane, int, int]], min_samples: int = MIN_SAMPLES
 ) -> list[tuple[tuple, LaneEstimate]]:
-    """Every lane these deliveries (one carrier's) teach, at each basis, with what it
-    learned: (lane key, estimate), widest basis first. What a parcel on that lane is told."""
-    days: dict[tuple[str, tuple], list[int]] = {}
-    for delivery in deliveries:
+    """Every lane these deliveries (one carrier's, as (lane, business days, how many)) teach,
+    at each basis, with what it learned: (lane key, estimate), widest basis first. What a
+    parcel on that lane is told."""
+    days: dict[tuple[str, tuple], dict[int, int]] = {}
+    for lane, took, count in deliveries:
         for basis in BASES:
-            key = delivery.lane.key(basis)
+            key = lane.key(basis)
             if key is not None:
-                days.setdefault((basis, key), []).append(delivery.days)
+                counts = days.setdefault((basis, key), {})
+                counts[took] = counts.get(took, 0) + count
     found = [
-        (key, LaneEstimate(percentile(taken, 0.5), percentile(taken, 0.9), len(taken), basis))
-        for (basis, key), taken in days.items()
-        if len(taken) >= min_samples
+        (key, _counted_estimate(counts, basis))
+        for (basis, key), counts in days.items()
+        if sum(counts.values()) >= min_samples
     ]
     return sorted(found, key=lambda f: (-BASES.index(f[1].basis), f[0]))
+
+
+def _counted_estimate(counts: Mapping[int, int], basis: str) -> LaneEstimate:
+    p50, p90 = counted_percentile(counts, 0.5), counted_percentile(counts, 0.9)
+    return LaneEstimate(p50, p90, sum(counts.values()), basis)
 
 
 def transit_days(calendar: Calendar, first_scan: datetime, delivered: datetime) -> int:

@@ -7,11 +7,12 @@ how often parcels arrived by the p90 date a learned estimate gave them.
 - Accuracy over the period: the parcels delivered in it, each judged once by the periodic
   job against the estimate it would have had at its first scan (ordertrack/estimate_rollup.py).
 
-Both read `lane_deliveries`, one narrow row per delivered parcel that the job keeps, so the
-report costs the same with a million orders: the carriers come from the (carrier,
-delivered_at) index, one look-up each; each carrier's lanes from at most MAX_SAMPLES rows of
-that index; the accuracy from one grouped range of the (delivered_at, carrier, on_time)
-index over the period. What the job has not judged yet is not counted.
+Both read what the job keeps, so the report costs the same with a million orders: the
+carriers come from the (carrier, delivered_at) index of `lane_deliveries`, one look-up
+each; each carrier's lanes from at most MAX_SAMPLES rows of that index, counted by lane and
+days in SQL; the accuracy from `estimate_days`, a row per UTC day and carrier, over the
+period's whole days (as the other reports count). What the job has not judged yet (the
+last six hours) is not counted.
 """
 
 from datetime import datetime, timedelta
@@ -49,8 +50,7 @@ def estimates_report(session: Session, p: "Period", learning: lanes.Learning | N
 def _lane_rows(
     session: Session, carrier: str, since: datetime, until: datetime, min_samples: int
 ) -> list[dict]:
-    recent = lane_deliveries.newest(session, carrier, since, until, estimates.MAX_SAMPLES)
-    taught = [lanes.Delivery(p.lane, p.days or 0) for p in recent]
+    taught = lane_deliveries.lane_days(session, carrier, since, until, estimates.MAX_SAMPLES)
     return [
         {
             "carrier": carrier,

@@ -3,15 +3,16 @@ estimates job has not judged (after its cursor, in the order they were delivered
 them judged, and the narrow reads the job and the estimates report make. Each read is one
 index range: bounded by a carrier, a period or a limit, never by the size of the shop."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ordertrack import lanes
 from ordertrack.statuses import ShipmentStatus
 from ordertrack.store import estimates
-from ordertrack.store.estimate_models import LaneDelivery, RollupMark
+from ordertrack.store.estimate_models import EstimateDay, LaneDelivery, RollupMark
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import Order, Shipment
 
@@ -36,6 +37,7 @@ def set_cursor(session: Session, at: datetime, shipment_id: int) -> None:
 
 def forget(session: Session) -> None:
     session.execute(delete(LaneDelivery))
+    session.execute(delete(EstimateDay))
     session.execute(delete(RollupMark).where(RollupMark.name == MARK))
 
 
@@ -56,11 +58,14 @@ def next_deliveries(
             estimates.first_scan_of(Shipment.order_id, Shipment.key),
         )
         .join(Order, Order.id == Shipment.order_id)
+        .outerjoin(LaneDelivery, LaneDelivery.shipment_id == Shipment.id)
         .where(
             Shipment.status == ShipmentStatus.DELIVERED.value,
             Shipment.status_at < until,
             Shipment.cancelled.is_(False),
             Shipment.removed.is_(False),
+            # Judged already: its delivery was reported again, later.
+            LaneDelivery.shipment_id.is_(None),
         )
         .order_by(Shipment.status_at, Shipment.id)
         .limit(limit)
@@ -100,6 +105,35 @@ def write(session: Session, rows: list[tuple[int, lanes.Past, int, bool | None]]
     ]
     connection = session.connection()
     connection.execute(insert_ignoring_duplicates(connection, LaneDelivery.__table__), values)
+    _count_days(connection, rows)
+
+
+def _count_days(connection, rows) -> None:
+    """Add the judged ones to their day's counts (estimate_days)."""
+    days: dict[tuple, list[int]] = {}
+    for _, parcel, _, on_time in rows:
+        if on_time is not None:
+            key = (parcel.delivered_at.astimezone(UTC).date(), parcel.carrier)
+            counts = days.setdefault(key, [0, 0])
+            counts[0] += on_time
+            counts[1] += 1
+    if not days:
+        return
+    table = EstimateDay.__table__
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c.day, table.c.carrier],
+        set_={
+            "on_time": table.c.on_time + insert.excluded.on_time,
+            "judged": table.c.judged + insert.excluded.judged,
+        },
+    )
+    values = [
+        {"day": day, "carrier": carrier, "on_time": good, "judged": total}
+        for (day, carrier), (good, total) in days.items()
+    ]
+    connection.execute(statement, values)
 
 
 def newest(
@@ -143,17 +177,46 @@ def carriers(session: Session) -> list[str]:
     return [name for name in session.scalars(select(names.c.name)) if name]
 
 
-def outcomes(session: Session, since: datetime, until: datetime) -> dict[str, tuple[int, int]]:
-    """carrier -> (on time, judged) for the deliveries of [since, until): one grouped pass
-    over the (delivered_at, carrier, on_time) index."""
-    judged = LaneDelivery.on_time.is_not(None)
-    query = (
+def lane_days(
+    session: Session, carrier: str, since: datetime, until: datetime, limit: int
+) -> list[tuple[lanes.Lane, int, int]]:
+    """(lane, business days, how many) over the carrier's newest `limit` judged deliveries in
+    [since, until): the newest read from the (carrier, delivered_at) index and counted in
+    SQL, so a few hundred small rows come back, not `limit` wide ones."""
+    newest = (
         select(
-            LaneDelivery.carrier,
-            func.count().filter(LaneDelivery.on_time.is_(True)),
-            func.count().filter(judged),
+            LaneDelivery.country,
+            LaneDelivery.region,
+            LaneDelivery.prefix,
+            LaneDelivery.transit_days,
         )
-        .where(and_(LaneDelivery.delivered_at >= since, LaneDelivery.delivered_at < until))
-        .group_by(LaneDelivery.carrier)
+        .where(
+            LaneDelivery.carrier == carrier,
+            LaneDelivery.delivered_at >= since,
+            LaneDelivery.delivered_at < until,
+        )
+        .order_by(LaneDelivery.delivered_at.desc())
+        .limit(limit)
+        .subquery()
     )
-    return {carrier: (good, total) for carrier, good, total in session.execute(query) if total}
+    columns = (newest.c.country, newest.c.region, newest.c.prefix, newest.c.transit_days)
+    query = select(*columns, func.count()).group_by(*columns)
+    return [
+        (lanes.Lane(country, region, prefix), days, count)
+        for country, region, prefix, days, count in session.execute(query)
+    ]
+
+
+def outcomes(session: Session, since: datetime, until: datetime) -> dict[str, tuple[int, int]]:
+    """carrier -> (on time, judged) for the deliveries of the UTC days from `since` to the
+    day before `until` at midnight (whole days, as the other reports count)."""
+    first = since.astimezone(UTC).date()
+    last = (until.astimezone(UTC) - timedelta(microseconds=1)).date()
+    query = (
+        select(EstimateDay.carrier, func.sum(EstimateDay.on_time), func.sum(EstimateDay.judged))
+        .where(EstimateDay.day >= first, EstimateDay.day <= last)
+        .group_by(EstimateDay.carrier)
+    )
+    return {
+        carrier: (int(good), int(total)) for carrier, good, total in session.execute(query) if total
+    }

@@ -95,6 +95,38 @@ def test_each_delivery_is_judged_once_in_small_batches_the_same(sessions):
     assert (accuracy["on_time"], accuracy["judged"]) == (1, 2)
 
 
+def test_a_delivery_reported_again_later_is_not_judged_or_counted_twice(sessions):
+    from sqlalchemy import update
+
+    from ordertrack.store.models import Shipment
+
+    assert _judged(sessions, now=datetime(2026, 12, 10, tzinfo=UTC)) == 11
+    # Another source says J1 was delivered, on 15 December: its row moves past the cursor.
+    with sessions.begin() as session:
+        j1 = select_order_id(session, "past-6")
+        session.execute(
+            update(Shipment)
+            .where(Shipment.order_id == j1)
+            .values(status_at=datetime(2026, 12, 15, tzinfo=UTC))
+        )
+    assert _judged(sessions) == 0
+    with sessions() as session:
+        accuracy = estimate_report.estimates_report(session, PERIOD)["accuracy"]
+    assert (accuracy["on_time"], accuracy["judged"]) == (1, 2)
+    december = reports.Period(datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC))
+    with sessions() as session:
+        accuracy = estimate_report.estimates_report(session, december)["accuracy"]
+    assert accuracy["judged"] == 1, "the parcel of 2 December alone"
+
+
+def select_order_id(session, external_id: str) -> int:
+    from sqlalchemy import select
+
+    from ordertrack.store.models import Order
+
+    return session.scalar(select(Order.id).where(Order.external_id == external_id))
+
+
 def test_the_shops_business_days_judge_the_deliveries(sessions):
     # Tuesday 10 and Wednesday 11 November off: from Monday 9, J2's two business days end on
     # Friday 13, the day it came: on time. (It took 2 business days, not 4.)

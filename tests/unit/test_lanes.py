@@ -185,14 +185,18 @@ def test_the_newest_deliveries_are_all_that_teach_when_capped():
 
 def test_learned_lanes_lists_every_lane_with_enough_deliveries_widest_first():
     history = _many(NYC, [1, 2, 2, 3, 5]) + _many(NYC_OTHER, [4] * 3) + _many(CA, [6] * 2)
-    assert lanes.learned_lanes(history) == [
+    counted = [(d.lane, d.days, 1) for d in history]
+    # The same deliveries counted by lane and days: (lane, days, how many).
+    grouped = [(NYC, 1, 1), (NYC, 2, 2), (NYC, 3, 1), (NYC, 5, 1), (NYC_OTHER, 4, 3), (CA, 6, 2)]
+    assert lanes.learned_lanes(grouped) == lanes.learned_lanes(counted)
+    assert lanes.learned_lanes(counted) == [
         # All ten: 1 2 2 3 4 4 4 5 6 6.
         ((), LaneEstimate(4, 6, 10, "carrier")),
         (("US",), LaneEstimate(4, 6, 10, "country")),
         (("US", "NY"), LaneEstimate(3, 5, 8, "region")),
         (("US", "100"), LaneEstimate(2, 5, 5, "postcode")),
     ]
-    assert lanes.learned_lanes(history, min_samples=3)[-1] == (
+    assert lanes.learned_lanes(counted, min_samples=3)[-1] == (
         ("US", "124"),
         LaneEstimate(4, 4, 3, "postcode"),
     )

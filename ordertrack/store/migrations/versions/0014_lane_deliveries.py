@@ -1,4 +1,5 @@
-"""lane deliveries: delivered parcels as learned estimates see them, kept by a periodic job
+"""lane deliveries: delivered parcels as learned estimates see them, and the judged ones
+counted per day, kept by a periodic job
 
 Revision ID: 0014
 Revises: 0013
@@ -44,8 +45,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("shipment_id", name="pk_lane_deliveries"),
     )
     op.create_index("ix_lane_deliveries_carrier", "lane_deliveries", ["carrier", "delivered_at"])
-    op.create_index(
-        "ix_lane_deliveries_delivered", "lane_deliveries", ["delivered_at", "carrier", "on_time"]
+    op.create_table(
+        "estimate_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("carrier", sa.String(length=64), nullable=False),
+        sa.Column("on_time", sa.Integer(), nullable=False),
+        sa.Column("judged", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "carrier", name="pk_estimate_days"),
     )
     op.create_table(
         "rollup_marks",
@@ -58,6 +64,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rollup_marks")
-    op.drop_index("ix_lane_deliveries_delivered", table_name="lane_deliveries")
+    op.drop_table("estimate_days")
     op.drop_index("ix_lane_deliveries_carrier", table_name="lane_deliveries")
     op.drop_table("lane_deliveries")
