@@ -63,6 +63,8 @@ class Settings:
     inprocess_worker_threads: int = 2
     #: How long a webhook request waits for its inbox row to commit before answering 503.
     commit_timeout_seconds: float = 1.5
+    #: Webhooks waiting in one web process for the inbox writer: the next gets 503 at once.
+    inbox_queue_limit: int = 1000
     log_level: str = "INFO"
     shop_name: str = "Our shop"
     twilio_account_sid: str | None = None
@@ -150,6 +152,7 @@ class Settings:
             sweep_queue_limit=_positive(env, "SWEEP_QUEUE_LIMIT", 1000),
             inprocess_worker_threads=env.int("INPROCESS_WORKER_THREADS", 2),
             commit_timeout_seconds=env.float("COMMIT_TIMEOUT_SECONDS", 1.5),
+            inbox_queue_limit=_positive(env, "INBOX_QUEUE_LIMIT", 1000),
             log_level=env.str("LOG_LEVEL", "INFO").upper(),
             shop_name=env.str("SHOP_NAME", "Our shop"),
             twilio_account_sid=env.str("TWILIO_ACCOUNT_SID", None) or None,

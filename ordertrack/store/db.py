@@ -8,11 +8,19 @@ from sqlalchemy.orm import Session, sessionmaker
 CONNECT_TIMEOUT_SECONDS = 2
 
 
-def make_engine(database_url: str, *, pool_size: int = 5, durable: bool = True) -> Engine:
+def make_engine(
+    database_url: str,
+    *,
+    pool_size: int = 5,
+    durable: bool = True,
+    statement_timeout_ms: int | None = None,
+) -> Engine:
     """`durable=False` is for the workers' transactions: PostgreSQL then acknowledges a
     commit before its WAL reaches disk (synchronous_commit=off). A crash can lose the last
     few hundred milliseconds of processing, never the inbox (which the receiver commits
-    durably); the lost rows are simply pending again and the sweeper re-drives them."""
+    durably); the lost rows are simply pending again and the sweeper re-drives them.
+    `statement_timeout_ms`: PostgreSQL cancels any statement of these connections running
+    longer (the inbox writer's, whose requests stop waiting by then)."""
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
@@ -26,8 +34,11 @@ def make_engine(database_url: str, *, pool_size: int = 5, durable: bool = True) 
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     connect_args: dict[str, object] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    if not durable:
-        connect_args["options"] = "-c synchronous_commit=off"
+    options = [] if durable else ["-c synchronous_commit=off"]
+    if statement_timeout_ms:
+        options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
+    if options:
+        connect_args["options"] = " ".join(options)
     # No pre-ping: it costs a round trip per transaction. A connection broken by a database
     # restart fails one transaction, which is retried (worker) or answered 503 (receiver).
     return create_engine(
