@@ -1,5 +1,8 @@
 """Engines and sessions, built by a composition root and never at import time."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,6 +77,26 @@ def _sqlite_begin_immediate(connection) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def snapshot(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only session whose queries all see the database as of its first one: what a
+    document built from several queries (an order, its parcels, history and messages) must
+    be read in. Under PostgreSQL's default READ COMMITTED each query would see its own
+    moment, and an event committed between two of them would show in one part of the
+    document and not in another (a status older than the history beside it). So this is
+    one REPEATABLE READ, READ ONLY transaction there. SQLite already reads a transaction
+    from one snapshot (and its transactions here take the write lock at BEGIN)."""
+    with sessions() as session:
+        if is_postgres(session.get_bind()):
+            session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+        yield session
 
 
 def is_postgres(engine: Engine) -> bool:
