@@ -61,6 +61,7 @@ def sweep_once(
     (the process is shutting down) ends a pass that is waiting for the workers."""
     settings = runtime.settings
     deadline = time.monotonic() + (settings.sweep_interval_seconds if budget is None else budget)
+    stop = stop or threading.Event()
     after = timedelta(seconds=settings.sweep_after_seconds)
     parked = _redrive_parked(runtime)
     backlogs = (
@@ -75,7 +76,7 @@ def sweep_once(
             _redrive_batch(runtime, backlog, after)
         if all(b.done for b in backlogs) or time.monotonic() >= deadline:
             break
-        if not ready and (stop or threading.Event()).wait(QUEUE_POLL_SECONDS):
+        if not ready and stop.wait(QUEUE_POLL_SECONDS):
             break
     events, notifications = parked + backlogs[0].sent, backlogs[1].sent
     if events or notifications:
