@@ -52,6 +52,18 @@ class UnsupportedMediaType(OrdertrackError):
     status_code = 415
 
 
+class NulCharacter(OrdertrackError):
+    """Text holding a NUL character (\\x00): no PostgreSQL text value or parameter can hold it."""
+
+    status_code = 400
+
+
+class NulInPath(NulCharacter):
+    """A path value holding a NUL character: it names nothing."""
+
+    status_code = 404
+
+
 class UnknownTopic(OrdertrackError):
     """A topic the provider never sends: a forgery or a misconfigured sender."""
 

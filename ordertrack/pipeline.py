@@ -13,7 +13,7 @@ from ordertrack.facts import Fact, FulfillmentFact, OrderFact, RefundFact, Track
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
 from ordertrack.statuses import OrderStatus, ShipmentStatus
-from ordertrack.store import orders, parking, returns
+from ordertrack.store import milestones, orders, parking, returns, rollups
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import History, Inbox, InboxStatus, Order
 
@@ -148,6 +148,7 @@ def _order_for(session: Session, fact: Fact) -> Order | None:
 
 def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], result, plan):
     before = orders.to_state(order)
+    counted = rollups.of_order(order)
     outcome = lifecycle.apply(before, [fact for _, fact in indexed])
     if outcome.state != before:
         # Only a change is a change: a repeat (a duplicate, a replay) leaves "last changed".
@@ -155,6 +156,9 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     session.flush()
     history = [_history_entry(row, order, i, fact, outcome.state) for i, fact in indexed]
     session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)
+    milestones.record(order, history)
+    # The reports' daily rollups move by what this event changed (store/rollups.py).
+    rollups.apply_change(session, counted, rollups.of_order(order))
     refunded = _refund_returns(session, order, indexed)
     # A refund that settles a return is told as the return's refund, not the order's.
     result.notifications += outbox.queue(

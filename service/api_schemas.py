@@ -356,7 +356,9 @@ class ReturnQuerySchema(Schema):
 
 
 class ReportPeriodQuerySchema(Schema):
-    """A report's period; without one, the last eight weeks (at most 366 days)."""
+    """A report's period; without one, the last eight weeks (at most 366 days). Reports about
+    orders (funnel, stages, carriers, per-product return rates) count the whole UTC days the
+    period touches, by the day each order reached us."""
 
     since = _moment("From this date or time (UTC if no zone); default 8 weeks before `until`.")
     until = _moment("Up to this date or time, excluded; a date alone means to its end.")
@@ -421,7 +423,12 @@ class StagesReportSchema(_Period):
 
 class CarrierRowSchema(Schema):
     carrier = _text("The carrier, in lower case.")
-    country = _maybe(fields.String, "The destination country (ISO 3166 code).")
+    country = _maybe(
+        fields.String, "The destination country (ISO 3166 code); null in the carrier's total."
+    )
+    region = _maybe(
+        fields.String, "The destination region (state or province code); null in the total."
+    )
     parcels = _count("Parcels of the period's orders.")
     delivered = _count("Of them, delivered.")
     on_time_share = _ratio("Delivered on or before the carrier's estimate, of those with one.")
@@ -432,9 +439,18 @@ class CarrierRowSchema(Schema):
 
 
 class CarriersReportSchema(_Period):
-    """Carrier scorecards by carrier and destination country."""
+    """Carrier scorecards: each carrier's total, and by destination country and region."""
 
-    rows = fields.List(fields.Nested(CarrierRowSchema), required=True)
+    carriers = fields.List(
+        fields.Nested(CarrierRowSchema),
+        required=True,
+        metadata={"description": "One scorecard per carrier, every destination together."},
+    )
+    rows = fields.List(
+        fields.Nested(CarrierRowSchema),
+        required=True,
+        metadata={"description": "One scorecard per carrier, country and region."},
+    )
 
 
 class DelayWeekSchema(Schema):

@@ -21,6 +21,7 @@ from service import (
     errors,
     health,
     metrics,
+    nul_guard,
     reports_api,
     returns_api,
     returns_page,
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     errors.init_app(app)
+    nul_guard.init_app(app)
     blueprints = (
         twilio_status.bp,
         webhooks.bp,

@@ -1,6 +1,7 @@
 """The worker side's composition root: settings, database sessions, channels and the
 broker with our actors declared on it. Built once per process, never at import time."""
 
+import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from ordertrack.notifications.email import SmtpConfig
 from ordertrack.notifications.links import signing_keys
 from ordertrack.notifications.merchant_webhook import MerchantWebhookConfig, parse_secret
 from ordertrack.notifications.sms import TwilioConfig
+from ordertrack.notifications.smtp_connection import tls_context
 from ordertrack.settings import Settings
 from ordertrack.store.db import make_engine, make_sessionmaker
 from workers.actors import Actors, declare_actors
@@ -87,13 +89,27 @@ def merchant_config(settings: Settings) -> MerchantWebhookConfig | None:
 def smtp_config(settings: Settings) -> SmtpConfig | None:
     if not settings.smtp_host:
         return None
-    return SmtpConfig(
+    config = SmtpConfig(
         host=settings.smtp_host,
         port=settings.smtp_port,
         sender=settings.smtp_from,
         username=settings.smtp_username,
         password=settings.smtp_password,
         starttls=settings.smtp_starttls,
+        implicit_tls=settings.smtp_ssl,
+        tls_verify=settings.smtp_tls_verify,
+        ca_file=settings.smtp_ca_file,
         timeout=settings.smtp_timeout,
         helo_name=urlsplit(settings.public_base_url).hostname or "localhost",
     )
+    if config.starttls or config.implicit_tls:
+        _check_tls(config)
+    return config
+
+
+def _check_tls(config: SmtpConfig) -> None:
+    """Load SMTP_CA_FILE now: a bad path stops start-up, not the first email at 3 a.m."""
+    try:
+        tls_context(config.tls_verify, config.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"SMTP_CA_FILE={config.ca_file!r} cannot be loaded: {exc}") from None

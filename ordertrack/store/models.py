@@ -145,6 +145,12 @@ class Order(Base):
     fulfillment_list_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: Milestones, the earliest the history holds (store/milestones.py): placed is the
+    #: platform's creation time, or ours when it never said.
+    placed_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    first_scan_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
 
     shipments: Mapped[list["Shipment"]] = relationship(
         back_populates="order", order_by="Shipment.id", cascade="all, delete-orphan"
@@ -189,6 +195,11 @@ class Shipment(Base):
     furthest_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: How many times its tracking number was replaced: each number's news is told afresh.
     relabels: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Milestones, the earliest the history holds (store/milestones.py).
+    first_scan_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    first_failed_at: Mapped[datetime | None]
+    first_exception_at: Mapped[datetime | None]
 
     order: Mapped[Order] = relationship(back_populates="shipments")
 
@@ -247,7 +258,9 @@ class Outbox(Base):
         ),
         Index("ix_outbox_status_touched", "status", "touched_at"),
         # The notifications report: a period's messages.
-        Index("ix_outbox_created", "created_at"),
+        # The notifications report counts a period's messages by channel and status from
+        # the index alone on PostgreSQL.
+        Index("ix_outbox_created", "created_at", postgresql_include=["channel", "status"]),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -300,5 +313,6 @@ from ordertrack.store import (  # noqa: E402, F401
     alert_models,
     flag_models,
     return_models,
+    rollup_models,
     user_models,
 )

@@ -1,11 +1,13 @@
-"""The performance picture (issue 11) for a period: set-based aggregate queries, the same on
-PostgreSQL and SQLite, each bounded by the period on an indexed time column. The console
-page, the API and CSV all read these functions, so the three never disagree.
+"""The performance picture (issue 11) for a period. The console page, the API and CSV all
+read these functions, so the three never disagree.
 
-The period selects orders by `created_at` (when the order reached us), flags by when they
-were raised or cleared, returns and notifications by when they were made. Percentiles are
-computed in Python over the fetched durations: one way for both databases, and a period's
-orders are few enough rows of four timestamps each.
+What is about orders (the funnel, stage durations, carrier scorecards, items ordered per
+product) reads the daily rollups the pipeline keeps as events apply (store/rollups.py): a
+few rows per day, whatever the shop's size, over the whole UTC days of the period, by the
+day the order reached us. Percentiles come from the rollups' histograms (exact where a
+bucket's values are equal, within 1% otherwise). Delay flags are counted by when they were
+raised or cleared, returns and notifications by when they were made, on an indexed time
+column bounded by the period.
 """
 
 from collections import defaultdict
@@ -13,14 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Integer, and_, case, cast, func, select, true
+from sqlalchemy import Date, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from ordertrack.statuses import OrderStatus
-from ordertrack.store import flags
+from ordertrack.store import flags, rollups
 from ordertrack.store.flag_models import DelayFlag
-from ordertrack.store.models import History, Order, Outbox, OutboxStatus, Shipment
+from ordertrack.store.models import Order, Outbox, OutboxStatus
 from ordertrack.store.return_models import Return, ReturnItem
+from ordertrack.store.rollup_models import (
+    OrderDay,
+    ParcelDay,
+    ProductDay,
+    StageBucket,
+    TransitBucket,
+)
 
 #: The period when none is asked for: the last eight weeks.
 DEFAULT_WEEKS = 8
@@ -53,15 +62,6 @@ _DETOUR_STEP = {
     OrderStatus.AVAILABLE_FOR_PICKUP: OrderStatus.OUT_FOR_DELIVERY,
     OrderStatus.RETURNED: OrderStatus.OUT_FOR_DELIVERY,
 }
-#: A carrier status that means the carrier has the parcel in hand (its first scan).
-SCANNED = (
-    "in_transit",
-    "out_for_delivery",
-    "delivery_failed",
-    "available_for_pickup",
-    "exception",
-    "delivered",
-)
 #: The three stages in the order a parcel goes through them, then the whole.
 STAGES = ("warehouse", "pickup", "transit", "order_to_delivered")
 STAGE_WORDS = {
@@ -100,26 +100,27 @@ def _in(column, p: Period):
     return and_(column >= p.since, column < p.until)
 
 
+def _on_days(column, p: Period):
+    """The rollups' days: whole UTC days, from since's day to the day before until (or
+    until's own day when it is not midnight)."""
+    first, last = rollups.days(p.since, p.until)
+    return and_(column >= first, column <= last)
+
+
+def _monday(session: Session, day):
+    """The Monday of a day's ISO week, in SQL: rollup rows fold into weeks in the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc("week", day), Date)
+    return func.date(day, "-" + cast((func.strftime("%w", day) + 6) % 7, String) + " days")
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 def iso_week(moment: datetime | date) -> str:
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont does."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = share * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def _hours(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None or end < start:
-        return None
-    return (end - start).total_seconds() / 3600
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:
@@ -145,9 +146,11 @@ def funnel(session: Session, p: Period) -> dict:
     """Orders of the period by their status now: each main-line step with how many stand
     there and how many are at or past it, then the detours."""
     query = (
-        select(Order.status, func.count()).where(_in(Order.created_at, p)).group_by(Order.status)
+        select(OrderDay.status, func.sum(OrderDay.orders))
+        .where(_on_days(OrderDay.day, p))
+        .group_by(OrderDay.status)
     )
-    now = {str(status): n for status, n in session.execute(query)}
+    now = {str(status): int(n) for status, n in session.execute(query) if n}
     step = {status: i for i, status in enumerate(MAIN_LINE)}
     reached = [0] * len(MAIN_LINE)
     for status, n in now.items():
@@ -168,59 +171,46 @@ def funnel(session: Session, p: Period) -> dict:
 # --- 2. stages -------------------------------------------------------------------------
 
 
-def _first(condition):
-    return func.min(case((condition, History.occurred_at)))
-
-
-def _order_times(session: Session, p: Period):
-    """(placed, shipped, first scan, delivered) per order of the period: one grouped pass
-    over their history (ix_history_order_time)."""
+def stages(session: Session, p: Period) -> dict:
+    """Stage durations in hours, p50 and p90, by the ISO week the order reached us, and for
+    the whole period; the slowest of the three stages (by p50) is the bottleneck. A stage
+    counts where both its ends are known and in order."""
+    monday = _monday(session, StageBucket.day)
     query = (
         select(
-            Order.id,
-            Order.created_at,
-            _first(History.kind == "order"),
-            _first(and_(History.kind == "fulfillment", History.status == "fulfilled")),
-            _first(and_(History.kind == "tracking", History.status.in_(SCANNED))),
-            _first(and_(History.kind == "tracking", History.status == "delivered")),
+            monday,
+            StageBucket.stage,
+            StageBucket.bucket,
+            func.sum(StageBucket.orders),
+            func.sum(StageBucket.hours),
         )
-        .outerjoin(History, History.order_id == Order.id)
-        .where(_in(Order.created_at, p))
-        .group_by(Order.id, Order.created_at)
+        .where(_on_days(StageBucket.day, p))
+        .group_by(monday, StageBucket.stage, StageBucket.bucket)
     )
-    for _, created, placed, shipped, scanned, delivered in session.execute(query):
-        yield min(filter(None, (created, placed))), shipped, scanned, delivered
-
-
-def stages(session: Session, p: Period) -> dict:
-    """Stage durations in hours, p50 and p90, by the ISO week the order was placed, and for
-    the whole period; the slowest of the three stages (by p50) is the bottleneck."""
-    by_week: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for placed, shipped, scanned, delivered in _order_times(session, p):
-        durations = {
-            "warehouse": _hours(placed, shipped),
-            "pickup": _hours(shipped, scanned),
-            "transit": _hours(scanned, delivered),
-            "order_to_delivered": _hours(placed, delivered),
+    histograms: dict[str, dict[str, dict[int, list]]] = defaultdict(lambda: defaultdict(dict))
+    for week_start, stage, bucket, n, hours in session.execute(query):
+        if not n:
+            continue
+        for week in (iso_week(_as_date(week_start)), "all"):
+            cell = histograms[week][stage].setdefault(bucket, [0, 0.0])
+            cell[0] += n
+            cell[1] += hours
+    found = {
+        week: {
+            stage: rollups.percentiles(((b, n, h) for b, (n, h) in cells.items()), (0.5, 0.9))
+            for stage, cells in by_stage.items()
         }
-        for name, hours in durations.items():
-            if hours is not None:
-                by_week[iso_week(placed)][name].append(hours)
-                by_week["all"][name].append(hours)
-    weeks = [_stage_row(week, by_week[week]) for week in sorted(w for w in by_week if w != "all")]
-    overall = _stage_row("all", by_week.get("all", {}))
-    return {**p.document(), "weeks": weeks, "overall": overall}
+        for week, by_stage in histograms.items()
+    }
+    weeks = [_stage_row(week, found[week]) for week in sorted(w for w in found if w != "all")]
+    return {**p.document(), "weeks": weeks, "overall": _stage_row("all", found.get("all", {}))}
 
 
-def _stage_row(week: str, durations: dict[str, list[float]]) -> dict:
+def _stage_row(week: str, found: dict[str, tuple]) -> dict:
     row: dict = {"week": week}
     for name in STAGES:
-        values = durations.get(name, [])
-        row[name] = {
-            "count": len(values),
-            "p50_hours": _round(percentile(values, 0.5)),
-            "p90_hours": _round(percentile(values, 0.9)),
-        }
+        count, p50, p90 = found.get(name, (0, None, None))
+        row[name] = {"count": count, "p50_hours": _round(p50), "p90_hours": _round(p90)}
     timed = [(row[s]["p50_hours"], s) for s in STAGES[:3] if row[s]["p50_hours"] is not None]
     row["bottleneck"] = max(timed)[1] if timed else None
     return row
@@ -228,85 +218,60 @@ def _stage_row(week: str, durations: dict[str, list[float]]) -> dict:
 
 # --- 3. carriers -----------------------------------------------------------------------
 
-
-def _parcel_first(condition):
-    return func.min(case((condition, History.occurred_at)))
-
-
-def _parcel_count(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+_CARD_COUNTS = ("parcels", "delivered", "estimated", "on_time", "first_attempt", "exceptions")
 
 
 def carriers(session: Session, p: Period) -> dict:
-    """Scorecards by carrier and destination country: on-time share (delivered on or before
-    the carrier's estimate, of those delivered with one), first-attempt share (delivered
-    with no failed attempt before), exception share (of all parcels), p50/p90 transit days
-    (first scan to delivered). One grouped pass over the period's parcels and their news."""
-    carrier = func.lower(func.coalesce(Shipment.carrier, Shipment.reported_carrier, "unknown"))
-    tracking = History.kind == "tracking"
-    query = (
-        select(
-            carrier,
-            func.coalesce(Order.country_code, ""),
-            Shipment.est_delivery,
-            _parcel_first(and_(tracking, History.status.in_(SCANNED))),
-            _parcel_first(and_(tracking, History.status == "delivered")),
-            _parcel_count(and_(tracking, History.status == "delivery_failed")),
-            _parcel_count(and_(tracking, History.status == "exception")),
-            _parcel_first(and_(tracking, History.status == "delivery_failed")),
-        )
-        .join(Order, Order.id == Shipment.order_id)
-        .outerjoin(
-            History,
-            and_(History.order_id == Shipment.order_id, History.shipment_key == Shipment.key),
-        )
-        .where(_in(Order.created_at, p), Shipment.cancelled.is_(False))
-        .group_by(Shipment.id, carrier, Order.country_code, Shipment.est_delivery)
+    """Scorecards by carrier (`carriers`) and by carrier and destination country and region
+    (`rows`): on-time share (delivered on or before the carrier's estimate, of those
+    delivered with one), first-attempt share (delivered with no failed attempt before),
+    exception share (of all parcels), p50/p90 transit days (first scan to delivered)."""
+    lane = (ParcelDay.carrier, ParcelDay.country, ParcelDay.region)
+    counts = (
+        select(*lane, *(func.sum(getattr(ParcelDay, c)) for c in _CARD_COUNTS))
+        .where(_on_days(ParcelDay.day, p))
+        .group_by(*lane)
     )
-    cards: dict[tuple[str, str], dict] = {}
-    for (
-        name,
-        country,
-        estimate,
-        scanned,
-        delivered,
-        failed,
-        exceptions,
-        first_fail,
-    ) in session.execute(query):
-        card = cards.setdefault(
-            (name, country),
-            {"parcels": 0, "delivered": 0, "estimated": 0, "on_time": 0, "first": 0, "exc": 0},
-        )
-        card.setdefault("transit", [])
-        card["parcels"] += 1
-        card["exc"] += 1 if exceptions else 0
-        if delivered is None:
-            continue
-        card["delivered"] += 1
-        if not failed or (first_fail is not None and first_fail > delivered):
-            card["first"] += 1
-        if estimate is not None:
-            card["estimated"] += 1
-            card["on_time"] += 1 if delivered.astimezone(UTC).date() <= estimate else 0
-        days = _hours(scanned, delivered)
-        if days is not None:
-            card["transit"].append(days / 24)
-    rows = [
-        {
-            "carrier": name,
-            "country": country or None,
-            "parcels": c["parcels"],
-            "delivered": c["delivered"],
-            "on_time_share": _share(c["on_time"], c["estimated"]),
-            "first_attempt_share": _share(c["first"], c["delivered"]),
-            "exception_share": _share(c["exc"], c["parcels"]),
-            "transit_p50_days": _round(percentile(c["transit"], 0.5), 2),
-            "transit_p90_days": _round(percentile(c["transit"], 0.9), 2),
-        }
-        for (name, country), c in sorted(cards.items())
-    ]
-    return {**p.document(), "rows": rows}
+    cards: dict[tuple, dict] = {}
+    for name, country, region, *cells in session.execute(counts):
+        for key in ((name, None, None), (name, country, region)):
+            card = cards.setdefault(key, {**dict.fromkeys(_CARD_COUNTS, 0), "transit": {}})
+            for field, n in zip(_CARD_COUNTS, cells, strict=True):
+                card[field] += int(n or 0)
+    t = TransitBucket
+    transit = (
+        select(t.carrier, t.country, t.region, t.bucket, func.sum(t.parcels), func.sum(t.days))
+        .where(_on_days(t.day, p))
+        .group_by(t.carrier, t.country, t.region, t.bucket)
+    )
+    for name, country, region, bucket, n, total in session.execute(transit):
+        for key in ((name, None, None), (name, country, region)):
+            if key not in cards:  # no parcels counted there (the counts were emptied)
+                continue
+            cell = cards[key]["transit"].setdefault(bucket, [0, 0.0])
+            cell[0] += int(n)
+            cell[1] += total
+    keys = sorted((k for k in cards if cards[k]["parcels"]), key=lambda k: tuple(map(str, k)))
+    rows = [_card_row(k, cards[k]) for k in keys if k[1] is not None]
+    totals = [_card_row(k, cards[k]) for k in keys if k[1] is None]
+    return {**p.document(), "carriers": totals, "rows": rows}
+
+
+def _card_row(key: tuple, c: dict) -> dict:
+    name, country, region = key
+    _, p50, p90 = rollups.percentiles(((b, n, d) for b, (n, d) in c["transit"].items()), (0.5, 0.9))
+    return {
+        "carrier": name,
+        "country": country or None,
+        "region": region or None,
+        "parcels": c["parcels"],
+        "delivered": c["delivered"],
+        "on_time_share": _share(c["on_time"], c["estimated"]),
+        "first_attempt_share": _share(c["first_attempt"], c["delivered"]),
+        "exception_share": _share(c["exceptions"], c["parcels"]),
+        "transit_p50_days": _round(p50, 2),
+        "transit_p90_days": _round(p90, 2),
+    }
 
 
 # --- 4. delays -------------------------------------------------------------------------
@@ -319,8 +284,8 @@ def delays(session: Session, p: Period) -> dict:
     for column, key in ((DelayFlag.created_at, "raised"), (DelayFlag.cleared_at, "cleared")):
         day = _day(session, column)
         query = select(day, func.count()).where(_in(column, p)).group_by(day)
-        for text, n in session.execute(query):
-            week = iso_week(date.fromisoformat(text))
+        for day_text, n in session.execute(query):
+            week = iso_week(date.fromisoformat(day_text))
             weeks.setdefault(week, {"week": week, "raised": 0, "cleared": 0})[key] += n
     open_now = [{"kind": k, "open": n} for k, n in flags.count_open_by_kind(session).items()]
     return {**p.document(), "weeks": [weeks[w] for w in sorted(weeks)], "open_now": open_now}
@@ -371,23 +336,13 @@ def returns(session: Session, p: Period) -> dict:
 
 
 def _ordered_by_title(session: Session, p: Period) -> dict[str, int]:
-    """Items ordered per title: the order lines (a JSON array) unnested in SQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        line = func.json_array_elements(Order.items).table_valued("value").alias("line")
-        title = line.c.value.op("->>")("title")
-        quantity = cast(line.c.value.op("->>")("quantity"), Integer)
-    else:
-        line = func.json_each(Order.items).table_valued("value").alias("line")
-        title = func.json_extract(line.c.value, "$.title")
-        quantity = cast(func.json_extract(line.c.value, "$.quantity"), Integer)
+    """Items ordered per title, from the daily rollup."""
     query = (
-        select(title, func.sum(quantity))
-        .select_from(Order)
-        .join(line, true())
-        .where(_in(Order.created_at, p))
-        .group_by(title)
+        select(ProductDay.title, func.sum(ProductDay.ordered))
+        .where(_on_days(ProductDay.day, p))
+        .group_by(ProductDay.title)
     )
-    return {t: int(n) for t, n in session.execute(query) if t is not None}
+    return {title: int(n) for title, n in session.execute(query) if n}
 
 
 # --- 6. notifications ------------------------------------------------------------------
@@ -471,7 +426,8 @@ def table(name: str, report: dict) -> tuple[list[str], list[list]]:
         ]
         return header, rows
     header = HEADERS[name]
-    return header, [[row[column] for column in header] for row in report["rows"]]
+    rows = report.get("carriers", []) + report["rows"]  # a carrier's total: no destination
+    return header, [[row[column] for column in header] for row in rows]
 
 
 HEADERS = {
@@ -479,6 +435,7 @@ HEADERS = {
     "carriers": [
         "carrier",
         "country",
+        "region",
         "parcels",
         "delivered",
         "on_time_share",

@@ -77,11 +77,11 @@ def _charts(r: dict) -> dict[str, list[dict]]:
     ]
     carriers = [
         {
-            "label": f"{row['carrier']} {row['country'] or ''}".strip(),
+            "label": row["carrier"],
             "value": row["on_time_share"] or 0,
             "text": f"{_pct(row['on_time_share'])} on time",
         }
-        for row in r["carriers"]["rows"]
+        for row in r["carriers"]["carriers"]
     ]
     weeks = []
     for row in r["delays"]["weeks"]:

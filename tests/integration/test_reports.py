@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from ordertrack.store import reports
+from ordertrack.store import reports, rollup_models
 from ordertrack.store.db import make_engine, make_sessionmaker
 from tests.support import report_story
 
@@ -57,32 +57,34 @@ def test_stage_durations_by_week_with_the_bottleneck(session):
     assert overall["bottleneck"] == "transit"
 
 
-def test_carrier_scorecards_by_carrier_and_country(session):
-    rows = reports.carriers(session, PERIOD)["rows"]
-    assert rows == [
-        {
-            "carrier": "dhl",
-            "country": "GB",
-            "parcels": 1,
-            "delivered": 0,
-            "on_time_share": None,
-            "first_attempt_share": None,
-            "exception_share": 1.0,
-            "transit_p50_days": None,
-            "transit_p90_days": None,
-        },
-        {
-            # A on its estimate day at the first attempt; B a day late, after a failed one.
-            "carrier": "ups",
-            "country": "US",
-            "parcels": 2,
-            "delivered": 2,
-            "on_time_share": 0.5,
-            "first_attempt_share": 0.5,
-            "exception_share": 0.0,
-            "transit_p50_days": 2.0,
-            "transit_p90_days": 2.0,
-        },
+def _card(carrier, country, region, parcels, delivered, on_time, first, exceptions, transit):
+    return {
+        "carrier": carrier,
+        "country": country,
+        "region": region,
+        "parcels": parcels,
+        "delivered": delivered,
+        "on_time_share": on_time,
+        "first_attempt_share": first,
+        "exception_share": exceptions,
+        "transit_p50_days": transit,
+        "transit_p90_days": transit,
+    }
+
+
+def test_carrier_scorecards_by_carrier_and_by_destination_region(session):
+    report = reports.carriers(session, PERIOD)
+    # C's DHL parcel hit an exception and is not delivered. A (California) arrived on its
+    # estimate day at the first attempt; B (New York) a day late, after a failed attempt.
+    # Both took 2 days from the first scan (B's label scan is not one).
+    assert report["rows"] == [
+        _card("dhl", "GB", None, 1, 0, None, None, 1.0, None),
+        _card("ups", "US", "CA", 1, 1, 1.0, 1.0, 0.0, 2.0),
+        _card("ups", "US", "NY", 1, 1, 0.0, 0.0, 0.0, 2.0),
+    ]
+    assert report["carriers"] == [
+        _card("dhl", None, None, 1, 0, None, None, 1.0, None),
+        _card("ups", None, None, 2, 2, 0.5, 0.5, 0.0, 2.0),
     ]
 
 
@@ -147,11 +149,6 @@ def test_the_period_defaults_to_eight_weeks_and_refuses_a_backwards_one():
         reports.period(now, report_story.SINCE, now)
 
 
-def test_percentiles_interpolate_like_percentile_cont():
-    assert reports.percentile([4, 24, 48], 0.9) == pytest.approx(43.2)
-    assert reports.percentile([1], 0.5) == 1 and reports.percentile([], 0.5) is None
-
-
 AUTH = {"Authorization": "Bearer test-api-token"}
 STORY_PERIOD = "since=2026-11-02&until=2026-11-29"  # a date alone: to the end of the 29th
 
@@ -170,9 +167,14 @@ def test_the_api_answers_each_report_for_the_period(shop):
     assert answer.json["since"] == "2026-11-02T00:00:00+00:00"
     assert answer.json["until"] == "2026-11-30T00:00:00+00:00"
     carriers = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
-    assert [(r["carrier"], r["on_time_share"]) for r in carriers["rows"]] == [
+    assert [(r["carrier"], r["on_time_share"]) for r in carriers["carriers"]] == [
         ("dhl", None),
         ("ups", 0.5),
+    ]
+    assert [(r["region"], r["on_time_share"]) for r in carriers["rows"]] == [
+        (None, None),
+        ("CA", 1.0),
+        ("NY", 0.0),
     ]
     for name in reports.REPORTS:
         assert shop.client.get(f"/api/v1/reports/{name}", headers=AUTH).status_code == 200
@@ -223,7 +225,7 @@ def _signed_in(shop, role: str):
 
 def _cells(html: str, attribute: str) -> list[str]:
     """The text of each <td> of the first table row with this attribute."""
-    row = re.search(rf"<tr {re.escape(attribute)}>(.*?)</tr>", html, re.S).group(1)
+    row = re.search(rf"<tr [^>]*?{re.escape(attribute)}[^>]*>(.*?)</tr>", html, re.S).group(1)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
 
@@ -241,12 +243,21 @@ def test_the_console_page_shows_each_report_as_a_chart_and_a_table(shop):
     # The tables' numbers, as worked out in the tests above.
     assert _cells(html, 'data-status="delivered"') == ["delivered", "2", "2"]
     assert 'data-bottleneck="transit"' in html
-    assert _cells(html, 'data-carrier="ups-US"') == [
+    assert _cells(html, 'data-carrier="ups"') == [
         "ups",
-        "US",
+        "All",
         "2",
         "50%",
         "50%",
+        "0%",
+        "2.0 / 2.0",
+    ]
+    assert _cells(html, 'data-carrier="ups-US-NY"') == [
+        "ups",
+        "US NY",
+        "1",
+        "0%",
+        "0%",
         "0%",
         "2.0 / 2.0",
     ]
@@ -262,3 +273,17 @@ def test_the_console_page_says_when_a_period_is_wrong(shop):
     page = client.get("/admin/performance?since=2026-11-10&until=2026-11-01")
     assert page.status_code == 400 and "since must be before until" in page.get_data(as_text=True)
     assert shop.app.test_client().get("/admin/performance").status_code == 303, "signed out"
+
+
+def test_reports_rebuild_counts_every_order_again_and_the_numbers_do_not_change(shop, capsys):
+    from service import cli
+
+    before = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    with shop.runtime.sessions.begin() as session:
+        session.execute(rollup_models.ParcelDay.__table__.delete())
+    emptied = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    assert emptied["rows"] == [], "the report reads the rollups"
+    assert cli.main(["reports", "rebuild"]) == 0
+    assert capsys.readouterr().out.strip().endswith("rebuilt the report rollups from 6 orders")
+    after = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    assert after == before and len(after["rows"]) == 3

@@ -5,6 +5,7 @@ how). Rows are inserted as the pipeline would leave them: no part of ours is imi
 from datetime import UTC, date, datetime
 
 from ordertrack import delays
+from ordertrack.store import milestones, rollups
 from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import History, Inbox, Order, Outbox, Shipment
 from ordertrack.store.return_models import Return, ReturnItem
@@ -18,12 +19,13 @@ def at(day: int, hour: int = 0, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
-def _order(name, created, status, country, items) -> Order:
+def _order(name, created, status, country, items, region=None) -> Order:
     return Order(
         platform="shopify",
         external_id=name,
         name=f"#{name}",
         country_code=country,
+        province_code=region,
         items=[{"external_id": i, "title": t, "quantity": q} for i, t, q in items],
         platform_status="open",
         status=status,
@@ -43,8 +45,8 @@ def seed(session) -> None:
         status="processed",
         touched_at=SINCE,
     )
-    a = _order("A", at(2, 10), "delivered", "US", [("1", "Mug", 2)])
-    b = _order("B", at(3, 10), "delivered", "US", [("2", "Poster", 1)])
+    a = _order("A", at(2, 10), "delivered", "US", [("1", "Mug", 2)], region="CA")
+    b = _order("B", at(3, 10), "delivered", "US", [("2", "Poster", 1)], region="NY")
     c = _order("C", at(10, 10), "exception", "GB", [("1", "Mug", 1)])
     d = _order("D", at(11, 10), "received", "US", [("2", "Poster", 3)])
     e = _order("E", at(12, 10), "cancelled", "US", [])
@@ -137,6 +139,10 @@ def seed(session) -> None:
                 touched_at=when,
             )
         )
+    session.flush()
+    # The milestones the pipeline keeps as it writes history, from the history above.
+    milestones.backfill(session.connection())
+    rollups.rebuild(session)
 
 
 def _parcel(fulfillment: str, carrier: str, status: str, estimate: date | None) -> Shipment:
