@@ -290,9 +290,13 @@ def _attempt_row(outbox_id: int, attempt: int, outcome: Delivered) -> OutboxAtte
     )
 
 
-def unfinished(session: Session, untouched_for: timedelta, limit: int = 500) -> list[int]:
-    """Notifications left pending, or sending past their lease, for the sweeper."""
+def unfinished(
+    session: Session, untouched_for: timedelta, limit: int = 500, after_id: int = 0
+) -> list[int]:
+    """Notifications left pending, or sending past their lease, for the sweeper: a batch
+    from `after_id` on, locked (a row another transaction holds is left for next time)."""
     now = datetime.now(UTC)
     cutoff = now - max(untouched_for, SENDING_LEASE)
     due = Outbox.due_at.is_(None) | (Outbox.due_at <= now)
-    return overdue_ids(session, Outbox, OutboxStatus.UNFINISHED, cutoff, limit, due)
+    later = Outbox.id > after_id
+    return overdue_ids(session, Outbox, OutboxStatus.UNFINISHED, cutoff, limit, due, later)
