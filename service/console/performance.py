@@ -26,8 +26,7 @@ def performance():
         period = report_period(request.args, now)
     except ValueError as problem:
         error, period = str(problem), reports.period(None, None, now)
-    with edge().sessions() as session:
-        found = {name: report(session, period) for name, report in reports.REPORTS.items()}
+    found = reports.every_report(edge().sessions, period)
     shown_until = period.until - timedelta(microseconds=1)
     kept = {k: request.args[k] for k in ("since", "until") if request.args.get(k)}
     return render(
