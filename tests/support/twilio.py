@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import requests
 import responses
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 ACCOUNT = "AC" + "0f" * 16
 AUTH_TOKEN = "twilio-auth-token-test"
@@ -26,6 +27,8 @@ CREATED = "created"  # 201 with the new message
 CREATED_THEN_500 = "created_then_500"  # the text is created, and Twilio answers 500 (20500)
 TIMEOUT = "timeout"  # nothing is created; the client's read times out
 THROTTLED = "throttled"  # 429 (20429) with Retry-After: 1; nothing is created
+#: Dramatiq's TimeLimit strikes the worker thread mid-request (a BaseException); nothing sent.
+TIME_LIMIT = "time_limit"
 
 
 @dataclass
@@ -48,6 +51,8 @@ class FakeTwilio:
         action = self.script.pop(0) if self.script else CREATED
         if action == TIMEOUT:
             return requests.exceptions.ReadTimeout("read timed out")
+        if action == TIME_LIMIT:
+            raise TimeLimitExceeded()
         if action == THROTTLED:
             error = {"code": 20429, "message": "Too Many Requests", "status": 429}
             return 429, {"Retry-After": "1"}, json.dumps(error)
