@@ -119,9 +119,7 @@ def test_a_row_whose_earlier_attempts_finished_is_not_refused_by_the_claim(idle)
     failure handler's to count; the claim only refuses after attempts that never ended."""
     inbox_id = _stored(idle, shopify("orders_create"))
     with idle.runtime.sessions.begin() as session:
-        session.execute(
-            update(Inbox).where(Inbox.id == inbox_id).values(attempts=MAX_ATTEMPTS + 2)
-        )
+        session.execute(update(Inbox).where(Inbox.id == inbox_id).values(attempts=MAX_ATTEMPTS + 2))
     with idle.runtime.sessions.begin() as session:
         started = pipeline.start_attempt(session, inbox_id, MAX_ATTEMPTS, datetime.now(UTC))
     assert started is pipeline.Start.STARTED

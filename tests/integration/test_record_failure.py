@@ -79,7 +79,9 @@ def test_a_sent_email_whose_recording_connection_is_killed_is_recorded_sent_once
     assert held_smtp.reached.wait(timeout=20), "the worker did not reach DATA"
 
     engine = service.runtime.engine
-    with engine.connect() as admin, engine.connect() as blocker:
+    # Autocommit: pg_stat_activity is read afresh on each poll, not once per transaction.
+    admin_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as admin, engine.connect() as blocker:
         blocker.begin()
         blocker.execute(text("SELECT id FROM outbox WHERE status = 'sending' FOR UPDATE"))
         held_smtp.release.set()  # 250: the message is accepted

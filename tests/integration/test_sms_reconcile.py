@@ -53,7 +53,7 @@ def _text(service) -> dict:
     return text
 
 
-def test_a_text_twilio_created_before_answering_500_is_found_and_recorded_sent_without_a_second_post(
+def test_a_text_twilio_created_before_its_500_is_found_and_recorded_sent_without_a_second_post(
     texting,
 ):
     service, fake = texting
