@@ -10,11 +10,13 @@ lock after the worker claimed the row and before it records."""
 import asyncio
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import text
+from sqlalchemy import text, update
 
+from ordertrack.store.models import Outbox
 from tests.support.harness import start_service
 from tests.support.processes import wait_for
 from tests.support.smtp import Recorder, free_port
@@ -99,3 +101,54 @@ def test_a_sent_email_whose_recording_connection_is_killed_is_recorded_sent_once
     assert [a["outcome"] for a in email["attempt_log"]] == ["sent"]
     assert len(held_smtp.to(CUSTOMER)) == 1
     assert sweep_once(service.runtime) == (0, 0), "nothing left for the sweeper to send again"
+
+
+def test_a_send_that_cannot_be_recorded_at_all_stays_visible_and_is_logged_unknown_later(
+    service, held_smtp, caplog
+):
+    for request in STORY[:3]:
+        assert service.post(request).status_code == 202
+    assert held_smtp.reached.wait(timeout=20), "the worker did not reach DATA"
+
+    engine = service.runtime.engine
+    admin_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as admin, engine.connect() as blocker:
+        blocker.begin()
+        blocker.execute(text("SELECT id FROM outbox WHERE status = 'sending' FOR UPDATE"))
+        held_smtp.release.set()
+        for attempt in range(3):  # the first try and every try again: each connection killed
+            pid = wait_for(
+                lambda: _waiting_on_a_lock(admin, "UPDATE outbox"),
+                timeout=15,
+                what=f"try {attempt + 1} at recording to wait on the lock",
+            )
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            wait_for(
+                lambda pid=pid: _waiting_on_a_lock(admin, "UPDATE outbox") != pid,
+                timeout=5,
+                what="the killed backend to go",
+            )
+        wait_for(
+            lambda: any("could not be recorded" in r.getMessage() for r in caplog.records),
+            timeout=15,
+            what="the worker to give up recording",
+        )
+        blocker.rollback()
+    service.drain()
+
+    # Not silently lost, not silently repeated: `sending` (in flight, as far as anyone knows)
+    # until the lease runs out; then claimed again, the lost attempt logged `unknown`.
+    [email] = service.order(ORDER_ID)["notifications"]
+    assert (email["status"], email["attempt_log"]) == ("sending", [])
+    assert sweep_once(service.runtime) == (0, 0), "within its lease"
+    long_ago = datetime.now(UTC) - service.runtime.channels.send_lease - timedelta(seconds=1)
+    with service.runtime.sessions.begin() as session:
+        session.execute(update(Outbox).values(touched_at=long_ago))
+    assert sweep_once(service.runtime) == (0, 1)
+    service.drain()
+
+    [email] = service.order(ORDER_ID)["notifications"]
+    assert email["status"] == "sent"
+    assert [a["outcome"] for a in email["attempt_log"]] == ["unknown", "sent"]
+    copies = held_smtp.to(CUSTOMER)
+    assert len(copies) == 2 and copies[0]["Message-ID"] == copies[1]["Message-ID"]
