@@ -15,9 +15,11 @@ from datetime import timedelta
 
 from ordertrack.store.db import CONNECT_TIMEOUT_SECONDS, RECORDING_WAIT_SECONDS
 
-#: Blocking reads of one SMTP attempt, each up to SMTP_TIMEOUT: the connect, the banner, EHLO,
-#: STARTTLS and EHLO again, AUTH, MAIL, RCPT, DATA, the end of the data, and QUIT.
-SMTP_STEPS = 11
+#: Blocking reads of one SMTP attempt at worst, each up to SMTP_TIMEOUT (smtp_connection.py):
+#: on the thread's kept connection NOOP and a MAIL that finds it dropped; then a new one's
+#: connect, banner, EHLO, STARTTLS (its handshake) and EHLO again, AUTH (a challenge and the
+#: answer), MAIL, RCPT, DATA and the end of the data.
+SMTP_STEPS = 14
 #: An HTTP request's blocking steps, each up to the client's timeout: the connect, the answer.
 HTTP_STEPS = 2
 #: A text may take two requests: the look-up before retrying an ambiguous one, then the POST.
