@@ -5,16 +5,22 @@ customer once; a refusal that says nothing was sent (429) is retried without a l
 Through the service on both databases (the in-process queue, the real worker loop), Twilio
 played by `responses` (tests/support/twilio.py): it keeps the texts it created and lists them."""
 
+import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 import responses
 from sqlalchemy import delete, select, update
 
-from ordertrack.store.models import Outbox, OutboxAttempt
+from ordertrack.store.models import Inbox, Outbox, OutboxAttempt
 from tests.support import twilio
+from tests.support.harness import start_service
 from tests.support.webhooks import ORDER_ID, easypost, fixture_body, shopify
+from workers.actors import TryAgain
 from workers.sweeper import sweep_once
 
 PHONE = "+15555550142"
@@ -129,3 +135,59 @@ def test_a_text_sent_by_a_worker_that_died_before_recording_it_is_found_not_sent
     text = _text(service)
     assert text["status"] == "sent"
     assert [a["outcome"] for a in text["attempt_log"]] == ["unknown", "sent"]
+
+
+@pytest.fixture
+def idle(database_url, base_env, smtp, monkeypatch):
+    """The service with no worker: the test calls the send actor itself."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    for name, value in twilio.ENV.items():
+        monkeypatch.setenv(name, value)
+    fake = twilio.FakeTwilio()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake.install(mock)
+        service = start_service(with_worker=False)
+        yield service, fake
+        service.stop()
+
+
+def _signed_callback(service, outbox_id: int, params: dict[str, str]):
+    """Twilio's status callback, signed as Twilio signs it (URL, then sorted parameters)."""
+    url = f"http://shop.test/webhooks/twilio?outbox={outbox_id}"
+    signed = url + "".join(name + params[name] for name in sorted(params))
+    digest = hmac.new(twilio.AUTH_TOKEN.encode(), signed.encode(), hashlib.sha1).digest()
+    return service.client.post(
+        f"/webhooks/twilio?outbox={outbox_id}",
+        data=urlencode(params),
+        headers={
+            "X-Twilio-Signature": base64.b64encode(digest).decode(),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+
+
+def test_a_status_callback_for_a_text_whose_create_answered_500_settles_it(idle):
+    service, fake = idle
+    fake.script = [twilio.CREATED_THEN_500]
+    for request in [
+        _consenting_order(),
+        shopify("fulfillments_create"),
+        easypost("tracker_updated__out_for_delivery"),
+    ]:
+        assert service.post(request).status_code == 202
+        with service.runtime.sessions() as session:
+            inbox_id = session.scalars(select(Inbox.id).order_by(Inbox.id.desc())).first()
+        service.runtime.actors.process_event.fn(inbox_id)
+    with service.runtime.sessions() as session:
+        outbox_id = session.scalars(select(Outbox.id).where(Outbox.channel == "sms")).one()
+    with pytest.raises(TryAgain):
+        service.runtime.actors.send_notification.fn(outbox_id)
+    assert _text(service)["status"] == "ambiguous"
+
+    [message] = fake.messages  # Twilio did create it, and now says so
+    params = {"MessageSid": message["sid"], "MessageStatus": "delivered", "To": PHONE}
+    assert _signed_callback(service, outbox_id, params).json["status"] == "recorded"
+    service.runtime.actors.send_notification.fn(outbox_id)  # the retry: nothing left to do
+
+    assert _text(service)["status"] == "delivered"
+    assert (len(fake.posts), fake.lookups) == (1, [])
