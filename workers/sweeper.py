@@ -1,6 +1,8 @@
 """The sweeper: the database is the source of truth, so rows left unfinished (Redis was down,
 a worker was killed, a retry was stranded by a Redis blip) are found there and sent again.
-A 2xx is never lost; at worst it is late by SWEEP_AFTER_SECONDS."""
+A 2xx is never lost; at worst it is late by SWEEP_AFTER_SECONDS. A notification a worker
+claimed (`sending`) is left to it for the send lease, which outlasts any live attempt
+(notifications/lease.py): handing it on sooner could send it twice."""
 
 import logging
 import threading
@@ -8,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import dramatiq
 
@@ -67,7 +70,11 @@ def sweep_once(
     backlogs = (
         _Backlog(inbox.unfinished, Inbox, InboxStatus.UNFINISHED, runtime.actors.process_event),
         _Backlog(
-            sender.unfinished, Outbox, [OutboxStatus.PENDING], runtime.actors.send_notification
+            # A `sending` row only once its send lease has passed: its worker may be at it.
+            partial(sender.unfinished, lease=runtime.channels.send_lease),
+            Outbox,
+            OutboxStatus.WAITING,
+            runtime.actors.send_notification,
         ),
     )
     while True:

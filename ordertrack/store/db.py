@@ -9,6 +9,11 @@ from sqlalchemy.orm import Session, sessionmaker
 #: Seconds to reach PostgreSQL; psycopg rounds anything lower up to 2. A webhook still gets
 #: its 503 sooner: it waits COMMIT_TIMEOUT_SECONDS (1.5) for its row, whatever the pool does.
 CONNECT_TIMEOUT_SECONDS = 2
+#: How long SQLite waits for another writer's lock before it gives up ("database is locked").
+SQLITE_BUSY_TIMEOUT_SECONDS = 15
+#: The longest a statement recording a sent message may wait for a lock: PostgreSQL's
+#: lock_timeout set for that transaction, and SQLite's busy timeout.
+RECORDING_WAIT_SECONDS = SQLITE_BUSY_TIMEOUT_SECONDS
 
 
 def make_engine(
@@ -27,7 +32,7 @@ def make_engine(
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
-            connect_args={"check_same_thread": False, "timeout": 15},
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
             hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -62,7 +67,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
     # Let SQLAlchemy's "begin" event issue the BEGIN, so it can be an IMMEDIATE one.
