@@ -16,6 +16,8 @@ from service.queries import report_period
 
 #: What a table or a bar shows for "nothing to count".
 NONE = "\N{EN DASH}"
+#: Products listed on the page (highest return rate first); the CSV has them all.
+PRODUCT_ROWS = 25
 
 
 @bp.get("/performance")
@@ -41,6 +43,7 @@ def performance():
         stages=reports.STAGES,
         flag_words=delays.WORDS,
         reason_words=REASONS,
+        product_rows=PRODUCT_ROWS,
         csv={name: url_for(f"reports_api.report_{name}_csv", **kept) for name in found},
     )
 
