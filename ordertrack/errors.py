@@ -100,3 +100,8 @@ class UpstreamRefused(OrdertrackError):
     retrying cannot help, so the event is marked failed with the reason."""
 
     status_code = 502
+
+
+class AttemptsExhausted(OrdertrackError):
+    """Every attempt at a row started and none finished (the worker was killed, ran out of
+    memory, or went over its time limit): the claim gives up on it after MAX_ATTEMPTS."""

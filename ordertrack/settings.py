@@ -61,10 +61,15 @@ class Settings:
     #: A pending row untouched this long is re-enqueued by the sweeper.
     sweep_after_seconds: int = 60
     sweep_interval_seconds: int = 15
+    #: The sweeper stops re-driving while this many messages wait on a queue for a worker:
+    #: enough to keep every worker busy, few enough to be taken within SWEEP_AFTER_SECONDS.
+    sweep_queue_limit: int = 1000
     #: Worker threads inside the web process when REDIS_URL is unset (the in-process queue).
     inprocess_worker_threads: int = 2
     #: How long a webhook request waits for its inbox row to commit before answering 503.
     commit_timeout_seconds: float = 1.5
+    #: Webhooks waiting in one web process for the inbox writer: the next gets 503 at once.
+    inbox_queue_limit: int = 1000
     log_level: str = "INFO"
     shop_name: str = "Our shop"
     twilio_account_sid: str | None = None
@@ -147,8 +152,10 @@ class Settings:
             retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000),
             sweep_after_seconds=env.int("SWEEP_AFTER_SECONDS", 60),
             sweep_interval_seconds=env.int("SWEEP_INTERVAL_SECONDS", 15),
+            sweep_queue_limit=_positive(env, "SWEEP_QUEUE_LIMIT", 1000),
             inprocess_worker_threads=env.int("INPROCESS_WORKER_THREADS", 2),
             commit_timeout_seconds=env.float("COMMIT_TIMEOUT_SECONDS", 1.5),
+            inbox_queue_limit=_positive(env, "INBOX_QUEUE_LIMIT", 1000),
             log_level=env.str("LOG_LEVEL", "INFO").upper(),
             shop_name=env.str("SHOP_NAME", "Our shop"),
             twilio_account_sid=env.str("TWILIO_ACCOUNT_SID", None) or None,
@@ -255,6 +262,13 @@ def _sla_days(env: Env) -> dict[str, int]:
                 raise ValueError(f"{name} must be 0 or more")
             values[key] = value
     return values
+
+
+def _positive(env: Env, name: str, default: int) -> int:
+    value = env.int(name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more")
+    return value
 
 
 def _per_source(environ: Mapping[str, str], prefix: str) -> dict[str, tuple[str, ...]]:

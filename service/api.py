@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from ordertrack import replay
 from ordertrack.notifications import resend
 from ordertrack.store import flags, search, views
+from ordertrack.store.db import snapshot
 from ordertrack.store.models import ID_MAX, OutboxStatus
 from service.errors import error_response
 from service.queries import order_query, replay_filter
@@ -37,7 +38,7 @@ def list_orders():
     and the `cursor` a page gave."""
     try:
         filters, cursor, limit = order_query(request.args)
-        with current_app.extensions["ordertrack"].sessions() as session:
+        with snapshot(current_app.extensions["ordertrack"].sessions) as session:
             page = search.search_orders(session, filters, cursor, limit)
             open_flags = flags.open_by_order(session, [order.id for order in page.orders])
             orders = [views.order_summary(order, open_flags[order.id]) for order in page.orders]
@@ -74,7 +75,7 @@ def replay_webhooks():
 
 @bp.get("/orders/<platform>/<external_id>")
 def get_order(platform: str, external_id: str):
-    with current_app.extensions["ordertrack"].sessions() as session:
+    with snapshot(current_app.extensions["ordertrack"].sessions) as session:
         order = views.find_order(session, platform, external_id)
         if order is None:
             return error_response(404, f"no {platform} order {external_id}")
@@ -84,7 +85,7 @@ def get_order(platform: str, external_id: str):
 @bp.get("/shipments/<carrier>/<tracking_number>")
 def get_shipment(carrier: str, tracking_number: str):
     number = "".join(tracking_number.split()).upper()
-    with current_app.extensions["ordertrack"].sessions() as session:
+    with snapshot(current_app.extensions["ordertrack"].sessions) as session:
         shipment = views.find_shipment(session, carrier, number)
         if shipment is None:
             return error_response(404, f"no {carrier} shipment {number}")

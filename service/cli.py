@@ -10,8 +10,8 @@ import logging
 import os
 import sys
 
+from entry.logs import configure_logging
 from ordertrack.settings import Settings
-from service.logs import configure_logging
 
 log = logging.getLogger("ordertrack")
 

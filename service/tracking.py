@@ -21,6 +21,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from ordertrack import tracking
 from ordertrack.errors import NulCharacter, NulInPath
 from ordertrack.notifications.links import read_tracking_token, tracking_token
+from ordertrack.store.db import snapshot
 from ordertrack.store.models import Order
 from ordertrack.tracking.page import brand_colors
 from service import live_streams, returns_page
@@ -83,7 +84,7 @@ def page(token: str):
         return _not_found()
     edge = _edge()
     fragment = request.args.get("fragment") == "1"
-    with edge.sessions() as session:
+    with snapshot(edge.sessions) as session:
         view = tracking.read_view(
             session, order_id, edge.settings.shop_timezone, calendar=edge.settings.calendar()
         )

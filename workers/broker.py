@@ -75,3 +75,10 @@ def broker_answers(broker: dramatiq.Broker) -> bool:
         except Exception:
             return False
     return True
+
+
+def waiting(broker: dramatiq.Broker, queue_name: str) -> int:
+    """Messages on a queue that no worker has taken yet (delayed ones not counted)."""
+    if isinstance(broker, RedisBroker):
+        return int(broker.client.llen(f"{broker.namespace}:{queue_name}"))
+    return broker.queues[queue_name].qsize()

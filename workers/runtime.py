@@ -10,7 +10,7 @@ import dramatiq
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordertrack.notifications import outbox
+from ordertrack.notifications import lease, outbox
 from ordertrack.notifications.channels import Channels
 from ordertrack.notifications.email import SmtpConfig
 from ordertrack.notifications.links import signing_keys
@@ -43,24 +43,41 @@ def build_runtime(settings: Settings, *, broker: dramatiq.Broker | None = None) 
     # inbox until they finish, and the sweeper re-drives whatever a crash loses.
     sessions = make_sessionmaker(make_engine(settings.database_url, durable=False))
     broker = broker or setup_broker(settings)
+    twilio, merchant = twilio_config(settings), merchant_config(settings)
+    times = send_times(settings, twilio, merchant)
     channels = Channels(
         smtp=smtp_config(settings),
         shop_name=settings.shop_name,
         message_domain=urlsplit(settings.public_base_url).hostname or "localhost",
         max_attempts=settings.max_attempts,
-        twilio=twilio_config(settings),
-        merchant=merchant_config(settings),
+        twilio=twilio,
+        merchant=merchant,
         link_keys=signing_keys(settings),
         public_base_url=settings.public_base_url,
         sms_quiet_hours=outbox.plan_for(settings).rules.quiet_hours("sms"),
         fallback_timezone=settings.shop_timezone,
         calendar=settings.calendar(),
         estimate_window_days=settings.estimate_window_days,
+        send_lease=times.lease,
     )
     ZoneInfo(settings.shop_timezone)  # checked now, not when the first text is due at 3 a.m.
-    actors = declare_actors(broker, sessions, channels, settings)
+    actors = declare_actors(broker, sessions, channels, settings, times)
+    # A message could go twice without any crash if a lease ran out under a live send.
+    lease.check(times, actors.send_notification.options["time_limit"])
     durable = make_sessionmaker(engine)
     return Runtime(settings, engine, sessions, durable, broker, actors, channels)
+
+
+def send_times(
+    settings: Settings, twilio: TwilioConfig | None, merchant: MerchantWebhookConfig | None
+) -> lease.SendTimes:
+    """The send lease and time limit the channels' timeouts call for (a channel not set up
+    counts with its defaults, which cost nothing but a longer lease)."""
+    return lease.send_times(
+        settings.smtp_timeout,
+        (twilio or TwilioConfig).timeout,
+        (merchant or MerchantWebhookConfig).timeout,
+    )
 
 
 def twilio_config(settings: Settings) -> TwilioConfig | None:

@@ -4,8 +4,8 @@ and whether it came by the p90 date of the estimate it would have had at its fir
 
 The estimates report reads these narrow rows, and their counts per day (`EstimateDay`),
 instead of each carrier's deliveries with their first scans from the history: that read
-costs about half a second per carrier with a million orders, far over a report's budget. A module of its own beside models.py, which imports it
-so that Alembic's metadata has it.
+costs about half a second per carrier with a million orders, far over a report's budget.
+A module of its own beside models.py, which imports it so that Alembic's metadata has it.
 """
 
 from datetime import date, datetime

@@ -230,14 +230,20 @@ class History(Base):
 class OutboxStatus:
     PENDING = "pending"
     SENDING = "sending"
+    #: The last attempt may have reached the recipient, and we could not tell (Twilio answered
+    #: 5xx or not at all): tried again like `pending`, but a text is first looked up in
+    #: Twilio's list, so a text Twilio did take is recorded sent, not sent twice.
+    AMBIGUOUS = "ambiguous"
     SENT = "sent"
     #: The channel's provider confirmed it reached the recipient (Twilio's status callback).
     DELIVERED = "delivered"
     FAILED = "failed"
     #: Not sent on purpose: stale by the time it was due, or the channel is not configured.
     SKIPPED = "skipped"
-    UNFINISHED = (PENDING, SENDING)
-    ALL = (PENDING, SENDING, SENT, DELIVERED, FAILED, SKIPPED)
+    #: Due to be tried (again) when their moment comes; the sweeper re-drives them.
+    WAITING = (PENDING, AMBIGUOUS)
+    UNFINISHED = (PENDING, SENDING, AMBIGUOUS)
+    ALL = (PENDING, SENDING, AMBIGUOUS, SENT, DELIVERED, FAILED, SKIPPED)
 
 
 #: The parcel of an order's own news (cancelled, refunded, a return's step): not a parcel's.

@@ -21,6 +21,8 @@ NONE = "\N{EN DASH}"
 TARGET_SHARE = 0.9
 #: Lanes the page lists (widest first); the CSV has them all.
 LANES_SHOWN = 40
+#: Products listed on the page (highest return rate first); the CSV has them all.
+PRODUCT_ROWS = 25
 
 
 @bp.get("/performance")
@@ -31,9 +33,7 @@ def performance():
         period = report_period(request.args, now)
     except ValueError as problem:
         error, period = str(problem), reports.period(None, None, now)
-    with edge().sessions() as session:
-        every = shop_reports(edge().settings).items()
-        found = {name: report(session, period) for name, report in every}
+    found = reports.every_report(edge().sessions, period, chosen=shop_reports(edge().settings))
     shown_until = period.until - timedelta(microseconds=1)
     kept = {k: request.args[k] for k in ("since", "until") if request.args.get(k)}
     return render(
@@ -48,6 +48,7 @@ def performance():
         stages=reports.STAGES,
         flag_words=delays.WORDS,
         reason_words=REASONS,
+        product_rows=PRODUCT_ROWS,
         csv={name: url_for(f"reports_api.report_{name}_csv", **kept) for name in found},
         lanes=_widest_first(found["estimates"]["lanes"])[:LANES_SHOWN],
     )

@@ -287,3 +287,19 @@ def test_reports_rebuild_counts_every_order_again_and_the_numbers_do_not_change(
     assert "rebuilt the report rollups from 6 orders\n" in capsys.readouterr().out
     after = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
     assert after == before and len(after["rows"]) == 3
+
+
+def test_the_page_lists_the_products_returned_most_and_the_csv_has_them_all(shop):
+    from datetime import date
+
+    with shop.runtime.sessions.begin() as session:
+        session.add_all(
+            rollup_models.ProductDay(day=date(2026, 11, 20), title=f"Sock {n:02d}", ordered=n)
+            for n in range(1, 31)
+        )
+    html = _signed_in(shop, "staff").get(f"/admin/performance?{STORY_PERIOD}").get_data(True)
+    listed = re.findall(r'data-product="([^"]+)"', html)
+    assert listed[:2] == ["Mug", "Poster"] and len(listed) == 25, "highest return rate first"
+    assert "The 25 products returned most often, of 32; every product is in the CSV." in html
+    csv = shop.client.get(f"/api/v1/reports/returns.csv?{STORY_PERIOD}", headers=AUTH)
+    assert csv.get_data(as_text=True).count("\nproduct,") == 32
