@@ -3,6 +3,7 @@
 is due (a short wait so news landing together goes out as one message; quiet hours for texts,
 in the customer's own time zone: deferred to the morning, never dropped)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -17,7 +18,7 @@ from ordertrack.notifications.sender import STALE_PREFIX
 from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.settings import Settings
 from ordertrack.statuses import FINAL_ORDER_STATUSES
-from ordertrack.store.inbox import insert_ignoring_duplicates
+from ordertrack.store.bulk import insert_ignoring_duplicates_returning
 from ordertrack.store.models import ORDER_NEWS, Order, Outbox, OutboxStatus
 from ordertrack.store.orders import to_state
 
@@ -133,22 +134,38 @@ def queue_delay_news(session: Session, order: Order, state, flag, plan: Plan) ->
     """A delay flag was raised: the merchant's `order.delayed` event, and the customer's
     "taking longer than usual" when the policy tells them of this kind of delay. Each kind
     carries the flag's id: once per delay."""
+    return queue_delays_news(session, [(order.id, state, flag)], plan)
+
+
+def queue_delays_news(
+    session: Session, raised: Iterable[tuple[int, object, object]], plan: Plan
+) -> list[Queued]:
+    """queue_delay_news for many flags, (order id, order state, flag) each, in one statement:
+    the delay check raises thousands at a time."""
+    now, rows = datetime.now(UTC), []
+    for order_id, state, flag in raised:
+        rows += _delay_rows(order_id, state, flag, plan, now)
+    return _insert_rows(session, rows)
+
+
+def _delay_rows(order_id: int, state, flag, plan: Plan, now: datetime) -> list[dict]:
     parcel = ORDER_NEWS
     if flag.parcel:
         shipment = state.shipment(flag.parcel)
         parcel = policy.parcel_ref(shipment) if shipment else flag.parcel
-    queued = []
+    rows = []
     if flag.kind in plan.rules.delay_policy.tell_customer:
-        kind = policy.delayed_kind(flag.id)
-        queued += _queue_kind(session, order, kind, state.customer, plan, parcel)
+        kind, customer = policy.delayed_kind(flag.id), state.customer
+        for channel in plan.rules.channels_for(kind, customer):
+            due = _due(plan, channel, customer, now)
+            recipient = rules.recipient(channel, customer)
+            rows.append(_row(order_id, kind, channel, recipient, due, parcel, now))
     event = plan.rules.merchant_delay_event()
     if event:
-        due = datetime.now(UTC) + plan.coalesce
-        ids = _insert(
-            session, order, f"{event}:{flag.id}", rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel
-        )
-        queued += [Queued(i, due) for i in ids]
-    return queued
+        due = now + plan.coalesce
+        kind = f"{event}:{flag.id}"
+        rows.append(_row(order_id, kind, rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel, now))
+    return rows
 
 
 def _queue_kind(
@@ -218,9 +235,13 @@ def _insert(
 ) -> list[int]:
     """The row, unless this parcel's (or the order's) kind went to this recipient on this
     channel before: once, ever."""
-    now = datetime.now(UTC)
-    row = {
-        "order_id": order.id,
+    row = _row(order.id, kind, channel, recipient, due, parcel, datetime.now(UTC))
+    return [queued.id for queued in _insert_rows(session, [row])]
+
+
+def _row(order_id: int, kind: str, channel: str, recipient: str, due, parcel: str, now) -> dict:
+    return {
+        "order_id": order_id,
         "parcel": parcel,
         "kind": kind,
         "channel": channel,
@@ -231,9 +252,14 @@ def _insert(
         "touched_at": now,
         "due_at": due,
     }
-    table = Outbox.__table__
-    statement = insert_ignoring_duplicates(session.connection(), table).returning(table.c.id)
-    return list(session.scalars(statement, [row]))
+
+
+def _insert_rows(session, rows: list[dict]) -> list[Queued]:
+    """Insert these rows, skipping any sent before (the unique once-ever key)."""
+    inserted = insert_ignoring_duplicates_returning(
+        session.connection(), Outbox.__table__, rows, ("id", "due_at")
+    )
+    return [Queued(row_id, due) for row_id, due in inserted]
 
 
 def _revive_stale(session, order: Order, kind: str, channel: str, recipient: str, due, parcel: str):
