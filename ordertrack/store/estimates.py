@@ -147,7 +147,7 @@ class Book:
         found = [
             least
             for carrier in carriers
-            if (least := _least_p90(self._deliveries(session, carrier), self.min_samples))
+            if (least := lanes.least_p90(self._deliveries(session, carrier), self.min_samples))
             is not None
         ]
         return min(found, default=None)
@@ -174,21 +174,6 @@ class Book:
                 scan = scans.get((order.id, parcel.key))
                 found[parcel.key] = lanes.learned(self.calendar, estimate, scan, self.now)
         return found
-
-
-def _least_p90(deliveries: list[lanes.Delivery], min_samples: int) -> int | None:
-    """The smallest p90 of any group of deliveries an estimate can be made from (each basis,
-    each of its lanes, with enough deliveries): what lanes.estimate can answer, at its least."""
-    groups: dict[tuple, list[int]] = {}
-    for delivery in deliveries:
-        for basis in lanes.BASES:
-            key = delivery.lane.key(basis)
-            if key is not None:
-                groups.setdefault((basis, *key), []).append(delivery.days)
-    return min(
-        (lanes.percentile(days, 0.9) for days in groups.values() if len(days) >= min_samples),
-        default=None,
-    )
 
 
 def accuracy(
