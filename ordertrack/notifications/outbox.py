@@ -145,7 +145,7 @@ def queue_delays_news(
     now, rows = datetime.now(UTC), []
     for order_id, state, flag in raised:
         rows += _delay_rows(order_id, state, flag, plan, now)
-    return _insert_rows(session, rows)
+    return _insert_rows(session, rows, now)
 
 
 def _delay_rows(order_id: int, state, flag, plan: Plan, now: datetime) -> list[dict]:
@@ -159,12 +159,12 @@ def _delay_rows(order_id: int, state, flag, plan: Plan, now: datetime) -> list[d
         for channel in plan.rules.channels_for(kind, customer):
             due = _due(plan, channel, customer, now)
             recipient = rules.recipient(channel, customer)
-            rows.append(_row(order_id, kind, channel, recipient, due, parcel, now))
+            rows.append(_row(order_id, kind, channel, recipient, due, parcel))
     event = plan.rules.merchant_delay_event()
     if event:
         due = now + plan.coalesce
         kind = f"{event}:{flag.id}"
-        rows.append(_row(order_id, kind, rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel, now))
+        rows.append(_row(order_id, kind, rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel))
     return rows
 
 
@@ -235,29 +235,27 @@ def _insert(
 ) -> list[int]:
     """The row, unless this parcel's (or the order's) kind went to this recipient on this
     channel before: once, ever."""
-    row = _row(order.id, kind, channel, recipient, due, parcel, datetime.now(UTC))
-    return [queued.id for queued in _insert_rows(session, [row])]
+    row = _row(order.id, kind, channel, recipient, due, parcel)
+    return [queued.id for queued in _insert_rows(session, [row], datetime.now(UTC))]
 
 
-def _row(order_id: int, kind: str, channel: str, recipient: str, due, parcel: str, now) -> dict:
+def _row(order_id: int, kind: str, channel: str, recipient: str, due, parcel: str) -> dict:
     return {
         "order_id": order_id,
         "parcel": parcel,
         "kind": kind,
         "channel": channel,
         "recipient": recipient,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "created_at": now,
-        "touched_at": now,
         "due_at": due,
     }
 
 
-def _insert_rows(session, rows: list[dict]) -> list[Queued]:
-    """Insert these rows, skipping any sent before (the unique once-ever key)."""
+def _insert_rows(session, rows: list[dict], now: datetime) -> list[Queued]:
+    """Insert these rows, new and pending, skipping any sent before (the unique once-ever
+    key)."""
+    new = {"status": OutboxStatus.PENDING, "attempts": 0, "created_at": now, "touched_at": now}
     inserted = insert_ignoring_duplicates_returning(
-        session.connection(), Outbox.__table__, rows, ("id", "due_at")
+        session.connection(), Outbox.__table__, rows, ("id", "due_at"), new
     )
     return [Queued(row_id, due) for row_id, due in inserted]
 

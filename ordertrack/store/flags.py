@@ -77,14 +77,20 @@ def open_many(session: Session, flags: list[tuple[int, delays.Flag]], now: datet
             "kind": flag.kind,
             "detail": flag.detail[:1000],
             "since": flag.since,
-            "created_at": now,
         }
         for order_id, flag in flags
     ]
-    opened = bulk.insert_ignoring_duplicates_returning(
-        session.connection(), DelayFlag.__table__, rows, Opened._fields
+    returning = ("id", "order_id", "parcel", "kind")
+    inserted = bulk.insert_ignoring_duplicates_returning(
+        session.connection(), DelayFlag.__table__, rows, returning, {"created_at": now}
     )
-    return sorted(Opened(*row) for row in opened)
+    # The rest of each row is the flag's own (one per order, parcel and kind).
+    asked = {(order_id, flag.parcel, flag.kind): flag for order_id, flag in flags}
+    opened = []
+    for flag_id, order_id, parcel, kind in sorted(inserted):
+        flag = asked[(order_id, parcel, kind)]
+        opened.append(Opened(flag_id, order_id, parcel, kind, flag.since, flag.detail[:1000]))
+    return opened
 
 
 def clear(session: Session, flag_ids: list[int], now: datetime) -> list[DelayFlag]:
