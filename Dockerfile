@@ -35,6 +35,7 @@ COPY README.md ./
 COPY ordertrack ./ordertrack
 COPY service ./service
 COPY workers ./workers
+COPY entry ./entry
 RUN pip wheel --no-deps --wheel-dir /tmp/wheels . \
  && pip install --no-deps /tmp/wheels/*.whl \
  && ordertrack --help > /dev/null

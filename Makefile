@@ -25,6 +25,7 @@ run: $(STAMP)  ## set up, migrate and serve on $(PORT) (SQLite + in-process queu
 test: $(STAMP) browser  ## set up and run the whole suite (needs Redis and PostgreSQL on localhost)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -163,7 +163,7 @@ def wait_settled(phase: str, timeout: float = 900) -> None:
 
 def wait_outbox(timeout: float = 120) -> dict:
     """Let the notifications drain too (best effort); return the outbox status counts."""
-    busy = "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending') LIMIT 1"
+    busy = "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending', 'ambiguous') LIMIT 1"
     with contextlib.suppress(TimeoutError):
         wait_until(lambda: not sql(busy), timeout, "outbox to drain", interval=0.5)
     return dict(sql("SELECT status, count(*) FROM outbox GROUP BY status"))

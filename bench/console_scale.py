@@ -271,6 +271,12 @@ def _db_urls(admin_url: str, db: str) -> tuple[str, str]:
     return sa_url.rsplit("/", 1)[0] + f"/{db}", pq_url.rsplit("/", 1)[0] + f"/{db}"
 
 
+def rollups_sql() -> tuple[str, ...]:
+    from ordertrack.store import rollups
+
+    return rollups.REBUILD_SQL
+
+
 def _fingerprint(orders: int, history: int) -> str:
     """What a kept database must match to be reused: the sizes and every migration file."""
     digest = hashlib.sha256()
@@ -284,6 +290,7 @@ def _fingerprint(orders: int, history: int) -> str:
         HISTORY_SQL,
         OUTBOX_SQL,
         *milestones.BACKFILL,
+        *rollups_sql(),
     ):
         digest.update(sql.encode())
     return f"{orders}/{history}/{digest.hexdigest()[:16]}"
@@ -316,6 +323,7 @@ def prepare(admin_url: str, db: str, orders: int, history: int, keep: bool, fres
     common.log(f"created database {db}; migrating")
     upgrade(sa_url)
     generate(pq_url, orders, history)
+    rebuild_rollups(sa_url)
     with psycopg.connect(pq_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO bench_meta VALUES ('data', %s)"
@@ -323,6 +331,23 @@ def prepare(admin_url: str, db: str, orders: int, history: int, keep: bool, fres
             (wanted,),
         )
     return True
+
+
+def rebuild_rollups(sa_url: str) -> None:
+    """The report rollups the pipeline keeps, counted from the generated rows."""
+    from ordertrack.store import rollup_models, rollups
+    from ordertrack.store.db import make_engine, make_sessionmaker
+
+    t0 = time.monotonic()
+    engine = make_engine(sa_url)
+    with make_sessionmaker(engine).begin() as session:
+        rollups.rebuild(session)
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in rollup_models.TABLES:
+            connection.exec_driver_sql(f"VACUUM (ANALYZE) {table.__tablename__}")
+    engine.dispose()
+    common.log(f"report rollups: {time.monotonic() - t0:.1f} s")
 
 
 def _chunks(total: int, size: int):

@@ -52,6 +52,18 @@ class UnsupportedMediaType(OrdertrackError):
     status_code = 415
 
 
+class NulCharacter(OrdertrackError):
+    """Text holding a NUL character (\\x00): no PostgreSQL text value or parameter can hold it."""
+
+    status_code = 400
+
+
+class NulInPath(NulCharacter):
+    """A path value holding a NUL character: it names nothing."""
+
+    status_code = 404
+
+
 class UnknownTopic(OrdertrackError):
     """A topic the provider never sends: a forgery or a misconfigured sender."""
 
@@ -88,3 +100,8 @@ class UpstreamRefused(OrdertrackError):
     retrying cannot help, so the event is marked failed with the reason."""
 
     status_code = 502
+
+
+class AttemptsExhausted(OrdertrackError):
+    """Every attempt at a row started and none finished (the worker was killed, ran out of
+    memory, or went over its time limit): the claim gives up on it after MAX_ATTEMPTS."""

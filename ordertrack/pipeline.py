@@ -4,16 +4,18 @@ in the caller's transaction. The queue edge calls this; it knows nothing of queu
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from ordertrack import alerts, delay_check, lifecycle, providers, strictjson
+from ordertrack.errors import AttemptsExhausted
 from ordertrack.facts import Fact, FulfillmentFact, OrderFact, RefundFact, TrackingFact
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
 from ordertrack.statuses import OrderStatus, ShipmentStatus
-from ordertrack.store import milestones, orders, parking, returns
+from ordertrack.store import milestones, orders, parking, returns, rollups
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import History, Inbox, InboxStatus, Order
 
@@ -41,16 +43,44 @@ class Processed:
     applied: Applied | None = None
 
 
-def start_attempt(inbox_id: int):
-    """One UPDATE that counts an attempt on a row still to be done, RETURNING its id."""
+class Start(Enum):
+    """What `start_attempt` did."""
+
+    STARTED = "started"
+    #: Done already, or another worker finished it: nothing to do.
+    NOTHING_TO_DO = "nothing to do"
+    #: Its attempts were used up by attempts that never finished: failed now, and alerted.
+    GAVE_UP = "gave up"
+
+
+def start_attempt(session: Session, inbox_id: int, max_attempts: int, now: datetime) -> Start:
+    """Count an attempt on a row still to be done, committed by the caller before the work.
+
+    An attempt that fails records itself (and gives up after MAX_ATTEMPTS); one that never
+    finishes (SIGKILL, out of memory, Dramatiq's TimeLimitExceeded, a BaseException) leaves
+    the row `processing`, and the queue or the sweeper hands it out again. So the count is
+    checked here too: a `processing` row whose attempts are used up is refused, failed and
+    alerted. Other rows are not refused here, whatever their count: their attempts finished
+    (a parked event may be looked at many times), and the failure handler counts failures."""
+    if session.execute(_attempt_query(inbox_id, max_attempts, now)).first():
+        return Start.STARTED
+    if _give_up(session, inbox_id, max_attempts, now):
+        return Start.GAVE_UP
+    return Start.NOTHING_TO_DO
+
+
+def _attempt_query(inbox_id: int, max_attempts: int, now: datetime):
+    exhausted = (Inbox.status == InboxStatus.PROCESSING) & (Inbox.attempts >= max_attempts)
     return (
         update(Inbox)
         .where(
-            Inbox.id == inbox_id, Inbox.status.in_((*InboxStatus.UNFINISHED, InboxStatus.PARKED))
+            Inbox.id == inbox_id,
+            Inbox.status.in_((*InboxStatus.UNFINISHED, InboxStatus.PARKED)),
+            ~exhausted,
         )
         .values(
             attempts=Inbox.attempts + 1,
-            touched_at=datetime.now(UTC),
+            touched_at=now,
             status=case(
                 (Inbox.status == InboxStatus.PARKED, InboxStatus.PARKED),
                 else_=InboxStatus.PROCESSING,
@@ -59,6 +89,29 @@ def start_attempt(inbox_id: int):
         .returning(Inbox.id)
         .execution_options(synchronize_session=False)
     )
+
+
+def _give_up(session: Session, inbox_id: int, max_attempts: int, now: datetime) -> bool:
+    reason = (
+        f"gave up: its attempts are used up (MAX_ATTEMPTS {max_attempts}) and the last never"
+        " finished (the worker was killed, ran out of memory or went over its time limit)"
+    )
+    query = (
+        update(Inbox)
+        .where(
+            Inbox.id == inbox_id,
+            Inbox.status == InboxStatus.PROCESSING,
+            Inbox.attempts >= max_attempts,
+        )
+        .values(status=InboxStatus.FAILED, last_error=reason, touched_at=now)
+        .returning(Inbox.source, Inbox.topic, Inbox.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(query).first()
+    if row:
+        exc = AttemptsExhausted(reason)
+        alerts.event_failed(session, inbox_id, row.source, row.topic, exc, row.attempts, now)
+    return row is not None
 
 
 def claim(session: Session, inbox_id: int) -> Inbox | None:
@@ -148,6 +201,7 @@ def _order_for(session: Session, fact: Fact) -> Order | None:
 
 def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], result, plan):
     before = orders.to_state(order)
+    counted = rollups.of_order(order)
     outcome = lifecycle.apply(before, [fact for _, fact in indexed])
     if outcome.state != before:
         # Only a change is a change: a repeat (a duplicate, a replay) leaves "last changed".
@@ -156,6 +210,8 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     history = [_history_entry(row, order, i, fact, outcome.state) for i, fact in indexed]
     session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)
     milestones.record(order, history)
+    # The reports' daily rollups move by what this event changed (store/rollups.py).
+    rollups.apply_change(session, counted, rollups.of_order(order))
     refunded = _refund_returns(session, order, indexed)
     # A refund that settles a return is told as the return's refund, not the order's.
     result.notifications += outbox.queue(

@@ -48,6 +48,11 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
+    #: TLS from the first byte (port 465) instead of STARTTLS.
+    smtp_ssl: bool = False
+    #: Check the SMTP server's certificate and name; SMTP_CA_FILE: trust only these CAs.
+    smtp_tls_verify: bool = True
+    smtp_ca_file: str | None = None
     smtp_timeout: float = 10.0
     #: Attempts at processing one inbox row or sending one notification before giving up.
     max_attempts: int = 8
@@ -56,10 +61,15 @@ class Settings:
     #: A pending row untouched this long is re-enqueued by the sweeper.
     sweep_after_seconds: int = 60
     sweep_interval_seconds: int = 15
+    #: The sweeper stops re-driving while this many messages wait on a queue for a worker:
+    #: enough to keep every worker busy, few enough to be taken within SWEEP_AFTER_SECONDS.
+    sweep_queue_limit: int = 1000
     #: Worker threads inside the web process when REDIS_URL is unset (the in-process queue).
     inprocess_worker_threads: int = 2
     #: How long a webhook request waits for its inbox row to commit before answering 503.
     commit_timeout_seconds: float = 1.5
+    #: Webhooks waiting in one web process for the inbox writer: the next gets 503 at once.
+    inbox_queue_limit: int = 1000
     log_level: str = "INFO"
     shop_name: str = "Our shop"
     twilio_account_sid: str | None = None
@@ -98,6 +108,10 @@ class Settings:
     #: rate limit counts the client they name, not the proxy.
     trusted_proxies: int = 0
     tracking_link_days: int = 60
+    #: Live-update streams (/t/<token>/events) one web process serves at once; each holds a
+    #: thread while open, and `ordertrack serve` never gives them more than half. Past it a
+    #: page is answered 503 and polls. 0: no streams, every page polls.
+    sse_max_streams: int = 16
     return_window_days: int = 30
     #: Days of this shop's deliveries that learned estimates are drawn from.
     estimate_window_days: int = 90
@@ -132,20 +146,16 @@ class Settings:
             bigcommerce_access_token=env.str("BIGCOMMERCE_ACCESS_TOKEN", None) or None,
             bigcommerce_timeout_seconds=env.float("BIGCOMMERCE_TIMEOUT_SECONDS", 10.0),
             max_body_bytes=env.int("MAX_BODY_BYTES", 1024 * 1024),
-            smtp_host=env.str("SMTP_HOST", None) or None,
-            smtp_port=env.int("SMTP_PORT", 25),
-            smtp_from=env.str("SMTP_FROM", "ordertrack@localhost"),
-            smtp_username=env.str("SMTP_USERNAME", None) or None,
-            smtp_password=env.str("SMTP_PASSWORD", None) or None,
-            smtp_starttls=env.bool("SMTP_STARTTLS", False),
-            smtp_timeout=env.float("SMTP_TIMEOUT", 10.0),
+            **_smtp(env),
             max_attempts=env.int("MAX_ATTEMPTS", 8),
             retry_min_backoff_ms=env.int("RETRY_MIN_BACKOFF_MS", 1000),
             retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000),
             sweep_after_seconds=env.int("SWEEP_AFTER_SECONDS", 60),
             sweep_interval_seconds=env.int("SWEEP_INTERVAL_SECONDS", 15),
+            sweep_queue_limit=_positive(env, "SWEEP_QUEUE_LIMIT", 1000),
             inprocess_worker_threads=env.int("INPROCESS_WORKER_THREADS", 2),
             commit_timeout_seconds=env.float("COMMIT_TIMEOUT_SECONDS", 1.5),
+            inbox_queue_limit=_positive(env, "INBOX_QUEUE_LIMIT", 1000),
             log_level=env.str("LOG_LEVEL", "INFO").upper(),
             shop_name=env.str("SHOP_NAME", "Our shop"),
             twilio_account_sid=env.str("TWILIO_ACCOUNT_SID", None) or None,
@@ -172,6 +182,7 @@ class Settings:
             brand_color=env.str("BRAND_COLOR", "#1f4e79"),
             trusted_proxies=env.int("TRUSTED_PROXIES", 0),
             tracking_link_days=env.int("TRACKING_LINK_DAYS", 60),
+            sse_max_streams=_at_least_zero(env, "SSE_MAX_STREAMS", 16),
             return_window_days=env.int("RETURN_WINDOW_DAYS", 30),
             estimate_window_days=env.int("ESTIMATE_WINDOW_DAYS", 90),
             return_policy_text=env.str("RETURN_POLICY_TEXT", None) or Settings.return_policy_text,
@@ -198,6 +209,32 @@ def _calendar(zone: str, weekdays, countries, dates) -> calendars.Calendar:
     return calendars.Calendar.build(zone, weekdays, countries, dates)
 
 
+def _smtp(env: Env) -> dict:
+    """The SMTP settings; a combination that would send the password in clear, or ask for
+    two kinds of TLS at once, stops start-up."""
+    implicit_tls, starttls = env.bool("SMTP_SSL", False), env.bool("SMTP_STARTTLS", False)
+    if implicit_tls and starttls:
+        raise ValueError("set SMTP_SSL (TLS from the start, port 465) or SMTP_STARTTLS, not both")
+    username = env.str("SMTP_USERNAME", None) or None
+    if username and not (implicit_tls or starttls):
+        raise ValueError(
+            "SMTP_USERNAME is set without SMTP_STARTTLS or SMTP_SSL: the password would cross"
+            " the network in clear"
+        )
+    return {
+        "smtp_host": env.str("SMTP_HOST", None) or None,
+        "smtp_port": env.int("SMTP_PORT", 465 if implicit_tls else 25),
+        "smtp_from": env.str("SMTP_FROM", "ordertrack@localhost"),
+        "smtp_username": username,
+        "smtp_password": env.str("SMTP_PASSWORD", None) or None,
+        "smtp_starttls": starttls,
+        "smtp_ssl": implicit_tls,
+        "smtp_tls_verify": env.bool("SMTP_TLS_VERIFY", True),
+        "smtp_ca_file": env.str("SMTP_CA_FILE", None) or None,
+        "smtp_timeout": env.float("SMTP_TIMEOUT", 10.0),
+    }
+
+
 #: SLA_<NAME>_DAYS -> the policy's `[delays]` key it overrides.
 SLA_VARIABLES = {
     "SLA_SHIP_DAYS": "ship_days",
@@ -206,6 +243,13 @@ SLA_VARIABLES = {
     "SLA_PICKUP_DAYS": "pickup_days",
     "SLA_EXCEPTION_DAYS": "exception_days",
 }
+
+
+def _at_least_zero(env: Env, name: str, default: int) -> int:
+    value = env.int(name, default)
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more")
+    return value
 
 
 def _sla_days(env: Env) -> dict[str, int]:
@@ -218,6 +262,13 @@ def _sla_days(env: Env) -> dict[str, int]:
                 raise ValueError(f"{name} must be 0 or more")
             values[key] = value
     return values
+
+
+def _positive(env: Env, name: str, default: int) -> int:
+    value = env.int(name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more")
+    return value
 
 
 def _per_source(environ: Mapping[str, str], prefix: str) -> dict[str, tuple[str, ...]]:

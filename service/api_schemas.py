@@ -356,7 +356,9 @@ class ReturnQuerySchema(Schema):
 
 
 class ReportPeriodQuerySchema(Schema):
-    """A report's period; without one, the last eight weeks (at most 366 days)."""
+    """A report's period; without one, the last eight weeks (at most 366 days). Reports about
+    orders (funnel, stages, carriers, per-product return rates) count the whole UTC days the
+    period touches, by the day each order reached us."""
 
     since = _moment("From this date or time (UTC if no zone); default 8 weeks before `until`.")
     until = _moment("Up to this date or time, excluded; a date alone means to its end.")

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ordertrack import providers
 from ordertrack.providers.base import Credentials
 from ordertrack.settings import Settings
+from ordertrack.store.db import make_engine
 from service import (
     api,
     api_docs,
@@ -20,6 +21,7 @@ from service import (
     errors,
     health,
     metrics,
+    nul_guard,
     reports_api,
     returns_api,
     returns_page,
@@ -77,13 +79,14 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     runtime = runtime or build_runtime(settings)
-    writer = InboxWriter(runtime.engine, _enqueuer(runtime), settings.commit_timeout_seconds)
+    writer = _inbox_writer(settings, runtime)
     credentials = {name: settings.credentials_for(name) for name in providers.registry()}
     scrape = metrics.scrape_registry(settings, runtime.sessions)
     app.extensions["ordertrack"] = Edge(settings, runtime, writer, credentials, scrape)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     errors.init_app(app)
+    nul_guard.init_app(app)
     blueprints = (
         twilio_status.bp,
         webhooks.bp,
@@ -108,6 +111,16 @@ def start_inprocess_queue(app: Flask) -> None:
     """Run the queue inside this process: only for the in-process (no Redis) broker."""
     edge: Edge = app.extensions["ordertrack"]
     inprocess.start(edge.runtime, edge.settings.inprocess_worker_threads)
+
+
+def _inbox_writer(settings: Settings, runtime: Runtime) -> InboxWriter:
+    """The writer gets its own connection, whose statements PostgreSQL cancels once its
+    requests have stopped waiting (COMMIT_TIMEOUT_SECONDS): see service/inbox_writer.py."""
+    timeout = settings.commit_timeout_seconds
+    engine = make_engine(
+        settings.database_url, pool_size=1, statement_timeout_ms=max(1, int(timeout * 1000))
+    )
+    return InboxWriter(engine, _enqueuer(runtime), timeout, settings.inbox_queue_limit)
 
 
 def _enqueuer(runtime: Runtime):

@@ -10,8 +10,8 @@ import logging
 import os
 import sys
 
+from entry.logs import configure_logging
 from ordertrack.settings import Settings
-from service.logs import configure_logging
 
 log = logging.getLogger("ordertrack")
 
@@ -70,10 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     delays.add_argument("--once", action="store_true", help="run the check once and exit")
+    reports = commands.add_parser(
+        "reports",
+        help="rebuild the performance reports' daily rollups from the orders",
+        description=REPORTS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    reports.add_argument("action", choices=["rebuild"], help="rebuild: count every order again")
     _add_replay(commands)
     _add_simulate(commands)
     _add_user(commands)
     return parser
+
+
+REPORTS_DESCRIPTION = """\
+The performance reports (/admin/performance, /api/v1/reports) read daily rollups that every
+applied event keeps up to date. `rebuild` empties them and counts every order again from its
+row, in one transaction, showing progress: after restoring a backup taken without them, or
+to check them (the numbers must not change). The upgrade that added them ran it once."""
 
 
 USER_DESCRIPTION = """\
@@ -317,6 +331,18 @@ def _delays(settings: Settings, args) -> int:
     return 0
 
 
+def _reports(settings: Settings, args) -> int:
+    from ordertrack.store import rollups
+    from ordertrack.store.db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    with make_sessionmaker(engine).begin() as session:
+        done = rollups.rebuild(session, progress=lambda n: print(f"\rcounted {n} orders", end=""))
+    engine.dispose()
+    print(f"\rrebuilt the report rollups from {done} orders")
+    return 0
+
+
 def _replay(settings: Settings, args) -> int:
     from ordertrack import replay
     from workers.replaying import replay_now
@@ -377,6 +403,7 @@ COMMANDS = {
     "worker": _worker,
     "sweep": _sweep,
     "delays": _delays,
+    "reports": _reports,
     "replay": _replay,
     "simulate": _simulate,
     "user": _user,

@@ -15,8 +15,10 @@ class _Application(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from service import live_streams
         from service.wsgi import app
 
+        live_streams.fit_to_threads(app, self.cfg.threads)
         return app
 
 

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ordertrack.store import reports
-from service.api import refuse_nul_in_path, require_token
+from service.api import require_token
 from service.errors import error_response
 from service.queries import report_period
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
-bp.before_request(refuse_nul_in_path)
 bp.before_request(require_token)
 
 FORMATS = ("json", "csv")

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 
+from ordertrack.errors import NulInPath
 from ordertrack.notifications import outbox
 from ordertrack.notifications.links import read_tracking_token
 from ordertrack.returns import line
@@ -27,6 +28,12 @@ MAX_SELECT = 20
 
 class Refused(Exception):
     """The request cannot be recorded; the message is for the customer."""
+
+
+@bp.errorhandler(NulInPath)
+def _nul_in_link(exc: NulInPath) -> Response:
+    """service.nul_guard refused the link: the same page as any link we did not sign."""
+    return _not_found()
 
 
 @bp.post("/t/<token>/returns")
@@ -64,7 +71,7 @@ def _record(session, order: Order, form: MultiDict):
         raise Refused("Please choose a reason for the return.")
     # Browsers send a textarea's line breaks as CRLF but count them as one (maxlength).
     comment = form.get("comment", "").replace("\r\n", "\n").strip()
-    if len(comment) > line.COMMENT_MAX or "\x00" in comment:
+    if len(comment) > line.COMMENT_MAX:
         raise Refused(f"Please keep the comment to at most {line.COMMENT_MAX} characters.")
     quantities = _quantities(session, order, form)
     return returns.create(session, order, reason, comment or None, quantities, now)

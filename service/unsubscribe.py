@@ -6,6 +6,7 @@ from html import escape
 
 from flask import Blueprint, Response, current_app
 
+from ordertrack.errors import NulCharacter
 from ordertrack.masking import mask_recipient
 from ordertrack.notifications.links import read_unsubscribe_token
 from ordertrack.store import unsubscribes
@@ -18,6 +19,12 @@ _PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
 <title>{title}</title><body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto">
 <h1>{title}</h1><p>{text}</p>{form}</body></html>"""
 _UNKNOWN = ("Link not recognised", "This unsubscribe link is not valid.")
+
+
+@bp.errorhandler(NulCharacter)
+def _nul(exc: NulCharacter) -> Response:
+    """service.nul_guard refused it: to the reader, one more link that is not valid."""
+    return _page(*_UNKNOWN, status=404)
 
 
 @bp.get("/unsubscribe/<token>")

@@ -1,8 +1,8 @@
 """WSGI entry point for gunicorn: `gunicorn service.wsgi:app`."""
 
+from entry.logs import configure_logging
 from ordertrack.settings import Settings
 from service.app import create_app, start_inprocess_queue
-from service.logs import configure_logging
 from service.memory import limit_malloc_arenas
 
 limit_malloc_arenas()

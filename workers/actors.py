@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack import alerts, pipeline
 from ordertrack.errors import OrdertrackError
-from ordertrack.notifications import sender
+from ordertrack.notifications import lease, sender
 from ordertrack.settings import Settings
 from ordertrack.store.models import Inbox, InboxStatus
 from workers import metrics
@@ -42,12 +42,16 @@ def declare_actors(
     sessions: sessionmaker[Session],
     channels: sender.Channels,
     settings: Settings,
+    send_times: lease.SendTimes,
 ) -> Actors:
     max_attempts = settings.max_attempts
 
     @dramatiq.actor(broker=broker, queue_name="events", throws=(GiveUp,))
     def process_event(inbox_id: int) -> None:
-        if not _start_attempt(sessions, inbox_id):
+        started = _start_attempt(sessions, inbox_id, max_attempts)
+        if started is pipeline.Start.GAVE_UP:
+            raise GiveUp(f"inbox {inbox_id}: attempts used up by attempts that never finished")
+        if started is not pipeline.Start.STARTED:
             return
         try:
             with sessions.begin() as session:
@@ -66,12 +70,24 @@ def declare_actors(
         for parked_id in result.unparked_inbox_ids:
             process_event.send(parked_id)
 
-    @dramatiq.actor(broker=broker, queue_name="notifications", throws=(GiveUp,))
+    # The time limit outlasts every timeout of one attempt, and the send lease outlasts it
+    # (notifications/lease.py): Dramatiq cannot interrupt a blocking read.
+    @dramatiq.actor(
+        broker=broker,
+        queue_name="notifications",
+        throws=(GiveUp,),
+        time_limit=lease.time_limit_ms(send_times),
+    )
     def send_notification(outbox_id: int) -> None:
         try:
             outcome = sender.deliver(sessions, outbox_id, channels)
+        except sender.Unrecorded as exc:
+            _unrecorded(outbox_id, exc.outcome)
+            return
         except Exception as exc:  # the database, most likely; only the type is logged
             raise TryAgain(f"outbox {outbox_id}: {type(exc).__name__}") from None
+        if outcome.channel and outcome.unrecorded_before:
+            metrics.notification_attempted(outcome.channel, "unknown")
         if outcome.channel:  # an attempt was made and recorded
             metrics.notification_attempted(outcome.channel, outcome.recorded_as)
         if outcome.status == "not due":  # sent early (the sweeper, a resend): wait for it
@@ -83,6 +99,18 @@ def declare_actors(
             raise (TryLater(reason, delay) if delay else TryAgain(reason))
 
     return Actors(process_event, send_notification)
+
+
+def _unrecorded(outbox_id: int, outcome: sender.Delivered) -> None:
+    """Logged and counted, not retried: the row stays `sending` until its lease runs out, and
+    is then claimed as one whose last attempt is unknown (a text is looked up first)."""
+    log.error(
+        "outbox %s: the %s attempt could not be recorded; left to the sweeper after the lease",
+        outbox_id,
+        outcome.recorded_as,
+    )
+    if outcome.channel:
+        metrics.notification_attempted(outcome.channel, "unrecorded")
 
 
 def _count_applied(result: pipeline.Processed) -> None:
@@ -114,11 +142,10 @@ def _wait_ms(seconds: float | None, settings: Settings) -> int | None:
     return max(settings.retry_min_backoff_ms, min(wanted, settings.retry_max_backoff_ms))
 
 
-def _start_attempt(sessions: sessionmaker[Session], inbox_id: int) -> bool:
-    """Count the attempt in its own commit, so even a worker killed mid-way counts it.
-    False when the row is already done (a duplicate message, or another worker won)."""
+def _start_attempt(sessions: sessionmaker[Session], inbox_id: int, max_attempts: int):
+    """Count the attempt in its own commit, so even a worker killed mid-way counts it."""
     with sessions.begin() as session:
-        return session.execute(pipeline.start_attempt(inbox_id)).first() is not None
+        return pipeline.start_attempt(session, inbox_id, max_attempts, datetime.now(UTC))
 
 
 def _record_failure_quietly(sessions, inbox_id: int, exc: Exception, max_attempts: int) -> None:

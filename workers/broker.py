@@ -8,12 +8,14 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
+    Middleware,
     Pipelines,
     Retries,
     ShutdownNotifications,
     TimeLimit,
 )
 
+from ordertrack.notifications import smtp_connection
 from ordertrack.settings import Settings
 
 #: Seconds; a frozen Redis must not hang a request thread or a worker (reliability.md 3.2).
@@ -33,6 +35,7 @@ def setup_broker(settings: Settings, *, heartbeat_timeout_ms: int = 15_000) -> d
             min_backoff=settings.retry_min_backoff_ms,
             max_backoff=settings.retry_max_backoff_ms,
         ),
+        CloseSmtpConnection(),
     ]
     if settings.redis_url:
         # The client is built here: given `url=`, Dramatiq makes its own connection pool and
@@ -57,6 +60,14 @@ def setup_broker(settings: Settings, *, heartbeat_timeout_ms: int = 15_000) -> d
     return broker
 
 
+class CloseSmtpConnection(Middleware):
+    """Each worker thread keeps one SMTP connection across messages; it says QUIT as the
+    thread stops (the hook runs in that thread)."""
+
+    def before_worker_thread_shutdown(self, broker: dramatiq.Broker, thread) -> None:
+        smtp_connection.close()
+
+
 def broker_answers(broker: dramatiq.Broker) -> bool:
     if isinstance(broker, RedisBroker):
         try:
@@ -64,3 +75,10 @@ def broker_answers(broker: dramatiq.Broker) -> bool:
         except Exception:
             return False
     return True
+
+
+def waiting(broker: dramatiq.Broker, queue_name: str) -> int:
+    """Messages on a queue that no worker has taken yet (delayed ones not counted)."""
+    if isinstance(broker, RedisBroker):
+        return int(broker.client.llen(f"{broker.namespace}:{queue_name}"))
+    return broker.queues[queue_name].qsize()

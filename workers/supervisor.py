@@ -9,8 +9,8 @@ import time
 
 import dramatiq
 
+from entry.logs import configure_logging
 from ordertrack.settings import Settings
-from service.logs import configure_logging
 from workers import metrics
 
 log = logging.getLogger(__name__)

@@ -4,18 +4,27 @@ and NotConfigured when the deployment has not set the channel up."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ordertrack.business_days import Calendar
 from ordertrack.lanes import WINDOW_DAYS, Learned
 from ordertrack.lifecycle import OrderState
-from ordertrack.notifications import email, merchant_webhook, messages, sms
+from ordertrack.notifications import email, lease, merchant_webhook, messages, sms, twilio_lookup
 from ordertrack.notifications.links import tracking_url, unsubscribe_url
 from ordertrack.notifications.quiet_hours import QuietHours
 
 
 class NotConfigured(Exception):
     """The channel's settings are missing: the row is skipped with this reason."""
+
+
+def _default_send_lease() -> timedelta:
+    """The lease the channels' default timeouts call for (the runtime derives its own)."""
+    return lease.send_times(
+        email.SmtpConfig.timeout,
+        sms.TwilioConfig.timeout,
+        merchant_webhook.MerchantWebhookConfig.timeout,
+    ).lease
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class Channels:
     #: The shop's business days, which date estimates learned from past deliveries.
     calendar: Calendar = field(default_factory=Calendar)
     estimate_window_days: int = WINDOW_DAYS
+    #: How long a claimed row is its worker's before another may claim it (lease.py).
+    send_lease: timedelta = field(default_factory=_default_send_lease)
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,8 @@ class Job:
     order_document: dict
     #: Estimates learned from past deliveries, by shipment key (emails only).
     learned: Mapping[str, Learned] = field(default_factory=dict)
+    #: The last attempt may have reached the recipient: a text is looked up before it is sent.
+    reconcile: bool = False
 
 
 def send(job: Job, channels: Channels) -> str | None:
@@ -101,6 +114,11 @@ def _sms(job: Job, channels: Channels) -> str | None:
     if config.status_callback_url:
         callback = f"{config.status_callback_url}?outbox={job.outbox_id}"
         config = replace(config, status_callback_url=callback)
+    if job.reconcile:
+        # Twilio may have created it on the last attempt: if so, it is recorded sent as it is.
+        found = twilio_lookup.find_sent(config, job.recipient, body, since=job.created_at)
+        if found:
+            return found
     return sms.send(config, job.recipient, body)
 
 

@@ -2,28 +2,20 @@
 
 RFC 5321: 4yz replies are transient ("try again"), 5yz permanent. A dropped connection or a
 timeout is ambiguous; we retry it with the same Message-ID so a duplicate is recognisable.
+Once DATA is answered 250 the message is sent, whatever follows (smtp_connection keeps the
+connection open, and never looks at QUIT's reply).
 """
 
 import smtplib
-from dataclasses import dataclass
+import ssl
 from email.message import EmailMessage
 
+from ordertrack.notifications import smtp_connection
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.messages import Rendered
+from ordertrack.notifications.smtp_connection import SmtpConfig
 
 __all__ = ["DeliveryError", "SmtpConfig", "build_message", "send"]
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str
-    port: int
-    sender: str
-    username: str | None = None
-    password: str | None = None
-    starttls: bool = False
-    timeout: float = 10.0
-    helo_name: str = "localhost"
 
 
 def build_message(config: SmtpConfig, recipient: str, message_id: str, content: Rendered):
@@ -38,23 +30,22 @@ def build_message(config: SmtpConfig, recipient: str, message_id: str, content: 
 
 
 def send(config: SmtpConfig, message: EmailMessage) -> None:
+    if config.username and not (config.starttls or config.implicit_tls):
+        raise DeliveryError("refusing to send the SMTP password without TLS", permanent=True)
     try:
-        # An explicit EHLO name: smtplib would otherwise look up this host's FQDN (a DNS
-        # round trip, and CPU) for every message.
-        client = smtplib.SMTP(
-            config.host, config.port, local_hostname=config.helo_name, timeout=config.timeout
-        )
-        with client:
-            if config.starttls:
-                client.starttls()
-            if config.username:
-                client.login(config.username, config.password or "")
-            refused = client.send_message(message)
+        refused = smtp_connection.send(config, message)
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         raise _classified(code, text) from None
     except smtplib.SMTPResponseException as exc:
         raise _classified(exc.smtp_code, exc.smtp_error) from None
+    except ssl.SSLCertVerificationError as exc:
+        # Retried, not failed at once: a relay's certificate gets renewed or fixed, and an
+        # impostor on the path can go away; MAX_ATTEMPTS bounds it, the reason says why.
+        reason = f"the SMTP server's TLS certificate did not verify: {exc.verify_message}"
+        raise DeliveryError(reason, permanent=False) from None
+    except smtplib.SMTPNotSupportedError as exc:  # no STARTTLS (or AUTH) offered: not sent
+        raise DeliveryError(f"SMTP server: {exc}", permanent=False) from None
     except (smtplib.SMTPException, OSError) as exc:
         reason = f"SMTP connection failed: {type(exc).__name__}"
         raise DeliveryError(reason, permanent=False) from None

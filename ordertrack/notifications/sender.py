@@ -1,40 +1,57 @@
 """Deliver one outbox row: claim it, check it is still news, send, record the outcome.
 
-Claim-then-act-then-record (reliability.md, section 4): the claim bumps our own attempt
-counter in its own commit, so a worker killed mid-send still counts the attempt, and the
-sweeper can hand a row stuck in `sending` to another worker after its lease.
+Claim-then-act-then-record (reliability.md, section 4): the claim (claims.py) bumps our own
+attempt counter in its own commit, so a worker killed mid-send still counts the attempt, and
+the sweeper can hand a row stuck in `sending` to another worker once its send lease (lease.py)
+has run out. The outcome of a send the provider took is recorded even if the database fails
+the first try: a row left `sending` would be sent again after the lease.
 """
 
+import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack import alerts
 from ordertrack.masking import scrubbed
 from ordertrack.notifications import channels as channels_module
-from ordertrack.notifications import policy
+from ordertrack.notifications import claims, policy
 from ordertrack.notifications.channels import Channels, NotConfigured
+from ordertrack.notifications.claims import MERCHANT_RETRY_SCHEDULE, MERCHANT_WEBHOOK
 from ordertrack.notifications.errors import DeliveryError
+from ordertrack.notifications.lease import RECORD_RETRY_WAITS
 from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.statuses import FINAL_ORDER_STATUSES
 from ordertrack.store import estimates, flags, unsubscribes
+from ordertrack.store.db import RECORDING_WAIT_SECONDS
 from ordertrack.store.models import ORDER_NEWS, Outbox, OutboxAttempt, OutboxStatus
 from ordertrack.store.orders import load_order, lock_order, to_state
-from ordertrack.store.overdue import overdue_ids
+from ordertrack.store.overdue import bound_lock_waits
 from ordertrack.store.views import order_document
 
-__all__ = ["Channels", "Delivered", "claim", "deliver", "unfinished"]
+__all__ = ["Channels", "Delivered", "Unrecorded", "deliver", "unfinished"]
 
-MERCHANT_WEBHOOK = "merchant_webhook"
+log = logging.getLogger(__name__)
+
 EMAIL = "email"
 
 #: Skipped because no longer true; such a row may become due again (see the pipeline).
 STALE_PREFIX = "stale:"
 
-#: A `sending` row older than this was abandoned by a dead worker.
-SENDING_LEASE = timedelta(minutes=2)
+
+class Unrecorded(Exception):
+    """An attempt's outcome could not be recorded, even after a few tries: the row stays
+    `sending` until its lease runs out; then it is claimed again as one whose last attempt
+    is unknown (a text is looked up in Twilio's list first)."""
+
+    def __init__(self, outbox_id: int, outcome: "Delivered") -> None:
+        super().__init__(f"outbox {outbox_id}: the {outcome.recorded_as} attempt is unrecorded")
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -50,41 +67,21 @@ class Delivered:
     opted_out: bool = False
     #: The channel of an attempt that was recorded; None when nothing was tried (not due).
     channel: str | None = None
+    #: The claim found the previous attempt never recorded (logged `unknown`).
+    unrecorded_before: bool = False
 
     @property
     def recorded_as(self) -> str:
         """The attempt's outcome as the attempt log and the edge's counters name it."""
-        return "retry" if self.retry else self.status
-
-
-def claim(session: Session, outbox_id: int):
-    """Mark a due row `sending` and count the attempt, in one UPDATE; None when it is not
-    due (done already, not due yet, or another worker is sending it within its lease)."""
-    now = datetime.now(UTC)
-    abandoned = (Outbox.status == OutboxStatus.SENDING) & (Outbox.touched_at < now - SENDING_LEASE)
-    due = Outbox.due_at.is_(None) | (Outbox.due_at <= now)
-    query = (
-        update(Outbox)
-        .where(Outbox.id == outbox_id, ((Outbox.status == OutboxStatus.PENDING) & due) | abandoned)
-        .values(status=OutboxStatus.SENDING, attempts=Outbox.attempts + 1, touched_at=now)
-        .returning(
-            Outbox.order_id,
-            Outbox.parcel,
-            Outbox.kind,
-            Outbox.channel,
-            Outbox.recipient,
-            Outbox.attempts,
-            Outbox.created_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return session.execute(query).first()
+        if self.retry:
+            return "ambiguous" if self.status == OutboxStatus.AMBIGUOUS else "retry"
+        return self.status
 
 
 def _not_due_yet(session: Session, outbox_id: int) -> float | None:
-    """Seconds until a pending row is due, when it was sent to the queue early."""
+    """Seconds until a waiting row is due, when it was sent to the queue early."""
     row = session.get(Outbox, outbox_id)
-    if row is None or row.status != OutboxStatus.PENDING or row.due_at is None:
+    if row is None or row.status not in OutboxStatus.WAITING or row.due_at is None:
         return None
     wait = (row.due_at - datetime.now(UTC)).total_seconds()
     return wait if wait > 0 else None
@@ -92,38 +89,76 @@ def _not_due_yet(session: Session, outbox_id: int) -> float | None:
 
 def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels) -> Delivered:
     with sessions.begin() as session:
-        row = claim(session, outbox_id)
-        if row is None:
+        claimed = claims.claim(
+            session,
+            outbox_id,
+            max_attempts=channels.max_attempts,
+            lease=channels.send_lease,
+            now=datetime.now(UTC),
+        )
+        if claimed is None:
             wait = _not_due_yet(session, outbox_id)
             return Delivered("not due", wait=wait) if wait else Delivered("unchanged")
-        job, skip = _job(session, outbox_id, row, channels)
+        if isinstance(claimed, claims.GaveUp):
+            return Delivered(OutboxStatus.FAILED, claimed.reason, channel=claimed.channel)
+        job, skip = _job(session, outbox_id, claimed, channels)
         quiet_until = _quiet_until(job, channels)
         if quiet_until:
             # Due, but it is night where the customer is now (a retry, the sweeper catching
-            # up, a resend): back to pending, the attempt not counted, sent in the morning.
-            session.execute(_defer(outbox_id, job.attempts, quiet_until))
+            # up, a resend): back to waiting, the attempt not counted, sent in the morning.
+            session.execute(_defer(outbox_id, job, quiet_until))
             return Delivered("not due", wait=(quiet_until - datetime.now(UTC)).total_seconds())
+    outcome = replace(_outcome(job, skip, channels), unrecorded_before=claimed.unrecorded)
+    return _record_durably(sessions, outbox_id, job, outcome)
+
+
+def _outcome(job, skip: Delivered | None, channels: Channels) -> Delivered:
+    """The attempt's outcome, its reason masked; a retry past the last attempt fails."""
     outcome = _scheduled(skip or _attempt(job, channels), job)
     reason = scrubbed(outcome.reason, job.recipient, job.channel)
     outcome = replace(outcome, reason=reason, channel=job.channel)
-    if outcome.retry and job.attempts >= _attempts_allowed(job.channel, channels):
+    if outcome.retry and job.attempts >= claims.attempts_allowed(
+        job.channel, channels.max_attempts
+    ):
         reason = f"gave up after {job.attempts} attempts: {outcome.reason}"
-        outcome = Delivered(OutboxStatus.FAILED, reason, channel=job.channel)
-    with sessions.begin() as session:
-        if outcome.reason and outcome.reason.startswith(STALE_PREFIX):
-            outcome = _recheck_stale(session, job, outcome)
-        recorded = session.execute(_record(outbox_id, job.attempts, outcome)).rowcount
-        session.add(_attempt_row(outbox_id, job.attempts, outcome))
-        if outcome.opted_out:
-            unsubscribes.record(session, job.channel, job.recipient)
-        if recorded and outcome.status == OutboxStatus.FAILED:
-            alerts.notification_failed(session, outbox_id, job, outcome.reason, datetime.now(UTC))
+        return Delivered(OutboxStatus.FAILED, reason, channel=job.channel)
     return outcome
 
 
-#: When a merchant webhook is tried again, after each failed attempt, in seconds: Standard
-#: Webhooks' example schedule, about 17 hours in all, unless the endpoint says Retry-After.
-MERCHANT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000)
+def _record_durably(sessions, outbox_id: int, job, outcome: Delivered) -> Delivered:
+    """Record the attempt; when the database fails the transaction (a dropped connection, a
+    lock or statement timeout), try again on a fresh connection, RECORD_RETRY_WAITS apart.
+    The send lease counts these tries (lease.py)."""
+    waits = iter(RECORD_RETRY_WAITS)
+    while True:
+        try:
+            with sessions.begin() as session:
+                bound_lock_waits(session, int(RECORDING_WAIT_SECONDS * 1000))
+                return _record(session, outbox_id, job, outcome)
+        except (DBAPIError, PoolTimeout) as exc:
+            wait = next(waits, None)
+            if wait is None:
+                raise Unrecorded(outbox_id, outcome) from None
+            log.warning(
+                "outbox %s: recording attempt %s failed (%s); trying again in %s s",
+                outbox_id,
+                job.attempts,
+                type(exc).__name__,
+                wait,
+            )
+            time.sleep(wait)
+
+
+def _record(session: Session, outbox_id: int, job, outcome: Delivered) -> Delivered:
+    if outcome.reason and outcome.reason.startswith(STALE_PREFIX):
+        outcome = _recheck_stale(session, job, outcome)
+    recorded = session.execute(_record_query(outbox_id, job.attempts, outcome)).rowcount
+    session.add(_attempt_row(outbox_id, job.attempts, outcome))
+    if outcome.opted_out:
+        unsubscribes.record(session, job.channel, job.recipient)
+    if recorded and outcome.status == OutboxStatus.FAILED:
+        alerts.notification_failed(session, outbox_id, job, outcome.reason, datetime.now(UTC))
+    return outcome
 
 
 def _quiet_until(job, channels: Channels) -> datetime | None:
@@ -140,9 +175,12 @@ def _quiet_until(job, channels: Channels) -> datetime | None:
     return allowed if allowed > now else None
 
 
-def _defer(outbox_id: int, attempt: int, due: datetime):
+def _defer(outbox_id: int, job, due: datetime):
+    """Back to waiting, the attempt uncounted; still `ambiguous` if the last one may have gone,
+    so the next attempt still looks first."""
+    status = OutboxStatus.AMBIGUOUS if job.reconcile else OutboxStatus.PENDING
     return _this_attempt(
-        outbox_id, attempt, status=OutboxStatus.PENDING, attempts=attempt - 1, due_at=due
+        outbox_id, job.attempts, status=status, attempts=job.attempts - 1, due_at=due
     )
 
 
@@ -161,12 +199,6 @@ def _this_attempt(outbox_id: int, attempt: int, **values):
     return query.execution_options(synchronize_session=False)
 
 
-def _attempts_allowed(channel: str, channels: Channels) -> int:
-    if channel == MERCHANT_WEBHOOK:
-        return len(MERCHANT_RETRY_SCHEDULE) + 1
-    return channels.max_attempts
-
-
 def _scheduled(outcome: Delivered, job) -> Delivered:
     """A merchant webhook's retry waits by the schedule, or longer if the endpoint said so: a
     short Retry-After must not use the whole schedule up in seconds."""
@@ -182,7 +214,7 @@ class _Claimed(channels_module.Job):
 
 
 def _job(
-    session: Session, outbox_id: int, row, channels: Channels
+    session: Session, outbox_id: int, row: claims.Claim, channels: Channels
 ) -> tuple[_Claimed, Delivered | None]:
     """What the attempt needs, and the reason to skip it without sending, if there is one."""
     order = load_order(session, row.order_id)
@@ -203,6 +235,7 @@ def _job(
         created_at=row.created_at,
         order_document=document,
         learned=learned,
+        reconcile=row.reconcile,
         attempts=row.attempts,
     )
     if row.channel != MERCHANT_WEBHOOK and _stale(session, row.kind, state, row.parcel):
@@ -261,13 +294,14 @@ def _attempt(job, channels: Channels) -> Delivered:
     except DeliveryError as exc:
         if exc.permanent:
             return Delivered(OutboxStatus.FAILED, exc.reason, opted_out=exc.opted_out)
-        return Delivered(OutboxStatus.PENDING, exc.reason, retry=True, wait=exc.retry_after)
+        waiting = OutboxStatus.AMBIGUOUS if exc.ambiguous else OutboxStatus.PENDING
+        return Delivered(waiting, exc.reason, retry=True, wait=exc.retry_after)
     except Exception as exc:  # a bug of ours: recorded and visible, never re-driven forever
         return Delivered(OutboxStatus.FAILED, f"could not build the message: {type(exc).__name__}")
     return Delivered(OutboxStatus.SENT, provider_message_id=provider_id)
 
 
-def _record(outbox_id: int, attempt: int, outcome: Delivered):
+def _record_query(outbox_id: int, attempt: int, outcome: Delivered):
     """Record this attempt's outcome (only while the row is still this attempt's)."""
     now = datetime.now(UTC)
     values = {"status": outcome.status, "last_error": outcome.reason, "touched_at": now}
@@ -290,9 +324,14 @@ def _attempt_row(outbox_id: int, attempt: int, outcome: Delivered) -> OutboxAtte
     )
 
 
-def unfinished(session: Session, untouched_for: timedelta, limit: int = 500) -> list[int]:
-    """Notifications left pending, or sending past their lease, for the sweeper."""
-    now = datetime.now(UTC)
-    cutoff = now - max(untouched_for, SENDING_LEASE)
-    due = Outbox.due_at.is_(None) | (Outbox.due_at <= now)
-    return overdue_ids(session, Outbox, OutboxStatus.UNFINISHED, cutoff, limit, due)
+def unfinished(
+    session: Session,
+    untouched_for: timedelta,
+    limit: int = 500,
+    after_id: int = 0,
+    *,
+    lease: timedelta,
+) -> list[int]:
+    """Notifications the sweeper sends to the queue again (claims.unfinished), a batch from
+    `after_id` on, locked (a row another transaction holds is left for next time)."""
+    return claims.unfinished(session, untouched_for, lease, limit, after_id)

@@ -5,8 +5,10 @@ Twilio REST API 2010-04-01, Messages resource: a form-encoded POST with HTTP bas
 (Account SID, Auth Token) creates one Message and answers 201 with its JSON; an error answers
 `{"code", "message", "more_info", "status"}`. A 429 (20429) "is never processed and is always
 safe to retry". Creating a message is not idempotent (error 20500: retrying a 500 may text the
-customer twice) and Twilio documents no idempotency header for it, so an ambiguous failure is
-retried and may duplicate once: no text lost, at most one extra (reliability.md, section 0).
+customer twice) and Twilio documents no idempotency header for it. So a 5xx, or a request that
+went out and got no answer, is ambiguous (DeliveryError.ambiguous): before the next try,
+twilio_lookup.find_sent looks for the text in the account's Messages list, and a text Twilio
+did create is recorded sent as it is (reliability.md, sections 4 and 5).
 """
 
 import re
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from ordertrack.masking import mask_phone
 from ordertrack.notifications.errors import DeliveryError
@@ -111,15 +114,29 @@ def send(
         )
     except requests.exceptions.ReadTimeout:
         raise DeliveryError(
-            "Twilio did not answer in time (it may have sent the text)", permanent=False
+            "Twilio did not answer in time (it may have sent the text)",
+            permanent=False,
+            ambiguous=True,
         ) from None
     except requests.RequestException as exc:
         raise DeliveryError(
-            f"no answer from Twilio: {type(exc).__name__}", permanent=False
+            f"no answer from Twilio: {type(exc).__name__}",
+            permanent=False,
+            ambiguous=_may_have_arrived(exc),
         ) from None
     if 200 <= response.status_code < 300:
         return _message_sid(response)
     raise _classified(response, config, to)
+
+
+def _may_have_arrived(exc: requests.RequestException) -> bool:
+    """False only when the request cannot have reached Twilio: no connection was ever made
+    (refused, no such host, a connect timeout, a failed TLS handshake)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+        return False
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        return not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError)
+    return True
 
 
 def _form(config: TwilioConfig, to: str, body: str) -> dict[str, str]:
@@ -148,7 +165,14 @@ def _classified(response: requests.Response, config: TwilioConfig, to: str) -> D
     reason = f"{head} ({meaning}): {message}" if meaning else f"{head}: {message}"
     reason = scrub(reason.rstrip(": "), config, to)[:MAX_REASON_CHARS]
     wait = retry_after(response.headers.get("Retry-After")) if status == 429 else None
-    return DeliveryError(reason, permanent=permanent, retry_after=wait, opted_out=code == 21610)
+    return DeliveryError(
+        reason,
+        permanent=permanent,
+        retry_after=wait,
+        opted_out=code == 21610,
+        # A 5xx may come after Twilio created the text (20500): look before sending again.
+        ambiguous=status >= 500,
+    )
 
 
 def _twilio_error(response: requests.Response) -> tuple[int | None, str]:

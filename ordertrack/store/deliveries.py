@@ -1,7 +1,8 @@
 """What a channel's provider later says about a message it accepted (Twilio's status
 callbacks): delivered, or failed with the reason. Only ever forward: a late "sent" never
 undoes a "delivered", and a message already failed stays failed. A callback may come while
-the attempt that sent the text is still being recorded (`sending`): it counts then too."""
+the attempt that sent the text is still being recorded (`sending`): it counts then too, and
+for a text whose create answered 5xx (`ambiguous`): the callback proves Twilio took it."""
 
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ordertrack.store.models import Outbox, OutboxStatus
 
-_OPEN = (OutboxStatus.SENDING, OutboxStatus.SENT)
+_OPEN = (OutboxStatus.SENDING, OutboxStatus.AMBIGUOUS, OutboxStatus.SENT)
 
 
 def mark_delivered(session: Session, channel: str, sid: str, outbox_id: int | None) -> bool:

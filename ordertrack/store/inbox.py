@@ -96,11 +96,14 @@ def _record_portable(connection: Connection, deliveries: Sequence[NewDelivery]) 
     return {(r.source, r.dedupe_key): r.id for r in connection.execute(statement, rows)}
 
 
-def unfinished(session: Session, untouched_for: timedelta, limit: int = 500) -> list[int]:
+def unfinished(
+    session: Session, untouched_for: timedelta, limit: int = 500, after_id: int = 0
+) -> list[int]:
     """Rows still pending or processing long after they were last touched: Redis was down,
-    a worker was killed, or a retry was stranded. The sweeper sends them again."""
+    a worker was killed, or a retry was stranded. The sweeper sends them again, a batch at
+    a time from `after_id` on; each is locked, and a row another transaction holds is left."""
     cutoff = datetime.now(UTC) - untouched_for
-    return overdue_ids(session, Inbox, InboxStatus.UNFINISHED, cutoff, limit)
+    return overdue_ids(session, Inbox, InboxStatus.UNFINISHED, cutoff, limit, Inbox.id > after_id)
 
 
 #: The rows still to be applied: the inbox's backlog.

@@ -55,6 +55,10 @@ def changed_since_parked(session: Session, limit: int = 500) -> list[int]:
         .where(ParkedNumber.inbox_id == Inbox.id, Order.updated_at > Inbox.touched_at)
     )
     query = (
-        select(Inbox.id).where(Inbox.status == InboxStatus.PARKED, changed.exists()).limit(limit)
+        select(Inbox.id)
+        .where(Inbox.status == InboxStatus.PARKED, changed.exists())
+        .limit(limit)
+        # A row a worker holds is being applied right now: left, never waited for.
+        .with_for_update(skip_locked=True, of=Inbox)
     )
     return list(session.scalars(query))

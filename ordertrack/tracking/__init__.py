@@ -63,6 +63,13 @@ def normalized_order_number(text: str) -> str:
     return text.strip().removeprefix("#").strip()
 
 
+def order_number_key(text: str) -> str:
+    """One order number, however it is spelt ("#1042", " 1042 "): what the look-up's limit per
+    order number counts. "" when the text could name no order."""
+    number = normalized_order_number(text)
+    return number.casefold() if len(number) <= MAX_ORDER_NUMBER else ""
+
+
 def find_order_id(session: Session, order_number: str, email: str) -> int | None:
     """The order with this number ("#1042" or "1042") and this email address (any case) or
     shipping postcode (any case and spacing), or None: the caller must not say which of the

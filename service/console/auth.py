@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, g, redirect, request, session, url_for
 
 from ordertrack import accounts
+from ordertrack.errors import NulCharacter, NulInPath
 from ordertrack.store import users
 from service.console import bp
 from service.console.web import (
@@ -21,11 +22,12 @@ from service.console.web import (
     refuse,
     render,
 )
-from service.rate_limit import SlidingWindowLimiter
+from service.rate_limit import client_key, redis_client, windows
 
 log = logging.getLogger(__name__)
 
-#: Sign-in attempts per account, and per client address, in any WINDOW seconds.
+#: Sign-in attempts per account, and per client (IPv4 address, IPv6 /64), in any WINDOW seconds;
+#: counted in Redis when REDIS_URL is set, so every web process counts together.
 ACCOUNT_LIMIT = 5
 CLIENT_LIMIT = 20
 WINDOW = 15 * 60
@@ -37,15 +39,24 @@ WRONG = "Wrong email or password."
 @bp.record_once
 def _setup(state) -> None:
     app = state.app
-    app.extensions[_LIMITERS] = (
-        SlidingWindowLimiter(CLIENT_LIMIT, WINDOW),
-        SlidingWindowLimiter(ACCOUNT_LIMIT, WINDOW),
-    )
     settings = app.extensions["ordertrack"].settings
+    client = redis_client(settings.redis_url) if settings.redis_url else None
+    app.extensions[_LIMITERS] = (
+        windows(client, "console:client", CLIENT_LIMIT, WINDOW),
+        windows(client, "console:account", ACCOUNT_LIMIT, WINDOW),
+    )
     configure_sessions(app, settings)
     app.jinja_env.globals["csrf_token"] = csrf_token
     if not settings.signing_secret:
         log.warning("the merchant console at /admin is off: set SIGNING_SECRET to use it")
+
+
+@bp.errorhandler(NulCharacter)
+def _nul(exc: NulCharacter):
+    """service.nul_guard refused it, before this blueprint's own guard: said in a page."""
+    if isinstance(exc, NulInPath):
+        return refuse(404, "Not found", "There is no such page.")
+    return refuse(400, "Not a valid request", f"The {exc.message}.")
 
 
 @bp.before_request
@@ -130,7 +141,7 @@ def logout():
 
 def _rate_limited(email: str) -> float | None:
     per_client, per_account = current_app.extensions[_LIMITERS]
-    wait = per_client.attempt(request.remote_addr or "unknown")
+    wait = per_client.attempt(client_key(request.remote_addr))
     if wait is None:
         wait = per_account.attempt(email.strip().lower())
     return wait

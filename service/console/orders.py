@@ -9,6 +9,7 @@ from flask import flash, redirect, request, url_for
 from ordertrack import delays, replay
 from ordertrack.statuses import OrderStatus
 from ordertrack.store import console, flags, returns, search, views
+from ordertrack.store.db import snapshot
 from service.console import bp
 from service.console.actions import replay_webhooks, resend_message
 from service.console.web import admin_only, edge, refuse, render
@@ -23,7 +24,7 @@ def orders():
     page, error, now = None, None, datetime.now(UTC)
     try:
         filters, cursor, limit = order_query(request.args)
-        with edge().sessions() as session:
+        with snapshot(edge().sessions) as session:
             page = search.search_orders(session, filters, cursor, limit)
             open_flags = flags.open_by_order(session, [order.id for order in page.orders])
             rows = [_row(order, open_flags[order.id], now) for order in page.orders]
@@ -55,7 +56,7 @@ def _row(order, open_flags, now) -> dict:
 
 @bp.get("/orders/<platform>/<external_id>")
 def order(platform: str, external_id: str):
-    with edge().sessions() as session:
+    with snapshot(edge().sessions) as session:
         found = views.find_order(session, platform, external_id)
         if found is None:
             return refuse(404, "No such order", f"There is no {platform} order {external_id}.")

@@ -16,6 +16,8 @@ from service.queries import report_period
 
 #: What a table or a bar shows for "nothing to count".
 NONE = "\N{EN DASH}"
+#: Products listed on the page (highest return rate first); the CSV has them all.
+PRODUCT_ROWS = 25
 
 
 @bp.get("/performance")
@@ -26,8 +28,7 @@ def performance():
         period = report_period(request.args, now)
     except ValueError as problem:
         error, period = str(problem), reports.period(None, None, now)
-    with edge().sessions() as session:
-        found = {name: report(session, period) for name, report in reports.REPORTS.items()}
+    found = reports.every_report(edge().sessions, period)
     shown_until = period.until - timedelta(microseconds=1)
     kept = {k: request.args[k] for k in ("since", "until") if request.args.get(k)}
     return render(
@@ -42,6 +43,7 @@ def performance():
         stages=reports.STAGES,
         flag_words=delays.WORDS,
         reason_words=REASONS,
+        product_rows=PRODUCT_ROWS,
         csv={name: url_for(f"reports_api.report_{name}_csv", **kept) for name in found},
     )
 

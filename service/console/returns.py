@@ -89,8 +89,8 @@ def return_step(return_id: int, step: str):
 
 
 def _text(value: str | None, longest: int) -> str | None:
-    """Text a column can hold (PostgreSQL refuses NUL), cut to its width; None when empty."""
-    text = (value or "").replace("\x00", "").strip()[:longest]
+    """Text cut to its column's width (service.nul_guard refused a NUL); None when empty."""
+    text = (value or "").strip()[:longest]
     return text or None
 
 

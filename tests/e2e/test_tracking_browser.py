@@ -3,19 +3,23 @@ against `ordertrack serve --dev` on a free port. Webhooks go in over HTTP exactl
 platforms send them; the page is read as a customer sees it (text, roles, labels), the
 merchant's side through the API with the bearer token."""
 
+import os
 import re
 import struct
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from playwright.sync_api import Locator, Page, expect
 
 from ordertrack.notifications.links import signing_keys, tracking_url
 from ordertrack.settings import Settings
+from service import tracking
 from tests.e2e.conftest import SHOP_ENV
-from tests.support.browser import DESKTOP, PHONE, SCREENSHOTS, Served
+from tests.support.browser import DESKTOP, PHONE, SCREENSHOTS, Served, serve
 from tests.support.webhooks import ORDER_ID, STORY, easypost
 
 USPS = "9400111899223344556677"
@@ -129,6 +133,39 @@ def test_a_carrier_webhook_changes_the_open_page_without_a_reload_or_polling(ser
     # No polling storm: a quiet page asks for (almost) nothing while it waits.
     page.wait_for_timeout(3000)
     assert len(asked) <= 3, f"the page keeps asking: {asked}"
+
+
+@pytest.fixture
+def served_without_streams(base_env, tmp_path) -> Iterator[Served]:
+    """The same service with SSE_MAX_STREAMS=0: every page is refused a live stream (503)."""
+    with serve(tmp_path, {**os.environ, **SHOP_ENV, "SSE_MAX_STREAMS": "0"}) as running:
+        yield running
+
+
+def test_a_page_refused_a_live_stream_polls_and_still_shows_the_news(served_without_streams, page):
+    served = served_without_streams
+    served.post_all(UNTIL_IN_TRANSIT)
+    served.wait_for_order(ORDER_ID, "in_transit")
+    link = served.tracking_link(ORDER_ID)
+    page.clock.install()  # the page's timers run when the test says
+    with page.expect_response(lambda answer: answer.url.endswith("/events")) as refused:
+        page.goto(link)
+    assert refused.value.status == 503
+    body = page.locator("body")
+    expect(body).not_to_contain_text(re.compile("out for delivery", re.IGNORECASE))
+    page.evaluate("window.__marker = 'still the same page'")
+    page.wait_for_timeout(500)  # the EventSource's error reaches the script: it polls now
+
+    assert served.post(OUT_FOR_DELIVERY).status_code == 202
+    news = re.compile("out for delivery", re.IGNORECASE)
+    for _ in range(20):  # each turn, the page's next look (the queue applies it meanwhile)
+        page.clock.run_for(tracking.FALLBACK_POLL_SECONDS * 1000)
+        page.wait_for_timeout(500)
+        if news.search(body.inner_text()):
+            break
+    expect(body).to_contain_text(news)
+    assert page.evaluate("window.__marker") == "still the same page"
+    expect(page.get_by_role("status")).to_contain_text("Updated")
 
 
 def test_a_return_requested_on_the_page_is_in_the_merchant_s_list(served, page):

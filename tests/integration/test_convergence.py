@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from ordertrack import pipeline
 from ordertrack.notifications.policy import parcel_key
 from ordertrack.settings import Settings
-from ordertrack.store import milestones
+from ordertrack.store import milestones, rollup_models, rollups
 from ordertrack.store.db import make_engine, make_sessionmaker
 from ordertrack.store.inbox import NewDelivery, record
 from ordertrack.store.models import History, Inbox, Order, Outbox, ParkedNumber, Shipment
@@ -260,8 +260,11 @@ def test_any_arrival_order_with_duplicates_ends_in_the_same_state_and_history(
     template, in_order, arrival
 ):
     with tempfile.TemporaryDirectory(dir=_SCRATCH) as directory:
-        snapshot, run = _replay(_migrated_copy(template, directory), arrival)
+        url = _migrated_copy(template, directory)
+        snapshot, run = _replay(url, arrival)
         _assert_converged(snapshot, run, in_order)
+        # What the reports read, kept event by event, is what the rows say in the end.
+        _assert_kept_equals_rebuilt(url, _milestones(url))
 
 
 def test_a_shuffled_story_with_duplicates_converges_on_postgresql_too(postgres_url, in_order):
@@ -326,6 +329,7 @@ MILESTONES = {
 
 
 def _milestones(url: str) -> dict:
+    """The milestone columns, and every report rollup row that is not zero."""
     engine = make_engine(url)
     with make_sessionmaker(engine)() as session:
         found = {
@@ -334,13 +338,22 @@ def _milestones(url: str) -> dict:
             )
             for model, columns in MILESTONES.items()
         }
+        for table in rollup_models.TABLES:
+            rows = session.execute(select(table.__table__)).all()
+            found[table.__tablename__] = sorted(
+                tuple(round(v, 9) if isinstance(v, float) else v for v in row)
+                for row in rows
+                if any(row[len(table.__table__.primary_key.columns) :])
+            )
     engine.dispose()
     return found
 
 
-def test_milestones_kept_as_events_apply_equal_those_computed_from_the_history(postgres_url):
-    """The reports read milestones kept by the pipeline; migration 0013 computes them from
-    the history. Shuffled, with duplicates, both must give the same times."""
+def test_milestones_and_rollups_kept_as_events_apply_equal_those_rebuilt_from_the_rows(
+    postgres_url,
+):
+    """The reports read milestones and daily rollups kept by the pipeline; migration 0013
+    computes them from the history and the rows. Shuffled, with duplicates, both agree."""
     rng = random.Random(7)
     arrival = [*TIMELINE, *rng.sample(TIMELINE, 4)]
     rng.shuffle(arrival)
@@ -349,10 +362,18 @@ def test_milestones_kept_as_events_apply_equal_those_computed_from_the_history(p
     ((placed, shipped, scanned, delivered),) = kept["Order"]
     assert placed < shipped < scanned < delivered, "every milestone of the story is set"
     assert all(p[0] and p[1] for p in kept["Shipment"]), "both parcels scanned and delivered"
-    engine = make_engine(postgres_url)
+    assert [row[1:] for row in kept["report_order_days"]] == [("delivered", 1)]
+    assert len(kept["report_stage_buckets"]) == 4 and len(kept["report_transit_buckets"]) == 2
+    _assert_kept_equals_rebuilt(postgres_url, kept)
+
+
+def _assert_kept_equals_rebuilt(url: str, kept: dict) -> None:
+    engine = make_engine(url)
     with engine.begin() as connection:
         for model, columns in MILESTONES.items():
             connection.execute(model.__table__.update().values(dict.fromkeys(columns)))
         milestones.backfill(connection)
+    with make_sessionmaker(engine).begin() as session:
+        rollups.rebuild(session)
     engine.dispose()
-    assert _milestones(postgres_url) == kept
+    assert _milestones(url) == kept

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from ordertrack.store import reports
+from ordertrack.store import reports, rollup_models
 from ordertrack.store.db import make_engine, make_sessionmaker
 from tests.support import report_story
 
@@ -149,11 +149,6 @@ def test_the_period_defaults_to_eight_weeks_and_refuses_a_backwards_one():
         reports.period(now, report_story.SINCE, now)
 
 
-def test_percentiles_interpolate_like_percentile_cont():
-    assert reports.percentile([4, 24, 48], 0.9) == pytest.approx(43.2)
-    assert reports.percentile([1], 0.5) == 1 and reports.percentile([], 0.5) is None
-
-
 AUTH = {"Authorization": "Bearer test-api-token"}
 STORY_PERIOD = "since=2026-11-02&until=2026-11-29"  # a date alone: to the end of the 29th
 
@@ -278,3 +273,33 @@ def test_the_console_page_says_when_a_period_is_wrong(shop):
     page = client.get("/admin/performance?since=2026-11-10&until=2026-11-01")
     assert page.status_code == 400 and "since must be before until" in page.get_data(as_text=True)
     assert shop.app.test_client().get("/admin/performance").status_code == 303, "signed out"
+
+
+def test_reports_rebuild_counts_every_order_again_and_the_numbers_do_not_change(shop, capsys):
+    from service import cli
+
+    before = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    with shop.runtime.sessions.begin() as session:
+        session.execute(rollup_models.ParcelDay.__table__.delete())
+    emptied = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    assert emptied["rows"] == [], "the report reads the rollups"
+    assert cli.main(["reports", "rebuild"]) == 0
+    assert capsys.readouterr().out.strip().endswith("rebuilt the report rollups from 6 orders")
+    after = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
+    assert after == before and len(after["rows"]) == 3
+
+
+def test_the_page_lists_the_products_returned_most_and_the_csv_has_them_all(shop):
+    from datetime import date
+
+    with shop.runtime.sessions.begin() as session:
+        session.add_all(
+            rollup_models.ProductDay(day=date(2026, 11, 20), title=f"Sock {n:02d}", ordered=n)
+            for n in range(1, 31)
+        )
+    html = _signed_in(shop, "staff").get(f"/admin/performance?{STORY_PERIOD}").get_data(True)
+    listed = re.findall(r'data-product="([^"]+)"', html)
+    assert listed[:2] == ["Mug", "Poster"] and len(listed) == 25, "highest return rate first"
+    assert "The 25 products returned most often, of 32; every product is in the CSV." in html
+    csv = shop.client.get(f"/api/v1/reports/returns.csv?{STORY_PERIOD}", headers=AUTH)
+    assert csv.get_data(as_text=True).count("\nproduct,") == 32

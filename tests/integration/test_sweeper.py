@@ -4,10 +4,10 @@ parked carrier event once its parcel has appeared, but not on every sweep after 
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ordertrack.store import parking
-from ordertrack.store.models import Inbox, Outbox
+from ordertrack.store.models import Inbox, Outbox, OutboxAttempt
 from tests.support.webhooks import STORY, easypost, fixture_body
 from workers.sweeper import sweep_once
 
@@ -53,6 +53,51 @@ def test_a_send_still_within_its_lease_is_left_to_its_worker(service, smtp):
 
     assert sweep_once(service.runtime) == (0, 0)
     assert _outbox(service).status == "sending"
+
+
+def test_a_stranded_pending_notification_is_re_driven_after_sweep_after_seconds(service, smtp):
+    """SWEEP_AFTER_SECONDS (60) for a row the queue lost, as the README says; a row being sent
+    waits out its send lease, which is longer, since its worker may still be at it."""
+    for request in STORY[:3]:
+        assert service.post(request).status_code == 202
+    service.drain()
+    ninety_seconds_ago = datetime.now(UTC) - timedelta(seconds=90)
+    assert service.runtime.settings.sweep_after_seconds == 60
+    assert service.runtime.channels.send_lease > timedelta(seconds=90)
+
+    _set(service, status="sending", touched_at=ninety_seconds_ago)
+    assert sweep_once(service.runtime) == (0, 0), "within its send lease"
+
+    # Redis lost the message (or was down when it was enqueued): the row waits, pending.
+    _set(service, status="pending", sent_at=None, touched_at=ninety_seconds_ago)
+    assert sweep_once(service.runtime) == (0, 1)
+    service.drain()
+    assert _outbox(service).status == "sent"
+
+
+def test_a_send_whose_worker_died_before_recording_it_is_logged_unknown_then_sent_again(
+    service, smtp
+):
+    for request in STORY[:3]:
+        assert service.post(request).status_code == 202
+    service.drain()
+    # What a worker killed after the SMTP server's 250, before its commit, leaves behind.
+    with service.runtime.sessions.begin() as session:
+        session.execute(delete(OutboxAttempt))
+    _set(service, status="sending", sent_at=None, touched_at=datetime.now(UTC) - timedelta(hours=1))
+
+    assert sweep_once(service.runtime) == (0, 1)
+    service.drain()
+
+    [email] = service.order("5531234567890")["notifications"]
+    assert email["status"] == "sent"
+    assert [(a["attempt"], a["outcome"]) for a in email["attempt_log"]] == [
+        (1, "unknown"),
+        (2, "sent"),
+    ]
+    assert "may have been sent" in email["attempt_log"][0]["reason"]
+    copies = smtp.to("ada@example.com")
+    assert len(copies) == 2 and copies[0]["Message-ID"] == copies[1]["Message-ID"]
 
 
 def _inbox_status(service, delivery_id: str) -> str:

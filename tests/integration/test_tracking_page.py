@@ -148,8 +148,9 @@ def test_lookups_are_rate_limited_per_client(site):
     _post_all(site, STORY[:1])
     guess = {"order_number": "#1042", "email": "guess@example.com"}
     eve = {"REMOTE_ADDR": "203.0.113.9"}
-    for _ in range(tracking.LOOKUP_LIMIT):
-        assert site.client.post("/track", data=guess, environ_base=eve).status_code == 200
+    for n in range(tracking.LOOKUP_LIMIT):  # other numbers: #1042's own limit is not the test
+        other_order = {**guess, "order_number": f"#{2000 + n}"}
+        assert site.client.post("/track", data=other_order, environ_base=eve).status_code == 200
     refused = site.client.post("/track", data={**guess, "email": CUSTOMER}, environ_base=eve)
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= tracking.LOOKUP_WINDOW
@@ -203,6 +204,36 @@ def test_last_event_id_from_before_a_change_gets_the_update_at_once(site, fast_s
     next(chunks)
     assert b"event: update" in next(chunks)
     response.close()
+
+
+def test_streams_past_sse_max_streams_are_told_503_and_a_closed_one_frees_its_slot(
+    start, fast_stream
+):
+    site = _with_page(start(SSE_MAX_STREAMS="1"))
+    _post_all(site, STORY[:1])
+    events = _link(site) + "/events"
+    first = site.client.get(events, buffered=False)
+    assert first.status_code == 200
+    refused = site.client.get(events)
+    assert refused.status_code == 503
+    assert refused.json == {
+        "error": "every live-update stream is taken: poll the page",
+        "status": 503,
+    }
+    assert int(refused.headers["Retry-After"]) == tracking.FALLBACK_POLL_SECONDS
+    first.close()
+    again = site.client.get(events, buffered=False)
+    assert again.status_code == 200, "the closed stream gave its slot back"
+    again.close()
+    page = site.client.get(_link(site)).get_data(as_text=True)
+    assert f'data-poll-seconds="{tracking.FALLBACK_POLL_SECONDS}"' in page
+
+
+def test_with_sse_max_streams_0_every_page_polls(start):
+    site = _with_page(start(SSE_MAX_STREAMS="0"))
+    _post_all(site, STORY[:1])
+    assert site.client.get(_link(site) + "/events").status_code == 503
+    assert site.client.get(_link(site)).status_code == 200
 
 
 def test_learned_estimate_by_lane_from_the_shops_recent_deliveries(database_url):

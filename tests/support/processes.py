@@ -212,7 +212,7 @@ class Stack:
     def settled(self) -> bool:
         """No inbox row or notification is waiting for anything."""
         unfinished_inbox = {"pending", "processing", "parked"}
-        unfinished_outbox = {"pending", "sending"}
+        unfinished_outbox = {"pending", "sending", "ambiguous"}
         return not any(r.status in unfinished_inbox for r in self.inbox()) and not any(
             r.status in unfinished_outbox for r in self.outbox()
         )

@@ -5,7 +5,7 @@ how). Rows are inserted as the pipeline would leave them: no part of ours is imi
 from datetime import UTC, date, datetime
 
 from ordertrack import delays
-from ordertrack.store import milestones
+from ordertrack.store import milestones, rollups
 from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import History, Inbox, Order, Outbox, Shipment
 from ordertrack.store.return_models import Return, ReturnItem
@@ -142,6 +142,7 @@ def seed(session) -> None:
     session.flush()
     # The milestones the pipeline keeps as it writes history, from the history above.
     milestones.backfill(session.connection())
+    rollups.rebuild(session)
 
 
 def _parcel(fulfillment: str, carrier: str, status: str, estimate: date | None) -> Shipment:

@@ -4,6 +4,8 @@ that no failure reason ever carries the customer's number or our auth token."""
 
 import base64
 import json
+import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -358,3 +360,63 @@ def test_mask_phone_keeps_enough_to_recognise_and_too_little_to_dial(number, mas
 )
 def test_normalize_phone_gives_e164_or_none(raw, region, e164):
     assert sms.normalize_phone(raw, region) == e164
+
+
+# --- Ambiguous failures: the text may have gone (a lookup comes before the next try)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "status", "ambiguous"),
+    [
+        ("error__20500_internal", 500, True),
+        ("error__20429_too_many_requests", 429, False),
+        ("error__21611_queue_full", 400, False),
+        ("error__20003_authenticate", 401, False),
+        ("error__21211_invalid_to", 400, False),
+    ],
+)
+@responses.activate
+def test_a_5xx_is_ambiguous_and_a_refusal_that_twilio_never_processed_is_not(
+    fixture, status, ambiguous
+):
+    answer(fixture, status)
+    assert failure().ambiguous is ambiguous
+
+
+@responses.activate
+def test_a_bad_gateway_and_a_read_timeout_are_ambiguous():
+    responses.add(responses.POST, MESSAGES_URL, body="<html>Bad gateway</html>", status=502)
+    responses.add(responses.POST, MESSAGES_URL, body=requests.exceptions.ReadTimeout("slow"))
+    assert failure().ambiguous is True
+    assert failure().ambiguous is True
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_connection_refused_cannot_have_sent_the_text():
+    config = sms.TwilioConfig(
+        ACCOUNT_SID, AUTH_TOKEN, "+15005550006", f"http://127.0.0.1:{_closed_port()}"
+    )
+    error = failure(config=config)
+    assert (error.permanent, error.ambiguous) == (False, False)
+
+
+def test_a_connection_dropped_after_the_request_went_out_may_have_sent_the_text():
+    """A server that reads the whole request, then closes without a word."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def read_then_hang_up():
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+
+        threading.Thread(target=read_then_hang_up, daemon=True).start()
+        base = f"http://127.0.0.1:{server.getsockname()[1]}"
+        error = failure(config=sms.TwilioConfig(ACCOUNT_SID, AUTH_TOKEN, "+15005550006", base))
+    assert (error.permanent, error.ambiguous) == (False, True)
