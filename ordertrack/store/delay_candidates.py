@@ -9,10 +9,7 @@ each of them; the SQL never decides, it only leaves out orders the rules cannot 
 What the check reads of them, and how it locks the few it changes: store/delay_rows.py.
 """
 
-from collections.abc import Sequence
-
-from sqlalchemy import BigInteger, and_, any_, bindparam, cast, func, or_, select, union
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from ordertrack.delays import Cutoffs
@@ -60,14 +57,5 @@ def order_ids(session: Session, limits: Cutoffs) -> list[int]:
         func.coalesce(Order.placed_at, Order.created_at) < limits.placed,
     )
     flagged = select(DelayFlag.order_id).where(DelayFlag.cleared_at.is_(None))
-    return sorted(session.scalars(union(parcels, unshipped, flagged)))
-
-
-def among(session: Session, column, ids: Sequence[int]):
-    """`column IN ids`, for thousands of ids: on PostgreSQL one array parameter (`= ANY`),
-    which the driver sends as is, rather than a placeholder per id to parse every time."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(
-            cast(bindparam("ids", list(ids), type_=ARRAY(BigInteger)), ARRAY(BigInteger))
-        )
-    return column.in_(list(ids))
+    found = session.connection().execute(union(parcels, unshipped, flagged))
+    return sorted(found.scalars())
