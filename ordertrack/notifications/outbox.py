@@ -141,29 +141,36 @@ def queue_delays_news(
     session: Session, raised: Iterable[tuple[int, object, object]], plan: Plan
 ) -> list[Queued]:
     """queue_delay_news for many flags, (order id, order state, flag) each, in one statement:
-    the delay check raises thousands at a time."""
-    now, rows = datetime.now(UTC), []
+    the delay check raises thousands at a time. Who hears of an order's delays, and when, is
+    worked out once per order."""
+    now, rows, reach = datetime.now(UTC), [], {}
+    merchant = plan.rules.merchant_delay_event()
     for order_id, state, flag in raised:
-        rows += _delay_rows(order_id, state, flag, plan, now)
+        if order_id not in reach:
+            reach[order_id] = _customer_reach(plan, state.customer, now)
+        rows += _delay_rows(order_id, state, flag, plan, now, reach[order_id], merchant)
     return _insert_rows(session, rows, now)
 
 
-def _delay_rows(order_id: int, state, flag, plan: Plan, now: datetime) -> list[dict]:
+def _customer_reach(plan: Plan, customer, now: datetime) -> list[tuple[str, str, datetime]]:
+    """(channel, recipient, due) for each channel that tells this customer of a delay."""
+    return [
+        (channel, rules.recipient(channel, customer), _due(plan, channel, customer, now))
+        for channel in plan.rules.channels_for(policy.DELAYED, customer)
+    ]
+
+
+def _delay_rows(order_id: int, state, flag, plan: Plan, now: datetime, reach, merchant):
     parcel = ORDER_NEWS
     if flag.parcel:
         shipment = state.shipment(flag.parcel)
         parcel = policy.parcel_ref(shipment) if shipment else flag.parcel
     rows = []
     if flag.kind in plan.rules.delay_policy.tell_customer:
-        kind, customer = policy.delayed_kind(flag.id), state.customer
-        for channel in plan.rules.channels_for(kind, customer):
-            due = _due(plan, channel, customer, now)
-            recipient = rules.recipient(channel, customer)
-            rows.append(_row(order_id, kind, channel, recipient, due, parcel))
-    event = plan.rules.merchant_delay_event()
-    if event:
-        due = now + plan.coalesce
-        kind = f"{event}:{flag.id}"
+        kind = policy.delayed_kind(flag.id)
+        rows += [_row(order_id, kind, channel, to, due, parcel) for channel, to, due in reach]
+    if merchant:
+        kind, due = f"{merchant}:{flag.id}", now + plan.coalesce
         rows.append(_row(order_id, kind, rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel))
     return rows
 
