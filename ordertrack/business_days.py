@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_tables
@@ -53,7 +54,10 @@ def parse_holidays(text: str) -> tuple[tuple[str, ...], tuple[date, ...]]:
     return tuple(countries), tuple(sorted(dates))
 
 
+@cache
 def _country_table(code: str):
+    """A country's holiday table, one per process: building one takes milliseconds, and the
+    delay check asks about days millions of times. The table adds years as they are asked."""
     country, _, subdivision = code.partition("-")
     try:
         return holiday_tables.country_holidays(country, subdiv=subdivision or None)
@@ -69,6 +73,11 @@ class Calendar:
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
     dates_off: frozenset[date] = frozenset()
     countries: tuple[str, ...] = ()
+    #: day -> the next business day after it, as found: the delay check steps through the
+    #: same few days for hundreds of thousands of parcels.
+    _next: dict[date, date] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def build(
@@ -93,9 +102,12 @@ class Calendar:
     def add(self, start: datetime, days: int) -> datetime:
         """The moment `days` business days after `start` (same time of day, shop's zone)."""
         moment = self._first_moment(start)
+        if days <= 0:
+            return moment
+        day = moment.date()
         for _ in range(days):
-            moment = self._step(moment)
-        return moment
+            day = self._next_business_day(day)
+        return datetime.combine(day, moment.timetz().replace(tzinfo=None), self.zone)
 
     def count(self, start: datetime, end: datetime) -> int:
         """Whole business days from `start` to `end`: the largest n with add(start, n) <= end."""
@@ -116,6 +128,12 @@ class Calendar:
         return datetime.combine(day, moment.timetz().replace(tzinfo=None), self.zone)
 
     def _next_business_day(self, day: date) -> date:
+        found = self._next.get(day)
+        if found is None:
+            found = self._next[day] = self._find_next_business_day(day)
+        return found
+
+    def _find_next_business_day(self, day: date) -> date:
         for _ in range(_MAX_DAYS_OFF):
             day += timedelta(days=1)
             if self.is_business_day(day):

@@ -14,11 +14,17 @@ event compare the two, open what is new and clear what is no longer true.
 
 A flag's `since` is the moment its deadline passed, so evaluating again gives the same flag.
 Nothing is flagged on an order that is over (delivered, completed, cancelled, refunded).
+
+`cutoffs` turns the thresholds into instants, once per check, so the store can pick in SQL
+the few orders that may be late (store/delay_candidates.py) instead of evaluating them all:
+each deadline is "n business days after a start", which only moves later as the start does,
+so "late now" implies "started before the cutoff". The cutoffs only narrow; `open_flags`
+decides.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from ordertrack.business_days import Calendar
 from ordertrack.facts import carrier_code
@@ -223,3 +229,69 @@ def compare(should: list[Flag], stored: Mapping[tuple[str, str], int]) -> Change
         to_open=[flag for flag in should if flag.key not in stored],
         to_clear=[flag_id for key, flag_id in stored.items() if key not in wanted],
     )
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """The starts that may be late at one moment, per kind: a parcel or order whose start is
+    not before its kind's cutoff cannot be flagged now (the converse need not hold). The
+    smallest threshold of the defaults and every carrier's own is used, so one cutoff covers
+    all carriers."""
+
+    #: not_shipped: placed before this.
+    placed: datetime
+    #: no_first_scan: labelled (else fulfilled) before this.
+    labelled: datetime
+    #: no_movement: last scan before this.
+    moved: datetime
+    #: exception_open: the exception or failed attempt before this.
+    stuck: datetime
+    #: pickup_waiting: ready for pickup at or before this.
+    pickup: datetime
+    #: past_estimate: the carrier's estimated day before this day.
+    estimate_day: date
+    #: past_estimate from a learned estimate: first scanned before this; None when no lane
+    #: has an estimate (no parcel can be late by one).
+    scanned: datetime | None
+
+
+def cutoffs(
+    now: datetime, calendar: Calendar, policy: DelayPolicy, least_p90: int | None = None
+) -> Cutoffs:
+    """The cutoffs at `now`. `least_p90`: the smallest p90 of any lane that has an estimate
+    (store/estimates.py), None when none has."""
+    slas = (policy.defaults, *policy.carriers.values())
+
+    def least(name: str) -> int:
+        return min(getattr(s, name) for s in slas)
+
+    return Cutoffs(
+        placed=latest_start(calendar, now, policy.defaults.ship_days),
+        labelled=latest_start(calendar, now, least("first_scan_days")),
+        moved=latest_start(calendar, now, least("no_movement_days")),
+        stuck=latest_start(calendar, now, least("exception_days")),
+        pickup=now - timedelta(days=least("pickup_days")),
+        estimate_day=calendar.local(now).date(),
+        scanned=None if least_p90 is None else latest_start(calendar, now, least_p90),
+    )
+
+
+def latest_start(calendar: Calendar, now: datetime, days: int) -> datetime:
+    """An instant X with: calendar.add(start, days) <= now implies start < X.
+
+    Why it holds: add(start, days) falls on the `days`-th business day after the first
+    business day on or after start's date (D), at some time of that day; that day only moves
+    later as D does. Let D0 be the latest business day whose `days`-th successor is not after
+    today. If add(start, days) <= now, its day is not after today, so D <= D0, so start's own
+    date is at most D0: start is before midnight after D0, which is X. Only dates are
+    compared, so time-of-day shifts (daylight saving) cannot break it; X errs late by at most
+    part of a day, which the rules then settle.
+    """
+    today = calendar.local(now).date()
+    day = today
+    while not (
+        calendar.is_business_day(day)
+        and calendar.local(calendar.add(calendar.start_of_day(day), days)).date() <= today
+    ):
+        day -= timedelta(days=1)
+    return calendar.start_of_day(day + timedelta(days=1))

@@ -142,6 +142,22 @@ def _counted_estimate(counts: Mapping[int, int], basis: str) -> LaneEstimate:
     return LaneEstimate(p50, p90, sum(counts.values()), basis)
 
 
+def least_p90(deliveries: Iterable[Delivery], min_samples: int = MIN_SAMPLES) -> int | None:
+    """The smallest p90 `estimate` can answer from these deliveries for any lane: the least
+    over every basis and each of its lanes with enough deliveries. The delay check counts
+    from it which parcels may be past a learned estimate. None when no lane has enough."""
+    groups: dict[tuple, list[int]] = {}
+    for delivery in deliveries:
+        for basis in BASES:
+            key = delivery.lane.key(basis)
+            if key is not None:
+                groups.setdefault((basis, *key), []).append(delivery.days)
+    return min(
+        (percentile(days, 0.9) for days in groups.values() if len(days) >= min_samples),
+        default=None,
+    )
+
+
 def transit_days(calendar: Calendar, first_scan: datetime, delivered: datetime) -> int:
     """Whole business days from the first scan to the delivery (same day: 0)."""
     return calendar.count(first_scan, delivered) if delivered >= first_scan else 0

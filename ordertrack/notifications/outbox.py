@@ -3,6 +3,7 @@
 is due (a short wait so news landing together goes out as one message; quiet hours for texts,
 in the customer's own time zone: deferred to the morning, never dropped)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -17,7 +18,7 @@ from ordertrack.notifications.sender import STALE_PREFIX
 from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.settings import Settings
 from ordertrack.statuses import FINAL_ORDER_STATUSES
-from ordertrack.store.inbox import insert_ignoring_duplicates
+from ordertrack.store.bulk import insert_ignoring_duplicates_returning
 from ordertrack.store.models import ORDER_NEWS, Order, Outbox, OutboxStatus
 from ordertrack.store.orders import to_state
 
@@ -133,22 +134,45 @@ def queue_delay_news(session: Session, order: Order, state, flag, plan: Plan) ->
     """A delay flag was raised: the merchant's `order.delayed` event, and the customer's
     "taking longer than usual" when the policy tells them of this kind of delay. Each kind
     carries the flag's id: once per delay."""
+    return queue_delays_news(session, [(order.id, state, flag)], plan)
+
+
+def queue_delays_news(
+    session: Session, raised: Iterable[tuple[int, object, object]], plan: Plan
+) -> list[Queued]:
+    """queue_delay_news for many flags, (order id, order state, flag) each, in one statement:
+    the delay check raises thousands at a time. Who hears of an order's delays, and when, is
+    worked out once per order."""
+    now, rows, reach = datetime.now(UTC), [], {}
+    merchant = plan.rules.merchant_delay_event()
+    for order_id, state, flag in raised:
+        if order_id not in reach:
+            reach[order_id] = _customer_reach(plan, state.customer, now)
+        rows += _delay_rows(order_id, state, flag, plan, now, reach[order_id], merchant)
+    return _insert_rows(session, rows, now)
+
+
+def _customer_reach(plan: Plan, customer, now: datetime) -> list[tuple[str, str, datetime]]:
+    """(channel, recipient, due) for each channel that tells this customer of a delay."""
+    return [
+        (channel, rules.recipient(channel, customer), _due(plan, channel, customer, now))
+        for channel in plan.rules.channels_for(policy.DELAYED, customer)
+    ]
+
+
+def _delay_rows(order_id: int, state, flag, plan: Plan, now: datetime, reach, merchant):
     parcel = ORDER_NEWS
     if flag.parcel:
         shipment = state.shipment(flag.parcel)
         parcel = policy.parcel_ref(shipment) if shipment else flag.parcel
-    queued = []
+    rows = []
     if flag.kind in plan.rules.delay_policy.tell_customer:
         kind = policy.delayed_kind(flag.id)
-        queued += _queue_kind(session, order, kind, state.customer, plan, parcel)
-    event = plan.rules.merchant_delay_event()
-    if event:
-        due = datetime.now(UTC) + plan.coalesce
-        ids = _insert(
-            session, order, f"{event}:{flag.id}", rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel
-        )
-        queued += [Queued(i, due) for i in ids]
-    return queued
+        rows += [_row(order_id, kind, channel, to, due, parcel) for channel, to, due in reach]
+    if merchant:
+        kind, due = f"{merchant}:{flag.id}", now + plan.coalesce
+        rows.append(_row(order_id, kind, rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel))
+    return rows
 
 
 def _queue_kind(
@@ -218,22 +242,29 @@ def _insert(
 ) -> list[int]:
     """The row, unless this parcel's (or the order's) kind went to this recipient on this
     channel before: once, ever."""
-    now = datetime.now(UTC)
-    row = {
-        "order_id": order.id,
+    row = _row(order.id, kind, channel, recipient, due, parcel)
+    return [queued.id for queued in _insert_rows(session, [row], datetime.now(UTC))]
+
+
+def _row(order_id: int, kind: str, channel: str, recipient: str, due, parcel: str) -> dict:
+    return {
+        "order_id": order_id,
         "parcel": parcel,
         "kind": kind,
         "channel": channel,
         "recipient": recipient,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "created_at": now,
-        "touched_at": now,
         "due_at": due,
     }
-    table = Outbox.__table__
-    statement = insert_ignoring_duplicates(session.connection(), table).returning(table.c.id)
-    return list(session.scalars(statement, [row]))
+
+
+def _insert_rows(session, rows: list[dict], now: datetime) -> list[Queued]:
+    """Insert these rows, new and pending, skipping any sent before (the unique once-ever
+    key)."""
+    new = {"status": OutboxStatus.PENDING, "attempts": 0, "created_at": now, "touched_at": now}
+    inserted = insert_ignoring_duplicates_returning(
+        session.connection(), Outbox.__table__, rows, ("id", "due_at"), new
+    )
+    return [Queued(row_id, due) for row_id, due in inserted]
 
 
 def _revive_stale(session, order: Order, kind: str, channel: str, recipient: str, due, parcel: str):

@@ -82,14 +82,13 @@ def delivered(
 
 
 def first_scans(session: Session, order_ids: Iterable[int]) -> dict[tuple[int, str], datetime]:
-    """(order id, shipment key) -> its first carrier scan, for parcels that have one."""
+    """(order id, shipment key) -> its first carrier scan, for parcels that have one: the
+    milestone kept on the parcel's row (store/milestones.py), not a walk of the history."""
     ids = list(order_ids)
     if not ids:
         return {}
-    query = (
-        select(History.order_id, History.shipment_key, func.min(History.occurred_at))
-        .where(History.order_id.in_(ids), History.kind == "tracking", History.status.in_(SCANNED))
-        .group_by(History.order_id, History.shipment_key)
+    query = select(Shipment.order_id, Shipment.key, Shipment.first_scan_at).where(
+        Shipment.order_id.in_(ids), Shipment.first_scan_at.is_not(None)
     )
     return {(order_id, key): at for order_id, key, at in session.execute(query)}
 
@@ -113,6 +112,9 @@ class Book:
     _by_carrier: dict[str, list[lanes.Delivery]] = field(default_factory=dict)
 
     def estimate(self, session: Session, carrier: str, lane: lanes.Lane):
+        return lanes.estimate(lane, self._deliveries(session, carrier), self.min_samples)
+
+    def _deliveries(self, session: Session, carrier: str) -> list[lanes.Delivery]:
         code = carrier.lower()
         if code not in self._by_carrier:
             since = self.now - timedelta(days=self.window_days)
@@ -122,7 +124,30 @@ class Book:
                 )
                 for p in delivered(session, carrier, since, self.now)
             ]
-        return lanes.estimate(lane, self._by_carrier[code], self.min_samples)
+        return self._by_carrier[code]
+
+    def least_p90(self, session: Session) -> int | None:
+        """The smallest p90 any parcel's estimate can have, from every carrier delivering in
+        the window (read now, and kept): no parcel is late by a learned estimate sooner than
+        this many business days after its first scan. None when no lane has an estimate."""
+        since = self.now - timedelta(days=self.window_days)
+        carriers = session.scalars(
+            select(func.lower(Shipment.carrier))
+            .where(
+                Shipment.status == ShipmentStatus.DELIVERED.value,
+                Shipment.status_at >= since,
+                Shipment.status_at < self.now,
+                Shipment.carrier.is_not(None),
+            )
+            .distinct()
+        ).all()
+        found = [
+            least
+            for carrier in carriers
+            if (least := lanes.least_p90(self._deliveries(session, carrier), self.min_samples))
+            is not None
+        ]
+        return min(found, default=None)
 
     def for_order(
         self,

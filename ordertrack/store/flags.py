@@ -1,17 +1,18 @@
-"""Delay flags as rows: the open ones per order, opening and clearing in sets, the orders the
-periodic check walks (keyset by id), and the lists the API and the console read."""
+"""Delay flags as rows: the open ones per order, opening and clearing in sets, and the lists
+the API and the console read. Which orders the periodic check walks: delay_candidates.py."""
 
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, literal, or_, select, tuple_, update
+from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from ordertrack import delays
+from ordertrack.store import bulk
 from ordertrack.store.flag_models import DelayFlag
-from ordertrack.store.inbox import insert_ignoring_duplicates
-from ordertrack.store.models import History, Order
+from ordertrack.store.models import Order
 
 OPEN = DelayFlag.cleared_at.is_(None)
 
@@ -36,27 +37,39 @@ def is_open(session: Session, flag_id: int) -> bool:
     return session.scalar(select(DelayFlag.id).where(DelayFlag.id == flag_id, OPEN)) is not None
 
 
-def placed_at(session: Session, orders: Iterable[Order]) -> dict[int, datetime]:
-    """When each order was placed, as far as we know: the earliest time a platform reported
-    it (the order's history), else when its row was created here."""
-    by_id = {order.id: order.created_at for order in orders}
-    if not by_id:
-        return {}
-    query = (
-        select(History.order_id, func.min(History.occurred_at))
-        .where(History.order_id.in_(list(by_id)), History.kind == "order")
-        .group_by(History.order_id)
+def open_keys(session: Session, order_ids: Iterable[int]) -> dict[int, dict[tuple[str, str], int]]:
+    """Each order's open flags as {(parcel, kind): flag id}, in one query: all the check
+    compares against. Read by the range of the ids, which the partial unique index on open
+    flags serves whatever the planner believes of the table (a check that just raised
+    thousands of flags leaves its statistics behind), then kept to these orders."""
+    found: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
+    ids = set(order_ids)
+    if not ids:
+        return found
+    query = select(DelayFlag.order_id, DelayFlag.parcel, DelayFlag.kind, DelayFlag.id).where(
+        DelayFlag.order_id.between(min(ids), max(ids)), OPEN
     )
-    for order_id, first in session.execute(query):
-        by_id[order_id] = min(first, by_id[order_id])
-    return by_id
+    for order_id, parcel, kind, flag_id in session.execute(query):
+        if order_id in ids:
+            found[order_id][(parcel, kind)] = flag_id
+    return found
 
 
-def open_flags(session: Session, order_id: int, flags: list[delays.Flag], now: datetime):
-    """Insert these as open flags of the order; returns the rows actually new (a flag
-    already open, or opened meanwhile by another check, is skipped by the unique index)."""
-    if not flags:
-        return []
+class Opened(NamedTuple):
+    """A flag just opened, as the check reports it and queues its news."""
+
+    id: int
+    order_id: int
+    parcel: str
+    kind: str
+    since: datetime
+    detail: str
+
+
+def open_many(session: Session, flags: list[tuple[int, delays.Flag]], now: datetime):
+    """Insert these (order id, flag) as open flags, in one statement; returns the rows actually
+    new, oldest id first (a flag already open, or opened meanwhile by another check, is
+    skipped by the unique index)."""
     rows = [
         {
             "order_id": order_id,
@@ -64,15 +77,20 @@ def open_flags(session: Session, order_id: int, flags: list[delays.Flag], now: d
             "kind": flag.kind,
             "detail": flag.detail[:1000],
             "since": flag.since,
-            "created_at": now,
-            "cleared_at": None,
         }
-        for flag in flags
+        for order_id, flag in flags
     ]
-    table = DelayFlag.__table__
-    statement = insert_ignoring_duplicates(session.connection(), table).returning(table.c.id)
-    ids = list(session.scalars(statement, rows))
-    return list(session.scalars(select(DelayFlag).where(DelayFlag.id.in_(ids)))) if ids else []
+    returning = ("id", "order_id", "parcel", "kind")
+    inserted = bulk.insert_ignoring_duplicates_returning(
+        session.connection(), DelayFlag.__table__, rows, returning, {"created_at": now}
+    )
+    # The rest of each row is the flag's own (one per order, parcel and kind).
+    asked = {(order_id, flag.parcel, flag.kind): flag for order_id, flag in flags}
+    opened = []
+    for flag_id, order_id, parcel, kind in sorted(inserted):
+        flag = asked[(order_id, parcel, kind)]
+        opened.append(Opened(flag_id, order_id, parcel, kind, flag.since, flag.detail[:1000]))
+    return opened
 
 
 def clear(session: Session, flag_ids: list[int], now: datetime) -> list[DelayFlag]:
@@ -85,24 +103,6 @@ def clear(session: Session, flag_ids: list[int], now: datetime) -> list[DelayFla
         .values(cleared_at=now)
         .returning(DelayFlag)
         .execution_options(synchronize_session=False)
-    )
-    return list(session.scalars(query))
-
-
-def orders_to_check(session: Session, after_id: int, limit: int) -> list[Order]:
-    """The next batch of orders that may be late or have a flag to clear, by id, locked:
-    an order a worker is applying an event to is skipped (that event re-checks it)."""
-    flagged = select(DelayFlag.order_id).where(OPEN)
-    query = (
-        select(Order)
-        .where(
-            Order.id > after_id,
-            or_(Order.status.in_(list(delays.OPEN_STATUSES)), Order.id.in_(flagged)),
-        )
-        .order_by(Order.id)
-        .limit(limit)
-        .options(selectinload(Order.shipments))
-        .with_for_update(of=Order, skip_locked=True)
     )
     return list(session.scalars(query))
 

@@ -3,9 +3,12 @@ set and cleared across a weekend and a holiday, cleared by an applied event, the
 "taking longer than usual" sent once per delay and never after delivery, on both databases
 with a real SMTP server; `ordertrack delays --once`; the order list's `flag` filter."""
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
+import responses
+from standardwebhooks.webhooks import Webhook
 
 from ordertrack import delay_check
 from service import cli
@@ -161,9 +164,10 @@ def test_delays_once_across_the_weekend_and_holiday_with_the_carriers_own_thresh
         assert service.post(request).status_code == 202
         service.drain()
 
-    # Wednesday 4 is the carrier's estimate: late from Thursday's midnight.
+    # Wednesday 4 is the carrier's estimate: late from Thursday's midnight. Before, the
+    # check's narrowing leaves the order out: nothing of it can be late yet.
     assert _delays_once_at("2026-11-04T23:59:00", capsys) == [
-        "checked 1 orders: 0 flagged, 0 cleared"
+        "checked 0 orders: 0 flagged, 0 cleared"
     ]
     flagged, summary = _delays_once_at("2026-11-05T00:00:00", capsys)
     assert flagged.startswith("flagged shopify #1042 parcel f:")
@@ -188,3 +192,42 @@ def test_delays_once_across_the_weekend_and_holiday_with_the_carriers_own_thresh
     assert ": no_movement since 2026-11-09 08:00 UTC" in cleared
     assert summary == "checked 1 orders: 0 flagged, 1 cleared"
     assert kinds(service) == ["past_estimate"]
+
+
+#: The merchant's endpoint, a third party played by `responses`; a public address, so the
+#: SSRF guard lets it through without a DNS lookup.
+MERCHANT_URL = "https://93.184.215.14/ordertrack-events"
+MERCHANT_SECRET = "whsec_" + base64.b64encode(b"m" * 32).decode()
+
+
+def test_the_merchant_hears_of_each_new_delay_once_as_order_delayed(start):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post(MERCHANT_URL, status=204)
+        shop = start(
+            HOLIDAYS=HOLIDAY,
+            MERCHANT_WEBHOOK_URL=MERCHANT_URL,
+            MERCHANT_WEBHOOK_SECRET=MERCHANT_SECRET,
+        )
+        for request in (
+            shopify("orders_create"),
+            shopify("fulfillments_create"),
+            easypost("tracker_updated__in_transit"),
+        ):
+            assert shop.post(request).status_code == 202
+            shop.drain()
+        check(shop, "2026-11-05T00:00:00")  # past its estimate
+        check(shop, "2026-11-10T08:00:00")  # and unmoved
+        check(shop, "2026-11-11T08:00:00")  # nothing new
+        verifier = Webhook(MERCHANT_SECRET)
+        events = [
+            verifier.verify(c.request.body, dict(c.request.headers))
+            for c in mock.calls
+            if c.request.url == MERCHANT_URL
+        ]
+    delayed = [e for e in events if e["type"] == "order.delayed"]
+    assert [sorted(f["kind"] for f in e["data"]["flags"]) for e in delayed] == [
+        ["past_estimate"],
+        ["no_movement", "past_estimate"],
+    ]
+    kinds = [n["kind"].partition(":")[0] for n in shop.order(ORDER_ID)["notifications"]]
+    assert kinds.count("order.delayed") == 2 and kinds.count("delayed") == 2
