@@ -99,6 +99,11 @@ class InboxWriter:
         self._lock = threading.Lock()
         self._pid: int | None = None
 
+    @property
+    def waiting(self) -> int:
+        """Rows queued for the writer and not yet taken (bounded by INBOX_QUEUE_LIMIT)."""
+        return self._pending.qsize()
+
     def write(self, delivery: NewDelivery) -> int | None:
         """Block until the row is committed: its id, or None for a duplicate. Raises
         StoreUnavailable (503) when it is not, and then it never will be (but see above)."""
