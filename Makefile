@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: run test lint format bench bench-tools clean browser
+.PHONY: run test faults soak lint format bench bench-tools clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: $(STAMP) browser  ## set up and run the whole suite (needs Redis and Postg
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+faults: $(STAMP)  ## the fault and attack matrix: runs tests/faults, prints the table, updates docs/faults.md
+	$(BIN)/python -m pytest tests/faults --fault-table docs/faults.md
+
+soak: $(STAMP)  ## LOAD-2 by hand: faults injected every 5 minutes under load (SOAK_MINUTES, default 30)
+	$(BIN)/python -m tests.faults.soak --minutes $${SOAK_MINUTES:-30}
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

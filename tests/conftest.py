@@ -147,3 +147,6 @@ def template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "ordertrack.db"
     upgrade(f"sqlite:///{path}")
     return path
+
+
+pytest_plugins = ["tests.support.fault_table"]
