@@ -10,7 +10,7 @@ import dramatiq
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordertrack.notifications import lease, outbox
+from ordertrack.notifications import lease, outbox, ssrf
 from ordertrack.notifications.channels import Channels
 from ordertrack.notifications.email import SmtpConfig
 from ordertrack.notifications.links import signing_keys
@@ -96,11 +96,24 @@ def merchant_config(settings: Settings) -> MerchantWebhookConfig | None:
     if not (settings.merchant_webhook_url and settings.merchant_webhook_secret):
         return None
     parse_secret(settings.merchant_webhook_secret)  # a bad one stops start-up, naming it
+    _check_merchant_url(settings.merchant_webhook_url, settings.allow_private_webhook_urls)
     return MerchantWebhookConfig(
         url=settings.merchant_webhook_url,
         secret=settings.merchant_webhook_secret,
         allow_private=settings.allow_private_webhook_urls,
     )
+
+
+def _check_merchant_url(url: str, allow_private: bool) -> None:
+    """An internal address or a scheme we never call stops start-up, naming the setting (the
+    URL itself may carry the merchant's token). A name is checked at every connection."""
+    try:
+        ssrf.check_configured_url(url, allow_private)
+    except ssrf.RefusedUrl as exc:
+        hint = "; set ALLOW_PRIVATE_WEBHOOK_URLS=true only on a trusted network"
+        raise ValueError(
+            f"MERCHANT_WEBHOOK_URL is refused: {exc}{hint if exc.internal else ''}"
+        ) from None
 
 
 def smtp_config(settings: Settings) -> SmtpConfig | None:

@@ -23,8 +23,9 @@ from typing import Any
 import requests
 from urllib3.util import parse_url
 
-from ordertrack.notifications import ssrf
+from ordertrack.notifications import deadline, ssrf
 from ordertrack.notifications.errors import DeliveryError
+from ordertrack.notifications.lease import HTTP_STEPS
 from ordertrack.notifications.messages import tracking_link
 from ordertrack.notifications.policy import parcel_key
 from ordertrack.notifications.retry_after import retry_after
@@ -71,8 +72,15 @@ class MerchantWebhookConfig:
     secret: str = field(repr=False)
     #: ALLOW_PRIVATE_WEBHOOK_URLS: a laptop or a test may call 127.0.0.1; production never.
     allow_private: bool = False
-    #: The spec recommends 15 to 30 s for the receiver to answer.
+    #: The spec recommends 15 to 30 s for the receiver to answer: each of the connect and
+    #: the answer gets this long, and the whole exchange `deadline`.
     timeout: float = 15.0
+
+    @property
+    def deadline(self) -> float:
+        """The whole exchange's limit, however the endpoint trickles its answer: the connect
+        and the answer a timeout each, as the send lease counts them (lease.HTTP_STEPS)."""
+        return self.timeout * HTTP_STEPS
 
 
 def parse_secret(value: str) -> bytes:
@@ -225,23 +233,29 @@ def _post(
     body: bytes,
     where: str,
 ) -> requests.Response:
-    try:
-        return http.post(
-            config.url,
-            data=body,
-            headers=headers,
-            timeout=config.timeout,
-            allow_redirects=False,
-            stream=True,
-        )
-    except ssrf.RefusedUrl as exc:  # what the name resolved to when connecting
-        raise _refused(exc, where) from None
-    except requests.Timeout:
-        reason = f"{where} did not answer within {config.timeout:g} s"
-        raise DeliveryError(reason, permanent=False) from None
-    except requests.RequestException as exc:
-        reason = f"{where} could not be reached: {type(exc).__name__}"
-        raise DeliveryError(reason, permanent=False) from None
+    cut = f"{where} did not finish answering within {config.deadline:g} s"
+    with deadline.within(config.deadline) as watch:
+        try:
+            response = http.post(
+                config.url,
+                data=body,
+                headers=headers,
+                timeout=config.timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except ssrf.RefusedUrl as exc:  # what the name resolved to when connecting
+            raise _refused(exc, where) from None
+        except requests.Timeout:
+            reason = f"{where} did not answer within {config.timeout:g} s"
+            raise DeliveryError(reason, permanent=False) from None
+        except requests.RequestException as exc:
+            reason = cut if watch.expired else f"{where} could not be reached: {type(exc).__name__}"
+            raise DeliveryError(reason, permanent=False) from None
+        if watch.expired:  # cut mid-headers, which http.client takes for their end
+            response.close()
+            raise DeliveryError(cut, permanent=False)
+        return response
 
 
 def _refused(exc: ssrf.RefusedUrl, where: str) -> DeliveryError:

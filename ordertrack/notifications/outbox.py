@@ -155,8 +155,9 @@ def queue_delays_news(
 def _customer_reach(plan: Plan, customer, now: datetime) -> list[tuple[str, str, datetime]]:
     """(channel, recipient, due) for each channel that tells this customer of a delay."""
     return [
-        (channel, rules.recipient(channel, customer), _due(plan, channel, customer, now))
+        (channel, recipient, _due(plan, channel, customer, now))
         for channel in plan.rules.channels_for(policy.DELAYED, customer)
+        for recipient in rules.recipients(channel, customer)
     ]
 
 
@@ -180,12 +181,12 @@ def _queue_kind(
 ) -> list[Queued]:
     now, queued = datetime.now(UTC), []
     for channel in plan.rules.channels_for(kind, customer):
-        recipient = rules.recipient(channel, customer)
         due = _due(plan, channel, customer, now)
-        ids = _insert(session, order, kind, channel, recipient, due, parcel)
-        if not ids and revive:
-            ids = _revive_stale(session, order, kind, channel, recipient, due, parcel)
-        queued += [Queued(i, due) for i in ids]
+        for recipient in rules.recipients(channel, customer):
+            ids = _insert(session, order, kind, channel, recipient, due, parcel)
+            if not ids and revive:
+                ids = _revive_stale(session, order, kind, channel, recipient, due, parcel)
+            queued += [Queued(i, due) for i in ids]
     return queued
 
 
@@ -225,7 +226,7 @@ def _order_news(before, outcome) -> list[tuple[str, str]]:
 
 
 def _reachable(customer) -> bool:
-    return any(rules.recipient(channel, customer) for channel in rules.CUSTOMER_CHANNELS)
+    return any(rules.recipients(channel, customer) for channel in rules.CUSTOMER_CHANNELS)
 
 
 def _due(plan: Plan, channel: str, customer, now: datetime) -> datetime:

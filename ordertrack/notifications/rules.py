@@ -10,6 +10,7 @@ import importlib.resources
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import getaddresses
 from typing import Any, Protocol
 
 from ordertrack import delays
@@ -100,7 +101,7 @@ class Rules:
         channel = self.channels[name]
         if not channel.enabled or base_kind not in channel.sends:
             return False
-        if recipient(name, customer) is None:
+        if not recipients(name, customer):
             return False
         return not channel.requires_consent or customer.sms_consent is True
 
@@ -134,15 +135,32 @@ class Rules:
         return self.channels[channel].quiet_hours
 
 
-def recipient(channel: str, customer: Contact) -> str | None:
+def recipients(channel: str, customer: Contact) -> list[str]:
     """Where a customer channel sends, normalised so one address is one recipient (a phone
-    number in E.164, national numbers read by the shipping country); None when the customer
-    has none that can be used."""
+    number in E.164, national numbers read by the shipping country); none when the customer
+    has none that can be used.
+
+    An email field naming several addresses ("a@x.example, b@y.example") is each of them, a
+    message apiece: one message to all would be one SMTP transaction, where the server may
+    refuse some recipients and take the rest (smtplib then returns the refused rather than
+    raising), so the message could be neither failed nor retried without being wrong for
+    someone (matrix row SMTP-4)."""
     if channel == EMAIL:
-        return (customer.email or "").strip().lower() or None
+        return _emails(customer.email)
     if channel == SMS:
-        return normalize_phone(customer.phone, customer.country_code)
+        phone = normalize_phone(customer.phone, customer.country_code)
+        return [phone] if phone else []
     raise ValueError(f"{channel!r} is not a customer channel")
+
+
+def _emails(field: str | None) -> list[str]:
+    """The addresses a To header of `field` would send to, as smtplib reads it. A single one
+    keeps the field's own text (lower-cased), as every row before this stored it."""
+    text = (field or "").strip().lower()
+    if not text:
+        return []
+    addresses = [address.strip() for _, address in getaddresses([text]) if address.strip()]
+    return list(dict.fromkeys(addresses)) if len(addresses) > 1 else [text]
 
 
 def load_rules(

@@ -4,13 +4,14 @@ link-local or otherwise internal address unless a setting says this network is t
 Two layers, because a check on the URL alone is not enough:
 
 - `check_url` refuses early and clearly: a scheme other than http(s), a `localhost` name, or
-  a host any of whose addresses is internal.
+  a host any of whose addresses is internal. `check_configured_url` is its part that needs
+  no DNS, for start-up: an address literal in any spelling is refused before anything runs.
 - `guarded_session` is what actually connects. Its connections resolve the host themselves,
   refuse if any address is internal, and connect to the address just checked. A name that
   answers a public address to `check_url` and 127.0.0.1 a moment later (DNS rebinding) is
   refused at connect time, as Svix's resolver filter and Convoy's dial hook do
   (reliability.md, section 6). Each new connection is checked, so a reused pool cannot go
-  stale either.
+  stale either. Each also puts its socket under the caller's `deadline.within`, if any.
 
 Limits: this trusts urllib3 2.x's `_dns_host` (the name it resolves, kept apart from the
 name TLS verifies and the Host header names); tests exercise it with real sockets, so an
@@ -22,6 +23,7 @@ Ports are not restricted.
 
 import ipaddress
 import socket
+from contextlib import suppress
 from functools import cache
 from typing import Any
 
@@ -32,6 +34,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import parse_url
 from urllib3.util.connection import allowed_gai_family
+
+from ordertrack.notifications import deadline
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -83,19 +87,25 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
-def resolve(host: str, port: int) -> list[str]:
-    """The host's addresses, as the connection would look them up (urllib3's own call)."""
+def resolve(host: str, port: int, *, numeric_only: bool = False) -> list[str]:
+    """The host's addresses, as the connection would look them up (urllib3's own call).
+    `numeric_only`: only an address literal, in any spelling the resolver reads (2130706433,
+    0x7f.1), is read; a name raises socket.gaierror without asking DNS."""
     name = host.strip("[]")
-    answers = socket.getaddrinfo(name, port, allowed_gai_family(), socket.SOCK_STREAM)
+    flags = socket.AI_NUMERICHOST if numeric_only else 0
+    answers = socket.getaddrinfo(name, port, allowed_gai_family(), socket.SOCK_STREAM, 0, flags)
     return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in answers))
 
 
-def checked_addresses(host: str, port: int, allow_private: bool) -> list[str]:
+def checked_addresses(
+    host: str, port: int, allow_private: bool, *, numeric_only: bool = False
+) -> list[str]:
     """Resolve once and refuse if ANY address is internal: a name with one public and one
-    private address must not be a coin toss. Raises OSError when the name does not resolve."""
+    private address must not be a coin toss. Raises OSError when the name does not resolve
+    (or, `numeric_only`, is a name at all)."""
     _refuse_localhost_names(host, allow_private)
     try:
-        addresses = resolve(host, port)
+        addresses = resolve(host, port, numeric_only=numeric_only)
     except UnicodeError:  # a label empty or over 63 characters: no DNS answer will fix it
         raise RefusedUrl(f"{host} is not a valid host name", internal=False) from None
     if allow_private:
@@ -116,7 +126,7 @@ def _refuse_localhost_names(host: str, allow_private: bool) -> None:
         raise RefusedUrl(f"{host} (a loopback name)", internal=True)
 
 
-def check_url(url: str, allow_private: bool) -> None:
+def check_url(url: str, allow_private: bool, *, numeric_only: bool = False) -> None:
     """Refuse a URL we must not call (RefusedUrl); OSError when its host does not resolve.
     Parsed by urllib3, as requests parses it, so both read the same host."""
     try:
@@ -127,7 +137,17 @@ def check_url(url: str, allow_private: bool) -> None:
         raise RefusedUrl("only http and https URLs are called", internal=False)
     if not parts.host:
         raise RefusedUrl("the URL names no host", internal=False)
-    checked_addresses(parts.host, parts.port or DEFAULT_PORTS[parts.scheme], allow_private)
+    port = parts.port or DEFAULT_PORTS[parts.scheme]
+    checked_addresses(parts.host, port, allow_private, numeric_only=numeric_only)
+
+
+def check_configured_url(url: str, allow_private: bool) -> None:
+    """check_url for a URL as it is configured, before anything is sent: whatever needs no DNS
+    (DNS may not answer yet at start-up, and a name is checked again at every connection
+    anyway). An address literal in any spelling (127.0.0.1, [::1], 2130706433, 0x7f.1), a
+    localhost name, a scheme other than http(s) are refused now (RefusedUrl)."""
+    with suppress(socket.gaierror):  # a name: what it resolves to is checked when connecting
+        check_url(url, allow_private, numeric_only=True)
 
 
 class _CheckedConnection:
@@ -147,12 +167,19 @@ class _CheckedConnection:
         for address in addresses:  # the rest, if one is unreachable (IPv6 without a route)
             self._dns_host = address
             try:
-                return super()._new_conn()
+                sock = super()._new_conn()
             except (NewConnectionError, ConnectTimeoutError) as exc:
                 error = exc
+            else:
+                deadline.watch(sock)  # the TLS handshake too is within the exchange's deadline
+                return sock
             finally:
                 self._dns_host = name
         raise error or NewConnectionError(self, f"{name} has no address")
+
+    def connect(self) -> None:
+        super().connect()
+        deadline.watch(self.sock)  # after TLS, the socket that carries the exchange
 
 
 @cache

@@ -1,5 +1,6 @@
 """The email channel against a real SMTP server (aiosmtpd): what the message says, and how
-transient (4xx) and permanent (5xx) replies end, on SQLite and PostgreSQL."""
+transient (4xx) replies end when they never clear, on SQLite and PostgreSQL. A 4xx that
+clears, and a 5xx, are matrix rows SMTP-1 and SMTP-3 (tests/faults/test_smtp_faults.py)."""
 
 import html
 
@@ -57,30 +58,6 @@ def test_shipped_email_names_carrier_tracking_number_and_link_in_text_and_html(s
         assert TRACKING_NUMBER in content
         assert TRACKING_LINK in content
     assert f'href="{html.escape(TRACKING_LINK)}"' in rich
-
-
-def test_a_451_at_rcpt_is_retried_and_exactly_one_copy_is_accepted(service, smtp):
-    smtp.scripted[CUSTOMER] = ["451 4.3.0 Try again later"]
-
-    notification = _ship(service)
-
-    assert notification["status"] == "sent"
-    assert notification["attempts"] == 2
-    assert smtp.attempts[CUSTOMER] == 2
-    assert len(smtp.to(CUSTOMER)) == 1
-
-
-def test_a_550_at_rcpt_fails_at_once_with_the_reply_as_reason_and_is_never_retried(service, smtp):
-    smtp.scripted[CUSTOMER] = ["550 5.1.1 No such user"]
-
-    notification = _ship(service)
-
-    assert notification["status"] == "failed"
-    assert notification["attempts"] == 1
-    assert "550" in notification["reason"]
-    assert "No such user" in notification["reason"]
-    assert smtp.attempts[CUSTOMER] == 1
-    assert smtp.to(CUSTOMER) == []
 
 
 def test_a_4xx_that_never_clears_fails_after_max_attempts_with_the_reason_recorded(

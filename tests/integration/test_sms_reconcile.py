@@ -3,7 +3,8 @@ up in Twilio's Messages list before it is sent again, so a text Twilio did creat
 customer once; a refusal that says nothing was sent (429) is retried without a look.
 
 Through the service on both databases (the in-process queue, the real worker loop), Twilio
-played by `responses` (tests/support/twilio.py): it keeps the texts it created and lists them."""
+played by `responses` (tests/support/twilio.py): it keeps the texts it created and lists them.
+A text Twilio created before answering 500 is matrix row SMS-3 (tests/faults/test_sms_faults.py)."""
 
 import base64
 import hashlib
@@ -57,26 +58,6 @@ def _out_for_delivery(service) -> None:
 def _text(service) -> dict:
     [text] = [n for n in service.order(ORDER_ID)["notifications"] if n["channel"] == "sms"]
     return text
-
-
-def test_a_text_twilio_created_before_its_500_is_found_and_recorded_sent_without_a_second_post(
-    texting,
-):
-    service, fake = texting
-    fake.script = [twilio.CREATED_THEN_500]
-
-    _out_for_delivery(service)
-
-    assert len(fake.posts) == 1, "the text Twilio created is not sent again"
-    assert len(fake.messages) == 1
-    [lookup] = fake.lookups
-    assert lookup["To"] == [PHONE]
-    text = _text(service)
-    assert text["status"] == "sent"
-    assert [a["outcome"] for a in text["attempt_log"]] == ["ambiguous", "sent"]
-    with service.runtime.sessions() as session:
-        sid = session.scalars(select(Outbox.provider_message_id).where(Outbox.channel == "sms"))
-        assert sid.one() == fake.messages[0]["sid"]
 
 
 def test_a_text_that_timed_out_and_is_not_in_twilios_list_is_sent_once_more(texting):

@@ -19,7 +19,7 @@ from ordertrack.notifications.rules import (
     KINDS,
     PolicyError,
     load_rules,
-    recipient,
+    recipients,
 )
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 
@@ -159,14 +159,26 @@ def test_an_unknown_kind_is_a_bug():
 
 def test_recipients_are_normalised_so_one_address_is_one_recipient():
     customer = Customer(email=" Ana@Example.COM ", phone="(212) 555-0142", country_code="US")
-    assert recipient("email", customer) == "ana@example.com"
-    assert recipient("sms", customer) == "+12125550142"
+    assert recipients("email", customer) == ["ana@example.com"]
+    assert recipients("sms", customer) == ["+12125550142"]
+
+
+def test_an_email_field_naming_several_addresses_is_each_of_them_once():
+    """One message per address: SMTP can refuse one RCPT of a transaction and take the rest."""
+    customer = Customer(email="Ana@Example.com, Bob <bob@example.com>,ana@example.com")
+    assert recipients("email", customer) == ["ana@example.com", "bob@example.com"]
+
+
+def test_a_customer_without_a_usable_address_has_no_recipient():
+    customer = Customer(email="  ", phone="not a number", country_code="US")
+    assert recipients("email", customer) == []
+    assert recipients("sms", customer) == []
 
 
 def test_a_national_number_is_read_by_the_shipping_country():
-    assert recipient("sms", Customer(phone="0151 23456789", country_code="DE")) == (
+    assert recipients("sms", Customer(phone="0151 23456789", country_code="DE")) == [
         "+4915123456789"
-    )
+    ]
 
 
 def test_channels_not_configured_are_off_whatever_the_file_says():
