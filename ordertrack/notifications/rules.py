@@ -159,6 +159,8 @@ def _emails(field: str | None) -> list[str]:
     text = (field or "").strip().lower()
     if not text:
         return []
+    if "," not in text:  # one address at most: no need to parse (the delay check asks 100,000s)
+        return [text]
     addresses = [address.strip() for _, address in getaddresses([text]) if address.strip()]
     return list(dict.fromkeys(addresses)) if len(addresses) > 1 else [text]
 
