@@ -221,12 +221,17 @@ def _smtp(env: Env) -> dict:
             "SMTP_USERNAME is set without SMTP_STARTTLS or SMTP_SSL: the password would cross"
             " the network in clear"
         )
+    password = env.str("SMTP_PASSWORD", None) or None
+    for name, value in (("SMTP_USERNAME", username), ("SMTP_PASSWORD", password)):
+        # Python's smtplib encodes AUTH as ASCII: such a login would fail every email.
+        if value and not value.isascii():
+            raise ValueError(f"{name} has characters outside ASCII, which SMTP AUTH cannot send")
     return {
         "smtp_host": env.str("SMTP_HOST", None) or None,
         "smtp_port": env.int("SMTP_PORT", 465 if implicit_tls else 25),
         "smtp_from": env.str("SMTP_FROM", "ordertrack@localhost"),
         "smtp_username": username,
-        "smtp_password": env.str("SMTP_PASSWORD", None) or None,
+        "smtp_password": password,
         "smtp_starttls": starttls,
         "smtp_ssl": implicit_tls,
         "smtp_tls_verify": env.bool("SMTP_TLS_VERIFY", True),

@@ -70,6 +70,11 @@ _OURS = (
 @pytest.fixture
 def base_env(monkeypatch) -> dict[str, str]:
     """The environment every app under test starts from."""
+    return apply_base_env(monkeypatch)
+
+
+def apply_base_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """`base_env`'s work, for a fixture of wider scope with a MonkeyPatch of its own."""
     env = {
         **source_env(),
         "API_TOKEN": "test-api-token",

@@ -10,7 +10,8 @@ from workers.runtime import smtp_config
 
 @pytest.fixture
 def env(monkeypatch):
-    for name in ("SMTP_SSL", "SMTP_STARTTLS", "SMTP_USERNAME", "SMTP_PORT", "SMTP_TLS_VERIFY"):
+    names = ("SMTP_SSL", "SMTP_STARTTLS", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_PORT")
+    for name in (*names, "SMTP_TLS_VERIFY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SMTP_HOST", "smtp.example.com")
     return monkeypatch
@@ -28,6 +29,19 @@ def test_implicit_tls_and_starttls_together_stop_start_up(env):
     env.setenv("SMTP_STARTTLS", "true")
 
     with pytest.raises(ValueError, match=r"SMTP_SSL .* SMTP_STARTTLS"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("name", ["SMTP_USERNAME", "SMTP_PASSWORD"])
+def test_a_login_smtplib_cannot_send_stops_start_up_rather_than_fail_every_email(env, name):
+    """smtplib encodes AUTH as ASCII: a password with an "ä" fails each login with a
+    UnicodeEncodeError, and each email with it (found by LOG-1, tests/faults)."""
+    env.setenv("SMTP_STARTTLS", "true")
+    env.setenv("SMTP_USERNAME", "shop")
+    env.setenv("SMTP_PASSWORD", "s3cret")
+    env.setenv(name, "pässword")
+
+    with pytest.raises(ValueError, match=rf"{name} has characters outside ASCII"):
         Settings.from_env()
 
 
