@@ -492,7 +492,7 @@ class MultiStack:
 
     def age_lease(self, outbox_id: int) -> None:
         """Move a killed send's lease into the past: its worker is dead (the caller saw it
-        die), and the lease (two minutes at these timeouts) only stands in for that wait."""
+        die), and the lease (minutes at these timeouts) only stands in for that wait."""
         with self.engine.begin() as connection:
             connection.execute(
                 text(

@@ -8,9 +8,12 @@ The kills are aimed, not timed: the SMTP sink holds the next message and the pro
 the held connection is the one killed. The first kill lands before the server takes the
 message (Q-1: it must arrive exactly once, later); the second after the server took it and
 before the worker heard so (Q-2, the ambiguous window: at most one extra copy). A killed
-send's lease is two minutes at these timeouts; the test moves that row's lease into the past
-instead of waiting it out (its worker is seen dead first): the claim, the sweeper's re-drive
-and the resend that follow are the product's own."""
+send's lease is almost four minutes at these timeouts; the test moves that row's lease into
+the past instead of waiting it out (its worker is seen dead first): the claim, the sweeper's
+re-drive and the resend that follow are the product's own.
+
+Each run of the matrix is two `ordertrack simulate` processes side by side, one per
+platform: the same stories, platforms and carriers, in about half the time."""
 
 import subprocess
 import time
