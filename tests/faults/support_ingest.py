@@ -85,7 +85,12 @@ def children(pid: int) -> list[int]:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """The process's resident memory; 0 once it has gone (a web worker replaced, say)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -117,17 +122,21 @@ class Receiver:
             what="ordertrack serve to answer",
             interval=0.1,
         )
-        # A fresh worker answers /healthz before its first webhook has warmed its imports.
-        for pid in self.worker_pids():
-            wait_for(lambda pid=pid: rss_mb(pid) > 0, timeout=5, what=f"web worker {pid}")
 
     def rss(self) -> dict[int, float]:
         return {pid: rss_mb(pid) for pid in [self.process.pid, *self.worker_pids()]}
 
 
 def serve(
-    env: dict[str, str], log_dir: Path, *, workers: int = 2, threads: int = 32, **flags: str
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    workers: int = 2,
+    threads: int = 32,
+    wait: bool = True,
+    **flags: str,
 ) -> Receiver:
+    """`ordertrack serve` on a free port; with `wait`, once every web worker answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [ORDERTRACK, "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -137,7 +146,8 @@ def serve(
     process = Process(argv, {**env, "PUBLIC_BASE_URL": url}, log_dir / f"web-{port}.log")
     receiver = Receiver(process, url, workers)
     try:
-        receiver.wait_ready()
+        if wait:
+            receiver.wait_ready()
     except BaseException:
         process.stop(timeout=3)
         raise
