@@ -33,6 +33,9 @@ def hex_digests(secrets: Iterable[bytes], body: bytes) -> list[str]:
 
 #: ASCII digits only (str.isdigit() also takes "²"), and few enough to be a date.
 _UNIX_SECONDS = re.compile(r"[0-9]{1,11}")
+#: Entries a timestamped header may carry: `t`, and a signature for each secret the sender is
+#: rotating through. A header with more is not a sender's: refused before anything is computed.
+MAX_HEADER_ENTRIES = 6
 
 
 def verify_timestamped(
@@ -47,7 +50,10 @@ def verify_timestamped(
     either direction, so a captured request cannot be replayed later."""
     if not header:
         raise BadSignature("signature header is missing")
-    parts = [part.strip().partition("=") for part in header.split(",")]
+    entries = header.split(",", MAX_HEADER_ENTRIES)
+    if len(entries) > MAX_HEADER_ENTRIES:
+        raise BadSignature(f"signature header has more than {MAX_HEADER_ENTRIES} entries")
+    parts = [entry.strip().partition("=") for entry in entries]
     stamps = [value for name, _, value in parts if name == "t"]
     presented = [value for name, _, value in parts if name == "v1" and value]
     if len(stamps) != 1 or not _UNIX_SECONDS.fullmatch(stamps[0]) or not presented:

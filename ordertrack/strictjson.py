@@ -9,6 +9,7 @@ with `MalformedPayload` before anything else sees the body.
 import json
 import math
 import re
+from collections.abc import Iterator
 from itertools import accumulate
 from typing import Any
 
@@ -34,18 +35,40 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 _DELTA = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+#: Bytes of the skeleton cut from strings at a time: splitting a whole body of short strings
+#: at its quotes cost thirty times the body in memory.
+_CHUNK = 1 << 16
 
 
 def _check_depth(body: bytes) -> None:
     """Refuse deep nesting before the recursive parser sees it. Escapes go first, then every
-    byte but quotes and brackets, then whole strings, all at C speed: what is left is the
-    bracket skeleton, whose running sum is the depth."""
+    byte but quotes and brackets, all at C speed: a string without brackets is now `""`, and
+    dropping every `""` (a string's quotes, or where one string ends and the next begins)
+    leaves each bracket inside or outside strings as it was. What is left of a real payload
+    is the bracket skeleton, whose running sum is the depth."""
     if b"\\" in body:  # most bodies have no escapes: skip two copies of the whole body
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    skeleton = body.translate(None, _NOT_STRUCTURE)
-    brackets = b"".join(skeleton.split(b'"')[::2])  # even pieces lie outside strings
-    if brackets and max(accumulate(map(_DELTA.__getitem__, brackets))) > MAX_DEPTH:
-        raise MalformedPayload(f"JSON nests deeper than {MAX_DEPTH} levels")
+    skeleton = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    depth = 0
+    for brackets in _outside_strings(skeleton) if b'"' in skeleton else [skeleton]:
+        deepest = max(accumulate(map(_DELTA.__getitem__, brackets), initial=depth))
+        if deepest > MAX_DEPTH:
+            raise MalformedPayload(f"JSON nests deeper than {MAX_DEPTH} levels")
+        depth += sum(brackets.count(b) for b in b"[{") - sum(brackets.count(b) for b in b"]}")
+
+
+def _outside_strings(skeleton: bytes) -> Iterator[bytes]:
+    """The brackets outside strings, a chunk at a time: each chunk begins outside a string, so
+    the pieces between its quotes alternate outside and inside (a string left open runs to
+    the end)."""
+    start = 0
+    while start < len(skeleton):
+        end = start + _CHUNK
+        if skeleton.count(b'"', start, end) % 2:  # it would end inside a string: take it all
+            close = skeleton.find(b'"', end)
+            end = len(skeleton) if close < 0 else close + 1
+        yield b"".join(skeleton[start:end].split(b'"')[::2])
+        start = end
 
 
 def _finite_float(literal: str) -> float:

@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=32,
         help="threads per worker (default 32: a webhook thread mostly waits for its commit)",
     )
+    serve.add_argument(
+        "--read-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a request may take to arrive, head and body, before its connection is "
+        "closed: a slow client never holds a thread longer (default 10)",
+    )
     serve.add_argument("--dev", action="store_true", help="laptop mode: bind 127.0.0.1, 1 worker")
     worker = commands.add_parser(
         "worker",
@@ -274,6 +281,7 @@ def _serve(settings: Settings, args) -> int:
         workers=workers,
         threads=args.threads,
         metrics_dir=settings.prometheus_multiproc_dir,
+        read_timeout=args.read_timeout,
     )
     return 0
 

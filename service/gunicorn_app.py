@@ -2,6 +2,7 @@
 
 from gunicorn.app.base import BaseApplication
 
+from service.gunicorn_worker import DEFAULT_READ_TIMEOUT, reading_within
 from workers import metrics
 
 
@@ -22,7 +23,15 @@ class _Application(BaseApplication):
         return app
 
 
-def run(*, host: str, port: int, workers: int, threads: int, metrics_dir: str | None) -> None:
+def run(
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    metrics_dir: str | None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> None:
     metrics.prepare_multiprocess_dir(metrics_dir)
 
     def child_exit(server, worker) -> None:
@@ -33,7 +42,8 @@ def run(*, host: str, port: int, workers: int, threads: int, metrics_dir: str | 
         {
             "bind": f"{host}:{port}",
             "workers": workers,
-            "worker_class": "gthread",
+            # gthread, but a slow client holds no thread (service/gunicorn_worker.py).
+            "worker_class": reading_within(read_timeout),
             "threads": threads,
             "timeout": 30,
             "graceful_timeout": 30,

@@ -2,10 +2,14 @@
 envelope -> commit to the inbox -> 202. The provider module knows the format; this knows HTTP."""
 
 import json
+import logging
 import time
 from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import ClientDisconnected
 
 from ordertrack import providers, strictjson
 from ordertrack.errors import (
@@ -20,6 +24,7 @@ from ordertrack.store.models import Inbox
 from workers import metrics
 
 bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
 
 #: Header names we never store: credentials and signatures are not ours to keep.
 _SECRET_HINTS = ("signature", "hmac", "authorization", "cookie", "token", "credential", "key")
@@ -75,10 +80,36 @@ def receive(source: str):
         )
     )
     if inbox_id is None:
+        _note_duplicate(edge, source, envelope.dedupe_key, body)
         return acknowledge(200, status="duplicate", topic=envelope.topic)
     if not envelope.handled:
         return acknowledge(200, status="ignored", topic=envelope.topic, id=inbox_id)
     return acknowledge(202, status="accepted", topic=envelope.topic, id=inbox_id)
+
+
+def _note_duplicate(edge, source: str, dedupe_key: str, body: bytes) -> None:
+    """A sender's retry is routine (info); the same delivery id with another body is not: the
+    sender is broken or someone replays its id, and the first body stays what counts. Only
+    for the log: the answer is 200 either way, so a failure here changes nothing."""
+    try:
+        with edge.sessions() as session:
+            kept = session.scalar(
+                select(Inbox.body).where(Inbox.source == source, Inbox.dedupe_key == dedupe_key)
+            )
+    except SQLAlchemyError as exc:
+        log.info("%s delivery %s is a duplicate (%s)", source, dedupe_key[:80], type(exc).__name__)
+        return
+    if kept is not None and bytes(kept) != body:
+        log.warning(
+            "%s delivery %s came again with a different body: the first is kept, this one"
+            " ignored (answered 200)",
+            source,
+            dedupe_key[:80],
+        )
+    else:
+        log.info(
+            "%s delivery %s is a duplicate: answered 200, nothing done", source, dedupe_key[:80]
+        )
 
 
 def acknowledge(code: int, **body) -> Response:
@@ -88,15 +119,22 @@ def acknowledge(code: int, **body) -> Response:
 
 
 def _read_body(limit: int) -> bytes:
-    """The whole body, or 413. Werkzeug refuses a Content-Length over its limit but silently
-    truncates a chunked body at it, so read one byte past the limit to tell "at" from "over"."""
+    """The whole body: 413 when over the limit, 400 when it stops short. Werkzeug refuses a
+    Content-Length over its limit but silently truncates a chunked body at it, so read one byte
+    past the limit to tell "at" from "over"."""
     too_large = PayloadTooLarge(f"body is larger than the {limit}-byte limit (MAX_BODY_BYTES)")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     request.max_content_length = limit + 1
-    body = request.get_data(cache=False)
+    cut_short = ClientDisconnected("the body stopped short: the client hung up, or was too slow")
+    try:
+        body = request.get_data(cache=False)
+    except (OSError, ClientDisconnected):  # a chunked body ended before its last chunk
+        raise cut_short from None
     if len(body) > limit:
         raise too_large
+    if request.content_length is not None and len(body) < request.content_length:
+        raise cut_short
     return body
 
 

@@ -48,8 +48,9 @@ VERIFIED = (
     "the `?token=` query parameter against WEBHOOK_TOKEN_SHIPPO (constant time), and/or"
     " `Shippo-Auth-Signature: t=<unix>,v1=<hex>` (HMAC-SHA256 of `<t>.<raw body>`, any `v1`)"
     " with `t` within WEBHOOK_TOLERANCE_SECONDS (default 300) of now, past or future, else"
-    " refused as a replay; both when both are set. Shippo sends no event id: the delivery id is"
-    " the tracking number and the status record's `object_id`."
+    " refused as a replay; both when both are set. A signature header of more than 6 entries"
+    " (`t` and a signature per secret being rotated) is refused unread. Shippo sends no event"
+    " id: the delivery id is the tracking number and the status record's `object_id`."
 )
 
 #: Track `tracking_status.status`, all 6 documented values (Track object).

@@ -82,15 +82,7 @@ def failure(**kwargs) -> DeliveryError:
     return caught.value
 
 
-# -- the secret and the signature ---------------------------------------------------------------
-
-
-def test_signature_matches_the_reference_libraries_shared_test_vector():
-    """standard-webhooks' own vector (every language library tests it)."""
-    key = mw.parse_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-    body = b'{"test": 2432232314}'
-    signature = mw.sign(key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
-    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+# -- the secret and the signature (its test vector: tests/faults/test_signature_faults.py) ------
 
 
 def test_a_secret_without_padding_decodes_as_the_reference_library_decodes_it():

@@ -2,6 +2,7 @@
 that says what is wrong; everything a provider really sends parses exactly as `json` would."""
 
 import json
+import tracemalloc
 
 import pytest
 
@@ -37,6 +38,13 @@ REFUSED = [
     # Were the closing brackets inside the strings counted, these would stay under the limit.
     ("deep after a string of brackets", b'["]]]]",' + _nested_arrays(66) + b"]", "deeper than"),
     ("deep after an escaped quote", b'["\\"]]]]",' + _nested_arrays(66) + b"]", "deeper than"),
+    # Strings of brackets, far past the first 64 KiB the depth check takes at a time.
+    ("deep after 100000 strings", b'["[", ' * 100_000 + b"[" * 66, "deeper than"),
+    (
+        "deep after a long string",
+        b'["' + b"]" * 70_000 + b'", ' + _nested_arrays(66) + b"]",
+        "deeper",
+    ),
     ("NaN", b'{"price": NaN}', "NaN is not allowed"),
     ("Infinity", b'{"price": Infinity}', "Infinity is not allowed"),
     ("-Infinity", b'{"price": -Infinity}', "-Infinity is not allowed"),
@@ -69,6 +77,8 @@ def test_each_refusal_raises_malformed_payload_saying_why(body, says):
 ACCEPTED = [
     ("exactly 64 levels", _nested_arrays(MAX_DEPTH)),
     ("brackets inside strings do not nest", b'{"note": "' + b"[{" * 5000 + b'"}'),
+    ("brackets in 100000 strings do not nest", b"[" + b'"[[", ' * 100_000 + b"1]"),
+    ("a string of brackets across 64 KiB", b'[["' + b"[" * 70_000 + b'", "' + b"]" * 9 + b'"]]'),
     ("escaped quotes and backslashes", b'{"a": "\\"[[", "b": "\\\\", "c": ["]]]\\\\"]}'),
     ("a surrogate pair is one character", b'{"emoji": "\\ud83d\\ude00"}'),
     ("an escaped backslash before ud800 is text", b'{"path": "C:\\\\ud800"}'),
@@ -119,3 +129,16 @@ def test_a_one_mebibyte_valid_body_parses():
     assert 1000 * 1000 < len(body) <= 1024 * 1024
     body = body[:-1] + b" " * (1024 * 1024 - len(body)) + b"}"
     assert strictjson.loads(body) == document
+
+
+def test_the_depth_check_holds_no_more_than_about_the_body_in_memory():
+    """A body of many short strings once cost thirty times its size (a list of the pieces
+    between its quotes), per request: the web worker's memory is what INP-4 watches."""
+    body = b"[" + b'"[", ' * 200_000 + b'""]'
+    tracemalloc.start()
+    try:
+        strictjson._check_depth(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * len(body), f"{peak / len(body):.1f} times the body"
