@@ -345,13 +345,14 @@ def _reports(settings: Settings, args) -> int:
     from datetime import UTC, datetime
 
     from ordertrack import estimate_rollup
-    from ordertrack.store import rollups
+    from ordertrack.store import flags, rollups
     from ordertrack.store.db import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     with sessions.begin() as session:
         done = rollups.rebuild(session, progress=lambda n: print(f"\rcounted {n} orders", end=""))
+        flags.rebuild_days(session)
         estimate_rollup.forget(session)
     print(f"\rrebuilt the report rollups from {done} orders")
     judged = estimate_rollup.run_until_caught_up(

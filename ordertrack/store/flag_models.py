@@ -1,9 +1,9 @@
 """Delay flags: an order or parcel later than it should be (ordertrack/delays.py says when).
 A module of its own beside models.py, which imports it so that Alembic's metadata has it."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Index, String, Text, text
+from sqlalchemy import Date, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ordertrack.store.models import Base, Id
@@ -54,3 +54,17 @@ class DelayFlag(Base):
     #: When the check raised it: what the digest lists as new.
     created_at: Mapped[datetime]
     cleared_at: Mapped[datetime | None]
+
+
+class FlagDay(Base):
+    """Flags raised and cleared per UTC day and kind, kept as flags open and clear: the
+    delays report and the open counts (report, console, metrics) read a few rows per day
+    instead of every flag, which a first check over a large shop raises by the 100,000.
+    What is open now is what was raised less what cleared, summed over the days."""
+
+    __tablename__ = "delay_flag_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    raised: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cleared: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -1,17 +1,17 @@
 """Delay flags as rows: the open ones per order, opening and clearing in sets, and the lists
 the API and the console read. Which orders the periodic check walks: delay_candidates.py."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from ordertrack import delays
-from ordertrack.store import bulk
-from ordertrack.store.flag_models import DelayFlag
+from ordertrack.store import bulk, rollups
+from ordertrack.store.flag_models import DelayFlag, FlagDay
 from ordertrack.store.models import Order
 
 OPEN = DelayFlag.cleared_at.is_(None)
@@ -90,6 +90,7 @@ def open_many(session: Session, flags: list[tuple[int, delays.Flag]], now: datet
     for flag_id, order_id, parcel, kind in sorted(inserted):
         flag = asked[(order_id, parcel, kind)]
         opened.append(Opened(flag_id, order_id, parcel, kind, flag.since, flag.detail[:1000]))
+    _count_days(session, "raised", Counter((_utc_day(now), row.kind) for row in opened))
     return opened
 
 
@@ -104,7 +105,34 @@ def clear(session: Session, flag_ids: list[int], now: datetime) -> list[DelayFla
         .returning(DelayFlag)
         .execution_options(synchronize_session=False)
     )
-    return list(session.scalars(query))
+    cleared = list(session.scalars(query))
+    _count_days(session, "cleared", Counter((_utc_day(now), row.kind) for row in cleared))
+    return cleared
+
+
+def _utc_day(moment: datetime):
+    return moment.astimezone(UTC).date()
+
+
+def _count_days(session: Session, column: str, counts: Counter) -> None:
+    """Add these {(day, kind): n} to the day counts, keys in order (see rollups.add_counts).
+    The check's batches and the workers' clears add to the same few rows: last in the
+    transaction, so that the row locks are held only until its commit."""
+    rows = [(key, (counts[key],)) for key in sorted(counts)]
+    if rows:
+        rollups.add_counts(session, FlagDay, (column,), rows)
+
+
+def rebuild_days(session: Session) -> None:
+    """Count the day rows again from the flags themselves (`ordertrack reports rebuild`)."""
+    session.execute(FlagDay.__table__.delete())
+    for column, name in ((DelayFlag.created_at, "raised"), (DelayFlag.cleared_at, "cleared")):
+        query = select(column, DelayFlag.kind).where(column.is_not(None))
+        counts = Counter(
+            (_utc_day(at), kind)
+            for at, kind in session.execute(query.execution_options(yield_per=10_000))
+        )
+        _count_days(session, name, counts)
 
 
 def open_flag_kinds(session: Session, kind: str | None = None):
@@ -139,14 +167,27 @@ def attention(
 
 
 def count_open(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(DelayFlag).where(OPEN)) or 0
+    return sum(count_open_by_kind(session).values())
 
 
 def count_open_by_kind(session: Session) -> dict[str, int]:
-    """{kind: open flags}, in the order delays.KINDS lists them; kinds with none left out."""
-    query = select(DelayFlag.kind, func.count()).where(OPEN).group_by(DelayFlag.kind)
-    counts = dict(session.execute(query).all())
+    """{kind: open flags}, in the order delays.KINDS lists them; kinds with none left out.
+    From the day counts (raised less cleared): a few rows per day, however many are open."""
+    open_now = func.sum(FlagDay.raised) - func.sum(FlagDay.cleared)
+    query = select(FlagDay.kind, open_now).group_by(FlagDay.kind)
+    counts = {kind: int(n) for kind, n in session.execute(query) if n}
     return {kind: counts[kind] for kind in (*delays.KINDS, *sorted(counts)) if kind in counts}
+
+
+def raised_and_cleared(session: Session, first, last) -> list[tuple]:
+    """(day, raised, cleared) for each UTC day from `first` to `last` with any."""
+    query = (
+        select(FlagDay.day, func.sum(FlagDay.raised), func.sum(FlagDay.cleared))
+        .where(FlagDay.day.between(first, last))
+        .group_by(FlagDay.day)
+        .order_by(FlagDay.day)
+    )
+    return [tuple(row) for row in session.execute(query)]
 
 
 def flag_document(flag: DelayFlag) -> dict:

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack.statuses import OrderStatus
 from ordertrack.store import estimate_report, flags, rollups
-from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import Order, Outbox, OutboxStatus
 from ordertrack.store.return_models import Return, ReturnItem
 from ordertrack.store.rollup_models import (
@@ -130,14 +129,6 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
-
-
-def _day(session: Session, column):
-    """The UTC calendar day of a timestamp, as text, in SQL: grouping by day happens in the
-    database, and the few day rows fold into ISO weeks here."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
-    return func.strftime("%Y-%m-%d", column)
 
 
 # --- 1. funnel -------------------------------------------------------------------------
@@ -279,15 +270,14 @@ def _card_row(key: tuple, c: dict) -> dict:
 
 
 def delays(session: Session, p: Period) -> dict:
-    """Flags raised and cleared per ISO week of the period (grouped by day in SQL, on the
-    indexed times), and the flags open now by kind."""
+    """Flags raised and cleared per ISO week of the period's whole UTC days (from the day
+    counts flags keep as they open and clear), and the flags open now by kind."""
     weeks: dict[str, dict] = {}
-    for column, key in ((DelayFlag.created_at, "raised"), (DelayFlag.cleared_at, "cleared")):
-        day = _day(session, column)
-        query = select(day, func.count()).where(_in(column, p)).group_by(day)
-        for day_text, n in session.execute(query):
-            week = iso_week(date.fromisoformat(day_text))
-            weeks.setdefault(week, {"week": week, "raised": 0, "cleared": 0})[key] += n
+    for day, raised, cleared in flags.raised_and_cleared(session, *rollups.days(p.since, p.until)):
+        week = iso_week(day)
+        counts = weeks.setdefault(week, {"week": week, "raised": 0, "cleared": 0})
+        counts["raised"] += int(raised)
+        counts["cleared"] += int(cleared)
     open_now = [{"kind": k, "open": n} for k, n in flags.count_open_by_kind(session).items()]
     return {**p.document(), "weeks": [weeks[w] for w in sorted(weeks)], "open_now": open_now}
 

@@ -21,7 +21,7 @@ its bucket's mean: exact where a bucket's values are equal, otherwise within 2 x
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Row, func, select, text
@@ -155,9 +155,16 @@ def apply_change(session: Session, before: Contribution, after: Contribution) ->
 
 
 def _add(session: Session, table: type, rows: list[tuple[tuple, tuple]]) -> None:
+    add_counts(session, table, _VALUES[table], rows)
+
+
+def add_counts(
+    session: Session, table: type, values: Sequence[str], rows: list[tuple[tuple, tuple]]
+) -> None:
+    """Add each row's (key, amounts) to `table`'s `values` columns, inserting missing keys:
+    one statement. Give the keys sorted, so that two transactions lock them in one order."""
     columns = table.__table__.columns
     keys = [c.key for c in columns if c.primary_key]
-    values = _VALUES[table]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table.__table__)
     statement = statement.on_conflict_do_update(

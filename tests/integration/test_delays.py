@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 import responses
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from ordertrack import delay_check
+from ordertrack.store import flags as store_flags
+from ordertrack.store.flag_models import FlagDay
 from service import cli
 from tests.support.webhooks import ORDER_ID, easypost, shopify
 
@@ -231,3 +234,24 @@ def test_the_merchant_hears_of_each_new_delay_once_as_order_delayed(start):
     ]
     kinds = [n["kind"].partition(":")[0] for n in shop.order(ORDER_ID)["notifications"]]
     assert kinds.count("order.delayed") == 2 and kinds.count("delayed") == 2
+
+
+def test_the_day_counts_of_flags_equal_a_count_of_the_flags_themselves(shop):
+    """What the delays report and the open counts read (kept as flags open and clear, by
+    the check and by the pipeline) is what counting the rows again gives."""
+    check(shop, "2026-11-10T08:00:00")  # raises past_estimate and no_movement
+    assert shop.post(easypost("tracker_updated__out_for_delivery")).status_code == 202
+    shop.drain()  # the pipeline clears no_movement
+    check(shop, "2026-11-10T09:00:00")
+    with shop.runtime.sessions.begin() as session:
+        kept = _flag_days(session)
+        assert store_flags.count_open_by_kind(session) == {"past_estimate": 1}
+        store_flags.rebuild_days(session)
+        assert _flag_days(session) == kept
+    assert sum(raised for raised, _ in kept.values()) == 2
+    assert sum(cleared for _, cleared in kept.values()) == 1
+
+
+def _flag_days(session) -> dict:
+    rows = session.execute(select(FlagDay.day, FlagDay.kind, FlagDay.raised, FlagDay.cleared))
+    return {(day, kind): (raised, cleared) for day, kind, raised, cleared in rows}

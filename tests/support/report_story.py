@@ -5,6 +5,7 @@ how). Rows are inserted as the pipeline would leave them: no part of ours is imi
 from datetime import UTC, date, datetime
 
 from ordertrack import delays
+from ordertrack.store import flags as store_flags
 from ordertrack.store import milestones, rollups
 from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import History, Inbox, Order, Outbox, Shipment
@@ -143,6 +144,7 @@ def seed(session) -> None:
     # The milestones the pipeline keeps as it writes history, from the history above.
     milestones.backfill(session.connection())
     rollups.rebuild(session)
+    store_flags.rebuild_days(session)  # the flags above were written as rows, not opened
 
 
 def _parcel(fulfillment: str, carrier: str, status: str, estimate: date | None) -> Shipment:
