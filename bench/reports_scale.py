@@ -71,6 +71,7 @@ def measure_reports(sa_url: str, requests: int, warmup: int) -> dict:
 RESET_SQL = (
     "DELETE FROM outbox WHERE kind LIKE 'delayed:%' OR kind LIKE 'order.delayed:%'",
     "DELETE FROM delay_flags",
+    "DELETE FROM delay_flag_days",
 )
 OPEN_SQL = """
 SELECT count(DISTINCT o.id), count(s.id)
