@@ -21,7 +21,7 @@ from tests.support.webhooks import request_for
 
 MAX_ATTEMPTS = 3  # base_env's
 #: Good orders posted in each round, behind the poison.
-PER_ROUND = 5
+PER_ROUND = 3
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ from tests.support.queue_faults import (
     new_orders,
     peak_rss_mb,
     post_orders,
+    queued_ids,
     stack_on,
     start_mailbox,
     tally,
+    unacked_by,
     worker_child,
 )
 from workers.broker import SOCKET_TIMEOUT
@@ -59,14 +61,14 @@ def test_retries_pending_when_redis_restarts_all_still_run(
     restart makes the worker drop it there, its id parked under the live worker for good
     (reliability.md 3.2, Dramatiq #527). The database still says `pending`: the sweeper
     sends it once it is overdue."""
-    orders = 20
-    monkeypatch.setenv("RETRY_MIN_BACKOFF_MS", "4000")  # due again 4 to 8 s after the 451
-    monkeypatch.setenv("RETRY_MAX_BACKOFF_MS", "8000")
+    orders = 10
+    monkeypatch.setenv("RETRY_MIN_BACKOFF_MS", "3000")  # due again 3 to 6 s after the 451
+    monkeypatch.setenv("RETRY_MAX_BACKOFF_MS", "6000")
     for n in range(orders):
         mailbox.scripted[customer(n)] = ["451 4.3.0 Try again later"]
     with _durable_stack(postgres_url, monkeypatch, tmp_path) as stack:
         worker = stack.worker(threads=4)
-        sweeper = stack.sweeper(SWEEP_INTERVAL_SECONDS="1", SWEEP_AFTER_SECONDS="6")
+        sweeper = stack.sweeper(SWEEP_INTERVAL_SECONDS="1", SWEEP_AFTER_SECONDS="4")
         post_orders(stack, range(orders))
         wait_for(
             lambda: [(r.status, r.attempts) for r in stack.outbox()] == [("pending", 1)] * orders,
@@ -89,7 +91,7 @@ def test_retries_pending_when_redis_restarts_all_still_run(
         assert took < 60, "within the retry's due time and T_drain"
         figures.add("N", f"{orders} retries pending, Redis down 1 s (AOF always)")
         figures.add("sent again by the sweeper", f"{_redriven(sweeper)} of {orders}")
-        figures.add("all sent", f"{took:.1f} s after the restart (SWEEP_AFTER_SECONDS 6)")
+        figures.add("all sent", f"{took:.1f} s after the restart (SWEEP_AFTER_SECONDS 4)")
 
 
 @pytest.mark.fault("Q-7")
@@ -120,16 +122,17 @@ def test_redis_crashing_with_its_data_loses_nothing_the_sweeper_sends_it_from_th
 FREEZE = 5
 #: The sweeper waits this long before re-driving: longer than the probe's 10 s budget, so
 #: the probe shows the workers' own consumers came back, not the sweeper.
-FROZEN_SWEEP_AFTER = 11
+FROZEN_SWEEP_AFTER = 10
 
 
 @pytest.mark.fault("Q-8")
 def test_a_frozen_redis_holds_no_thread_and_every_consumer_works_again_after_the_thaw(
     postgres_url, base_env, mailbox, monkeypatch, tmp_path, figures
 ):
-    """Notifications wait NOTIFY_COALESCE_SECONDS in the worker's delay queue (as in
-    production, 5 s there), so the freeze finds some in the worker's memory."""
-    monkeypatch.setenv("NOTIFY_COALESCE_SECONDS", "3")
+    """Every notification waits NOTIFY_COALESCE_SECONDS (5 s in production) in the worker's
+    delay queue, the probe's too; and when Redis freezes, one message due in a minute (as a
+    Retry-After or quiet hours make one) is waiting there."""
+    monkeypatch.setenv("NOTIFY_COALESCE_SECONDS", "1")
     orders = 20
     with redis_stack(postgres_url, tmp_path, monkeypatch) as stack:
         worker = stack.worker(threads=4)
@@ -138,7 +141,10 @@ def test_a_frozen_redis_holds_no_thread_and_every_consumer_works_again_after_the
         )
         pids = (worker_child(worker), sweeper.pid)
         post_orders(stack, range(orders))
-        wait_for(lambda: len(stack.outbox()) >= orders // 2, timeout=30, what="emails due")
+        first = wait_for(lambda: _sent_to(stack, customer(0)), timeout=30, what="an email")
+        send = stack.service.runtime.actors.send_notification
+        send.send_with_options(args=(first.id,), delay=60_000)  # long sent: a no-op, later
+        wait_for(lambda: _in_memory(stack), timeout=10, what="the worker to hold it, delayed")
         stack.redis.freeze()
         frozen = time.monotonic()
         answers = []
@@ -175,8 +181,16 @@ def test_a_frozen_redis_holds_no_thread_and_every_consumer_works_again_after_the
         figures.add("drained", f"{drained:.1f} s after the thaw")
 
 
-def _sent_to(stack, recipient: str) -> bool:
-    return any(r.recipient == recipient and r.status == "sent" for r in stack.outbox())
+def _sent_to(stack, recipient: str):
+    """The recipient's notification, once it is sent."""
+    sent = [r for r in stack.outbox() if r.recipient == recipient and r.status == "sent"]
+    return sent[0] if sent else None
+
+
+def _in_memory(stack) -> bool:
+    """A worker has taken a delayed notification, to hold until it is due."""
+    delayed = queued_ids(stack, "notifications.DQ")
+    return any(unacked_by(stack, "notifications.DQ", redis_id) for redis_id in delayed)
 
 
 def _with_logs(stack, wait) -> None:
@@ -223,7 +237,7 @@ def test_an_undecodable_message_is_set_aside_once_and_the_good_ones_around_it_ar
 
 @pytest.mark.fault("Q-12")
 def test_a_backlog_queued_with_every_worker_down_drains_in_bounded_memory(stack, mailbox, figures):
-    orders = 300
+    orders = 200
     ids = stack.store_raw(new_orders(range(orders)))
     send_many(stack.service.runtime.actors.process_event, ids)
     assert client_waiting(stack) == 2 * orders
