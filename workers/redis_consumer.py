@@ -10,6 +10,9 @@
   stay taken by this live worker until it exits, and the next worker to recover them loops
   on it again. Here it is moved to the queue's dead-letter queue (Dramatiq's nack), logged
   by its id only, and the rest of the batch goes on.
+- A consumer closing (the worker stopping for a deploy) leaves the messages it fetched and
+  has not yet handed on taken by this worker, until its heartbeat goes stale. Here they are
+  given back to the queue, as Dramatiq gives back those waiting for a worker thread.
 
 Built on the broker's own consumer (dramatiq.brokers.redis._RedisConsumer, dramatiq 1.17 to
 2.x, like workers/enqueue.py), overriding only what it must."""
@@ -17,6 +20,7 @@ Built on the broker's own consumer (dramatiq.brokers.redis._RedisConsumer, drama
 import logging
 
 import redis
+from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.errors import ConnectionClosed, DecodeError
 
@@ -53,6 +57,21 @@ class Consumer(_RedisConsumer):
             super().requeue(messages)
         except UNREACHABLE as exc:  # what it held stays taken, for the sweeper
             raise ConnectionClosed(exc) from None
+
+    def close(self) -> None:
+        cached, self.message_cache = self.message_cache, []
+        ids = []
+        for data in cached:
+            try:
+                ids.append(Message.decode(data).options["redis_message_id"])
+            except (DecodeError, KeyError, TypeError):
+                continue  # no id to give back: it stays taken, as before
+        try:
+            if ids:
+                self.broker.do_requeue(self.queue_name, *ids)
+        except UNREACHABLE:
+            log.warning("could not give back %d fetched messages on %s", len(ids), self.queue_name)
+        super().close()
 
     def _set_aside(self, data) -> None:
         """Dead-letter the message(s) this consumer holds whose body is `data`."""

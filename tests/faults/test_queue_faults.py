@@ -14,6 +14,7 @@ from tests.support.processes import NAMESPACE, redis_stack, wait_for
 from tests.support.queue_faults import (
     DurableRedis,
     customer,
+    drained,
     new_orders,
     peak_rss_mb,
     post_orders,
@@ -68,7 +69,7 @@ def test_retries_pending_when_redis_restarts_all_still_run(
         mailbox.scripted[customer(n)] = ["451 4.3.0 Try again later"]
     with _durable_stack(postgres_url, monkeypatch, tmp_path) as stack:
         worker = stack.worker(threads=4)
-        sweeper = stack.sweeper(SWEEP_INTERVAL_SECONDS="1", SWEEP_AFTER_SECONDS="4")
+        sweeper = stack.sweeper(SWEEP_INTERVAL_SECONDS="1", SWEEP_AFTER_SECONDS="3")
         post_orders(stack, range(orders))
         wait_for(
             lambda: [(r.status, r.attempts) for r in stack.outbox()] == [("pending", 1)] * orders,
@@ -90,8 +91,8 @@ def test_retries_pending_when_redis_restarts_all_still_run(
         assert worker.running(), "the workers stayed up"
         assert took < 60, "within the retry's due time and T_drain"
         figures.add("N", f"{orders} retries pending, Redis down 1 s (AOF always)")
-        figures.add("sent again by the sweeper", f"{_redriven(sweeper)} of {orders}")
-        figures.add("all sent", f"{took:.1f} s after the restart (SWEEP_AFTER_SECONDS 4)")
+        figures.add("re-enqueued by the sweeper", f"{_redriven(sweeper)} of {orders}")
+        figures.add("all sent", f"{took:.1f} s after the restart (SWEEP_AFTER_SECONDS 3)")
 
 
 @pytest.mark.fault("Q-7")
@@ -114,7 +115,7 @@ def test_redis_crashing_with_its_data_loses_nothing_the_sweeper_sends_it_from_th
     assert result.sent == orders, "I2, I3"
     assert result.duplicates == 0, "I4"
     figures.add("N", f"{orders} orders; {unfinished} of {2 * orders} events unapplied at the crash")
-    figures.add("sent again by the sweeper", f"{_redriven(sweeper)} notifications")
+    figures.add("re-enqueued by the sweeper", f"{_redriven(sweeper)} notifications")
     figures.add("drained", f"{took:.1f} s after the crash (SWEEP_AFTER_SECONDS 2)")
 
 
@@ -235,32 +236,34 @@ def test_an_undecodable_message_is_set_aside_once_and_the_good_ones_around_it_ar
     figures.add("all processed", f"{took:.1f} s after the worker started")
 
 
-@pytest.mark.fault("Q-12")
-def test_a_backlog_queued_with_every_worker_down_drains_in_bounded_memory(stack, mailbox, figures):
-    orders = 200
-    ids = stack.store_raw(new_orders(range(orders)))
-    send_many(stack.service.runtime.actors.process_event, ids)
-    assert client_waiting(stack) == 2 * orders
-    started = time.monotonic()
-    worker = stack.worker(threads=4)
-    child = worker_child(worker)
-    stack.wait_settled(timeout=120)
-    took = time.monotonic() - started
-    peak = peak_rss_mb(child)
-
-    assert stack.inbox_statuses() == {"processed": 2 * orders}
-    result = tally(stack, mailbox)
-    assert result.sent == orders and result.duplicates == 0, "I2 to I4"
-    assert peak < RSS_BOUND_MB
-    messages = 3 * orders  # two events and one email per order
-    figures.add("N", f"{orders} orders: {2 * orders} events queued, {orders} emails they cause")
-    figures.add("throughput", f"{messages / took:.0f} msgs/s ({took:.1f} s, worker start included)")
-    figures.add("worker peak RSS", f"{peak:.0f} MB (bound {RSS_BOUND_MB} MB)")
-
-
 #: The matrix's bound on a worker process's memory while it drains a backlog.
 RSS_BOUND_MB = 300
 
 
-def client_waiting(stack) -> int:
-    return stack.redis.client().llen(f"{NAMESPACE}:events")
+@pytest.mark.fault("Q-12")
+def test_a_backlog_queued_with_every_worker_down_drains_in_bounded_memory(
+    postgres_url, base_env, mailbox, monkeypatch, tmp_path, figures
+):
+    """The emails the backlog causes wait NOTIFY_COALESCE_SECONDS in the worker's delay queue,
+    as in production: Dramatiq takes up to 1000 delayed messages per thread into memory."""
+    monkeypatch.setenv("NOTIFY_COALESCE_SECONDS", "1")
+    orders = 100
+    with redis_stack(postgres_url, tmp_path, monkeypatch) as stack:
+        ids = stack.store_raw(new_orders(range(orders)))
+        send_many(stack.service.runtime.actors.process_event, ids)
+        assert stack.redis.client().llen(f"{NAMESPACE}:events") == 2 * orders
+        started = time.monotonic()
+        worker = stack.worker(threads=4)
+        child = worker_child(worker)
+        wait_for(lambda: drained(stack), timeout=120, what="the backlog to drain", interval=0.2)
+        took = time.monotonic() - started
+        peak = peak_rss_mb(child)
+
+        assert stack.inbox_statuses() == {"processed": 2 * orders}
+        result = tally(stack, mailbox)
+        assert result.sent == orders and result.duplicates == 0, "I2 to I4"
+        assert peak < RSS_BOUND_MB
+    messages = 3 * orders  # two events and one email per order
+    figures.add("N", f"{orders} orders: {2 * orders} events queued, {orders} emails they cause")
+    figures.add("throughput", f"{messages / took:.0f} msgs/s ({took:.1f} s, worker start included)")
+    figures.add("worker peak RSS", f"{peak:.0f} MB (bound {RSS_BOUND_MB} MB)")

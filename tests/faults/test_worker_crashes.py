@@ -6,9 +6,11 @@ before the send costs nothing but the attempt; killed after the provider took th
 before our commit, an email may go twice (with one Message-ID) and a text is looked up, not
 sent again; killed after the commit, before the acknowledgement, the redelivery is a no-op.
 
-The send lease (minutes, worked out from every channel's timeouts) is what keeps a dead
-worker's row from a second worker; rather than wait it out, these tests move the row's last
-touch back by the lease, the one stand-in for time passing."""
+Two waits stand between a dead worker and the next: the send lease (minutes, worked out from
+every channel's timeouts) before its claimed row goes to another worker, and the heartbeat
+timeout (15 s) before Dramatiq hands its unacknowledged messages on. Rather than wait them
+out, these tests move the row's last touch back by the lease, and make the dead worker's
+heartbeat stale: the only stand-ins for time passing."""
 
 import socket
 import threading
@@ -153,7 +155,8 @@ def test_a_worker_killed_after_the_provider_took_it_sends_an_email_twice_at_most
     kill_child(supervisor)
     lock.release()
     for row in held:
-        assert (row.status, row.attempts) == ("sending", 1)
+        left = next(r for r in stack.outbox() if r.id == row.id)
+        assert (left.status, left.attempts) == ("sending", 1), "the outcome never committed"
         lease_runs_out(stack, row.id)
     stack.wait_settled(timeout=60)
 

@@ -384,6 +384,17 @@ def attempt_log(stack: Stack, outbox_id: int) -> list[tuple[int, str]]:
         return sorted((a.attempt, a.outcome) for a in rows)
 
 
+def drained(stack: Stack) -> bool:
+    """Stack.settled in two counts: cheap enough to poll while a backlog drains (loading
+    every row ten times a second takes the CPU the workers need)."""
+    query = text(
+        "SELECT (SELECT count(*) FROM inbox WHERE status IN ('pending', 'processing', 'parked'))"
+        " + (SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending', 'ambiguous'))"
+    )
+    with stack.service.runtime.engine.connect() as connection:
+        return connection.scalar(query) == 0
+
+
 def lock_waiters(stack: Stack) -> int:
     """Other sessions of the test's database waiting for a row lock right now."""
     with stack.service.runtime.engine.connect() as connection:
