@@ -47,7 +47,7 @@ class Start(Enum):
     """What `start_attempt` did."""
 
     STARTED = "started"
-    #: Done already, or another worker finished it: nothing to do.
+    #: Done already, or another worker finished it or is at it: nothing to do.
     NOTHING_TO_DO = "nothing to do"
     #: Its attempts were used up by attempts that never finished: failed now, and alerted.
     GAVE_UP = "gave up"
@@ -61,12 +61,26 @@ def start_attempt(session: Session, inbox_id: int, max_attempts: int, now: datet
     the row `processing`, and the queue or the sweeper hands it out again. So the count is
     checked here too: a `processing` row whose attempts are used up is refused, failed and
     alerted. Other rows are not refused here, whatever their count: their attempts finished
-    (a parked event may be looked at many times), and the failure handler counts failures."""
+    (a parked event may be looked at many times), and the failure handler counts failures.
+
+    A row another transaction holds is another worker's (the queue handed this message out
+    twice, as at-least-once queues do): left to it at once, as `claim` leaves it. Waiting for
+    its lock would hold this worker thread for as long as that attempt takes (a slow source
+    API, a hung one), and other events would wait behind it."""
+    if not _free(session, inbox_id):
+        return Start.NOTHING_TO_DO
     if session.execute(_attempt_query(inbox_id, max_attempts, now)).first():
         return Start.STARTED
     if _give_up(session, inbox_id, max_attempts, now):
         return Start.GAVE_UP
     return Start.NOTHING_TO_DO
+
+
+def _free(session: Session, inbox_id: int) -> bool:
+    """Locks the row unless another transaction holds it (SQLite locks the whole database
+    instead, and ignores this)."""
+    query = select(Inbox.id).where(Inbox.id == inbox_id).with_for_update(skip_locked=True)
+    return session.execute(query).first() is not None
 
 
 def _attempt_query(inbox_id: int, max_attempts: int, now: datetime):

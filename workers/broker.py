@@ -17,6 +17,7 @@ from dramatiq.middleware import (
 
 from ordertrack.notifications import smtp_connection
 from ordertrack.settings import Settings
+from workers import redis_consumer
 
 #: Seconds; a frozen Redis must not hang a request thread or a worker (reliability.md 3.2).
 SOCKET_TIMEOUT = 2
@@ -46,7 +47,7 @@ def setup_broker(settings: Settings, *, heartbeat_timeout_ms: int = 15_000) -> d
             socket_connect_timeout=SOCKET_CONNECT_TIMEOUT,
             health_check_interval=30,
         )
-        broker = RedisBroker(
+        broker = redis_consumer.Broker(
             client=client,
             middleware=middleware,
             namespace="ordertrack",
