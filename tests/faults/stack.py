@@ -502,6 +502,20 @@ class MultiStack:
                 {"id": outbox_id},
             )
 
+    def age_stranded_leases(self, older_than: float = 5.0) -> int:
+        """Age every send still `sending` `older_than` seconds after its claim: with a local
+        sink a live worker's send takes milliseconds, so these are the other sends a killed
+        worker had in flight (its other threads), not only the one the test held."""
+        with self.engine.begin() as connection:
+            return connection.execute(
+                text(
+                    "UPDATE outbox SET touched_at = touched_at - interval '1 hour'"
+                    " WHERE status = 'sending'"
+                    " AND touched_at < now() - make_interval(secs => :seconds)"
+                ),
+                {"seconds": older_than},
+            ).rowcount
+
     def close(self) -> None:
         for process in [self.sweeper, *reversed(self.workers), self.web]:
             if process is not None:

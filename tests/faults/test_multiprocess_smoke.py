@@ -9,7 +9,8 @@ the held connection is the one killed. The first kill lands before the server ta
 message (Q-1: it must arrive exactly once, later); the second after the server took it and
 before the worker heard so (Q-2, the ambiguous window: at most one extra copy). A killed
 send's lease is almost four minutes at these timeouts; the test moves that row's lease into
-the past instead of waiting it out (its worker is seen dead first): the claim, the sweeper's
+the past instead of waiting it out (its worker is seen dead first), and so the leases of any
+other sends the killed process had in flight on its other threads: the claim, the sweeper's
 re-drive and the resend that follow are the product's own.
 
 Each run of the matrix is two `ordertrack simulate` processes side by side, one per
@@ -101,6 +102,8 @@ def test_every_story_ends_right_on_the_deployment_and_survives_two_worker_kills(
         killed = [kill_in_flight(stack, mode, 120, DELIVERED) for mode in (BEFORE, AFTER)]
         for held in killed:
             stack.age_lease(held.outbox_id)
+        time.sleep(6)  # any send a live worker had in flight has finished by now
+        stranded = stack.age_stranded_leases(older_than=5)
         check_every_story(stack, runs)
         stack.wait_settled(timeout=90)
 
@@ -114,5 +117,6 @@ def test_every_story_ends_right_on_the_deployment_and_survives_two_worker_kills(
         extra = sum(copies.values()) - len(copies)
         assert extra <= len(killed), f"I4: {extra} extra copies for {len(killed)} kills"
         figures.add("kills", f"{len(killed)} (before and after the server took the message)")
+        figures.add("other sends the kills stranded", stranded)
         figures.add("emails", f"{len(sent)} sent, {extra} extra copies")
         figures.add("wall", f"{time.monotonic() - started:.0f} s")
