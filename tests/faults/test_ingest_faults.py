@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ordertrack import pipeline
 from ordertrack.settings import Settings
@@ -466,12 +466,17 @@ def test_a_web_worker_killed_mid_request_loses_nothing_and_retries_are_deduplica
 ):
     ledger = system.ledger("ing8")
     before = system.receiver.worker_pids()
-    # Back to back from 16 clients: a killed worker always has requests in flight.
-    answers, load = _load_in_background(
-        system, ledger.tag, ING8_EVENTS, clients=ING8_CLIENTS, retry=lambda status: status is None
-    )
-    wait_for(lambda: len(ledger.inbox()) >= 20, timeout=20, what="the load to begin")
-    os.kill(before[0], signal.SIGKILL)
+    wait_for(lambda: len(ledger.inbox()) >= 0, timeout=5, what="the database")
+    # Back to back from 16 clients, while another transaction holds the inbox for a moment
+    # (shorter than the commit timeout): every request is in flight when the worker dies.
+    with ledger.engine.connect() as stall:
+        stall.execute(text("LOCK TABLE inbox IN ACCESS EXCLUSIVE MODE"))
+        answers, load = _load_in_background(
+            system, ledger.tag, ING8_EVENTS, clients=ING8_CLIENTS, retry=lambda s: s is None
+        )
+        time.sleep(0.4)
+        os.kill(before[0], signal.SIGKILL)
+        stall.rollback()
     wait_for(lambda: not load.is_alive(), timeout=60, what="the senders to be answered")
     wait_for(
         lambda: len(set(system.receiver.worker_pids()) - set(before)) == 1,

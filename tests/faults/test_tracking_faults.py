@@ -4,6 +4,7 @@ customer A's links turned on customer B's order on every route of the app. The w
 on PostgreSQL, its look-up limits counted in a private Redis as deployed; A is the story's
 order #1042 (delivered), B is Grace's #2077 (shipped)."""
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from statistics import median
@@ -115,7 +116,15 @@ def _ask(shop: Service, number: str, email: str, address: str, **form):
 
 
 def _reveals(body: str, details=(*b.DETAILS, *b.A_DETAILS)) -> list[str]:
-    return [detail for detail in details if detail in body]
+    """The details found in `body`; a bare number only as a number of its own (not the
+    digits of a count such as 2077.0 in /metrics)."""
+    return [detail for detail in details if _found(detail, body)]
+
+
+def _found(detail: str, body: str) -> bool:
+    if not detail.isdigit():
+        return detail in body
+    return re.search(rf"(?<![\d.]){detail}(?!\.?\d)", body) is not None
 
 
 def _client(test: int, n: int) -> str:
