@@ -467,12 +467,17 @@ def test_a_web_worker_killed_mid_request_loses_nothing_and_retries_are_deduplica
     ledger = system.ledger("ing8")
     before = system.receiver.worker_pids()
     wait_for(lambda: len(ledger.inbox()) >= 0, timeout=5, what="the database")
-    # Back to back from 16 clients, while another transaction holds the inbox for a moment
-    # (shorter than the commit timeout): every request is in flight when the worker dies.
+    # Back to back from 16 clients, while another transaction holds the inbox for a moment:
+    # every request is in flight when the worker dies. On a loaded machine the moment can
+    # outlast the commit timeout; the other worker then answers 503, which senders retry.
     with ledger.engine.connect() as stall:
         stall.execute(text("LOCK TABLE inbox IN ACCESS EXCLUSIVE MODE"))
         answers, load = _load_in_background(
-            system, ledger.tag, ING8_EVENTS, clients=ING8_CLIENTS, retry=lambda s: s is None
+            system,
+            ledger.tag,
+            ING8_EVENTS,
+            clients=ING8_CLIENTS,
+            retry=lambda status: status in (None, 503),
         )
         time.sleep(0.4)
         os.kill(before[0], signal.SIGKILL)
@@ -487,7 +492,7 @@ def test_a_web_worker_killed_mid_request_loses_nothing_and_retries_are_deduplica
     system.check(ledger, answers)
 
     every = Counter(status for a in answers for status, _ in a.attempts)
-    assert set(every) <= {202, 200, None}, every
+    assert set(every) <= {202, 200, 503, None}, every
     assert every[None] > 0, "no request was in flight on the killed worker"
     assert all(a.accepted for a in answers)
     figures.add("N", f"{ING8_EVENTS} events, {ING8_CLIENTS} clients, 1 web worker killed")
