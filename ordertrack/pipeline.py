@@ -54,7 +54,15 @@ class Start(Enum):
 
 
 def start_attempt(session: Session, inbox_id: int, max_attempts: int, now: datetime) -> Start:
-    """Count an attempt on a row still to be done, committed by the caller before the work.
+    """`start_attempts` for one row."""
+    return start_attempts(session, [inbox_id], max_attempts, now)[inbox_id]
+
+
+def start_attempts(
+    session: Session, inbox_ids: list[int], max_attempts: int, now: datetime
+) -> dict[int, Start]:
+    """Count an attempt on each row still to be done, committed by the caller before the
+    work: three statements whatever the number of rows.
 
     An attempt that fails records itself (and gives up after MAX_ATTEMPTS); one that never
     finishes (SIGKILL, out of memory, Dramatiq's TimeLimitExceeded, a BaseException) leaves
@@ -67,28 +75,34 @@ def start_attempt(session: Session, inbox_id: int, max_attempts: int, now: datet
     twice, as at-least-once queues do): left to it at once, as `claim` leaves it. Waiting for
     its lock would hold this worker thread for as long as that attempt takes (a slow source
     API, a hung one), and other events would wait behind it."""
-    if not _free(session, inbox_id):
-        return Start.NOTHING_TO_DO
-    if session.execute(_attempt_query(inbox_id, max_attempts, now)).first():
-        return Start.STARTED
-    if _give_up(session, inbox_id, max_attempts, now):
-        return Start.GAVE_UP
-    return Start.NOTHING_TO_DO
+    found = dict.fromkeys(inbox_ids, Start.NOTHING_TO_DO)
+    free = _free(session, inbox_ids)
+    if not free:
+        return found
+    started = set(session.scalars(_attempt_query(free, max_attempts, now)))
+    found |= dict.fromkeys(started, Start.STARTED)
+    gave_up = _give_up(session, [i for i in free if i not in started], max_attempts, now)
+    return found | dict.fromkeys(gave_up, Start.GAVE_UP)
 
 
-def _free(session: Session, inbox_id: int) -> bool:
-    """Locks the row unless another transaction holds it (SQLite locks the whole database
+def _free(session: Session, inbox_ids: list[int]) -> list[int]:
+    """Locks the rows unless another transaction holds them (SQLite locks the whole database
     instead, and ignores this)."""
-    query = select(Inbox.id).where(Inbox.id == inbox_id).with_for_update(skip_locked=True)
-    return session.execute(query).first() is not None
+    query = (
+        select(Inbox.id)
+        .where(Inbox.id.in_(inbox_ids))
+        .order_by(Inbox.id)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
 
 
-def _attempt_query(inbox_id: int, max_attempts: int, now: datetime):
+def _attempt_query(inbox_ids: list[int], max_attempts: int, now: datetime):
     exhausted = (Inbox.status == InboxStatus.PROCESSING) & (Inbox.attempts >= max_attempts)
     return (
         update(Inbox)
         .where(
-            Inbox.id == inbox_id,
+            Inbox.id.in_(inbox_ids),
             Inbox.status.in_((*InboxStatus.UNFINISHED, InboxStatus.PARKED)),
             ~exhausted,
         )
@@ -105,7 +119,9 @@ def _attempt_query(inbox_id: int, max_attempts: int, now: datetime):
     )
 
 
-def _give_up(session: Session, inbox_id: int, max_attempts: int, now: datetime) -> bool:
+def _give_up(session: Session, inbox_ids: list[int], max_attempts: int, now: datetime) -> list:
+    if not inbox_ids:
+        return []
     reason = (
         f"gave up: its attempts are used up (MAX_ATTEMPTS {max_attempts}) and the last never"
         " finished (the worker was killed, ran out of memory or went over its time limit)"
@@ -113,28 +129,37 @@ def _give_up(session: Session, inbox_id: int, max_attempts: int, now: datetime) 
     query = (
         update(Inbox)
         .where(
-            Inbox.id == inbox_id,
+            Inbox.id.in_(inbox_ids),
             Inbox.status == InboxStatus.PROCESSING,
             Inbox.attempts >= max_attempts,
         )
         .values(status=InboxStatus.FAILED, last_error=reason, touched_at=now)
-        .returning(Inbox.source, Inbox.topic, Inbox.attempts)
+        .returning(Inbox.id, Inbox.source, Inbox.topic, Inbox.attempts)
         .execution_options(synchronize_session=False)
     )
-    row = session.execute(query).first()
-    if row:
+    rows = session.execute(query).all()
+    for row in rows:
         exc = AttemptsExhausted(reason)
-        alerts.event_failed(session, inbox_id, row.source, row.topic, exc, row.attempts, now)
-    return row is not None
+        alerts.event_failed(session, row.id, row.source, row.topic, exc, row.attempts, now)
+    return [row.id for row in rows]
 
 
 def claim(session: Session, inbox_id: int) -> Inbox | None:
     """The row, locked, if it still needs work; None when done or another worker holds it."""
-    query = select(Inbox).where(Inbox.id == inbox_id).with_for_update(skip_locked=True)
-    row = session.scalars(query).one_or_none()
-    if row is None or row.status not in (*InboxStatus.UNFINISHED, InboxStatus.PARKED):
-        return None
-    return row
+    return next(iter(claim_many(session, [inbox_id])), None)
+
+
+def claim_many(session: Session, inbox_ids: list[int]) -> list[Inbox]:
+    """Those of the rows that still need work, locked, in id order; one statement. A row
+    another worker holds or has finished is left out."""
+    query = (
+        select(Inbox)
+        .where(Inbox.id.in_(inbox_ids))
+        .order_by(Inbox.id)
+        .with_for_update(skip_locked=True)
+    )
+    still = (*InboxStatus.UNFINISHED, InboxStatus.PARKED)
+    return [row for row in session.scalars(query) if row.status in still]
 
 
 def process(session: Session, row: Inbox, settings: Settings) -> Processed:
@@ -220,12 +245,14 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     if outcome.state != before:
         # Only a change is a change: a repeat (a duplicate, a replay) leaves "last changed".
         orders.save_state(order, outcome.state)
-    session.flush()
     history = [_history_entry(row, order, i, fact, outcome.state) for i, fact in indexed]
-    session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)
+    # Before the flush, so that the order's and its parcels' milestone times go out in the
+    # same UPDATE (or INSERT) as their state.
     milestones.record(order, history)
+    session.flush()
+    session.execute(insert_ignoring_duplicates(session.connection(), History.__table__), history)
     # The reports' daily rollups move by what this event changed (store/rollups.py).
-    rollups.apply_change(session, counted, rollups.of_order(order))
+    rollups.add_at_commit(session, counted, rollups.of_order(order))
     refunded = _refund_returns(session, order, indexed)
     # A refund that settles a return is told as the return's refund, not the order's.
     result.notifications += outbox.queue(

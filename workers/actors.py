@@ -4,16 +4,18 @@ No business rules here: those live in `ordertrack.pipeline` and `ordertrack.noti
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import dramatiq
 from sqlalchemy.orm import Session, sessionmaker
 
-from ordertrack import alerts, pipeline
+from ordertrack import alerts, apply_batch, pipeline
 from ordertrack.errors import OrdertrackError
 from ordertrack.notifications import lease, sender
 from ordertrack.settings import Settings
 from ordertrack.store.models import Inbox, InboxStatus
 from workers import metrics
+from workers.apply_group import GroupApplier
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +48,27 @@ def declare_actors(
 ) -> Actors:
     max_attempts = settings.max_attempts
 
+    applier = GroupApplier(partial(apply_batch.apply_rows, sessions, settings=settings))
+
     @dramatiq.actor(broker=broker, queue_name="events", throws=(GiveUp,))
     def process_event(inbox_id: int) -> None:
-        started = _start_attempt(sessions, inbox_id, max_attempts)
-        if started is pipeline.Start.GAVE_UP:
-            raise GiveUp(f"inbox {inbox_id}: attempts used up by attempts that never finished")
-        if started is not pipeline.Start.STARTED:
-            return
         try:
-            with sessions.begin() as session:
-                row = pipeline.claim(session, inbox_id)
-                result = pipeline.process(session, row, settings) if row else pipeline.Processed()
-        except Exception as exc:
+            outcome = applier.apply(inbox_id)
+        except Exception as exc:  # the attempt could not be counted: nothing was applied
+            raise TryAgain(f"inbox {inbox_id}: {type(exc).__name__}") from None
+        if outcome.start is pipeline.Start.GAVE_UP:
+            raise GiveUp(f"inbox {inbox_id}: attempts used up by attempts that never finished")
+        if outcome.error is not None:
+            exc = outcome.error
             _record_failure_quietly(sessions, inbox_id, exc, max_attempts)
             # Dramatiq logs what we raise; the original may quote payload data or SQL
             # parameters (addresses), so only its type leaves this function.
             reason = f"inbox {inbox_id}: {type(exc).__name__}"
             delay = _delay_ms(exc, settings)
             raise (TryLater(reason, delay) if delay else TryAgain(reason)) from None
+        if outcome.processed is None:  # not started: done, or another worker's
+            return
+        result = outcome.processed
         _count_applied(result)
         for queued in result.notifications:
             send_when_due(send_notification, queued.id, queued.due_at)
@@ -140,12 +145,6 @@ def _wait_ms(seconds: float | None, settings: Settings) -> int | None:
         return None
     wanted = int(seconds * 1000)
     return max(settings.retry_min_backoff_ms, min(wanted, settings.retry_max_backoff_ms))
-
-
-def _start_attempt(sessions: sessionmaker[Session], inbox_id: int, max_attempts: int):
-    """Count the attempt in its own commit, so even a worker killed mid-way counts it."""
-    with sessions.begin() as session:
-        return pipeline.start_attempt(session, inbox_id, max_attempts, datetime.now(UTC))
 
 
 def _record_failure_quietly(sessions, inbox_id: int, exc: Exception, max_attempts: int) -> None:

@@ -37,6 +37,11 @@ def is_handshake(provider: ModuleType, delivery) -> bool:
     return bool(handshake and handshake(delivery))
 
 
+def fetches(provider: ModuleType) -> bool:
+    """Whether the worker asks this source's API for what its webhooks name."""
+    return getattr(provider, "fetch", None) is not None
+
+
 def fetched(provider: ModuleType, topic: str, payload, settings):
     """What normalize() reads: the payload itself, or what the source's API says it names."""
     fetch = getattr(provider, "fetch", None)

@@ -115,12 +115,13 @@ def _utc_day(moment: datetime):
 
 
 def _count_days(session: Session, column: str, counts: Counter) -> None:
-    """Add these {(day, kind): n} to the day counts, keys in order (see rollups.add_counts).
-    The check's batches and the workers' clears add to the same few rows: last in the
-    transaction, so that the row locks are held only until its commit."""
-    rows = [(key, (counts[key],)) for key in sorted(counts)]
-    if rows:
-        rollups.add_counts(session, FlagDay, (column,), rows)
+    """Add these {(day, kind): n} to the day counts when the transaction commits: the check's
+    batches and the workers' clears add to the same few rows (see rollups.Tally)."""
+    rollups.Tally.of(session).add(FlagDay, (column,), _day_rows(counts))
+
+
+def _day_rows(counts: Counter) -> list[tuple[tuple, tuple[int]]]:
+    return [(key, (counts[key],)) for key in sorted(counts)]
 
 
 def rebuild_days(session: Session) -> None:
@@ -132,7 +133,8 @@ def rebuild_days(session: Session) -> None:
             (_utc_day(at), kind)
             for at, kind in session.execute(query.execution_options(yield_per=10_000))
         )
-        _count_days(session, name, counts)
+        if counts:  # written now: a migration's session may never commit on its own
+            rollups.add_counts(session, FlagDay, (name,), _day_rows(counts))
 
 
 def open_flag_kinds(session: Session, kind: str | None = None):

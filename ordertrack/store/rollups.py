@@ -24,9 +24,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from ordertrack.store.models import Order, Shipment
 from ordertrack.store.rollup_models import (
@@ -139,19 +139,98 @@ def of_order(order: Order) -> Contribution:
     return contributions(order, order.shipments)
 
 
-def apply_change(session: Session, before: Contribution, after: Contribution) -> None:
-    """Add after - before to the rollups: one statement per table, keys in order (two
-    transactions that touch the same rows lock them in the same order)."""
-    changes: dict[type, list[tuple[tuple, tuple]]] = defaultdict(list)
+def changes(before: Contribution, after: Contribution) -> dict[type, list[tuple[tuple, tuple]]]:
+    """after - before, per table, keys in order, without the keys that did not move."""
+    found: dict[type, list[tuple[tuple, tuple]]] = defaultdict(list)
     for key in sorted(before.keys() | after.keys(), key=lambda k: (k[0].__tablename__, k[1])):
         old, new = before.get(key), after.get(key)
         width = len(_VALUES[key[0]])
         delta = tuple((new or (0,) * width)[i] - (old or (0,) * width)[i] for i in range(width))
         if any(delta):
-            changes[key[0]].append((key[1], delta))
+            found[key[0]].append((key[1], delta))
+    return found
+
+
+def apply_change(session: Session, before: Contribution, after: Contribution) -> None:
+    """Add after - before to the rollups now: one statement per table, keys in order (two
+    transactions that touch the same rows lock them in the same order)."""
+    found = changes(before, after)
     for table in TABLES:
-        if changes[table]:
-            _add(session, table, changes[table])
+        if found[table]:
+            _add(session, table, found[table])
+
+
+def add_at_commit(session: Session, before: Contribution, after: Contribution) -> None:
+    """Add after - before to the rollups when the transaction commits (see `Tally`)."""
+    for table, rows in changes(before, after).items():
+        Tally.of(session).add(table, _VALUES[table], rows)
+
+
+class Tally:
+    """Counts a transaction adds to shared rows, written as its last statements.
+
+    Why: every event of a day adds to the same few rows (today's orders by status, today's
+    flags by kind). A row's lock is held from its update to the commit, so an update early in
+    a transaction makes every other worker wait for the rest of that transaction: measured,
+    that serialized the workers (bench.worker, pg_stat_activity waiting on
+    report_order_days). Written just before the commit, in key order, a lock is held for the
+    commit alone, and the counts of several events in one transaction are summed first.
+
+    It lives in `session.info` and is written by a `before_commit` hook on every Session, so
+    no path can forget it; the outermost transaction's end (commit or rollback) drops it. A
+    caller that rolls back a savepoint restores what it saved with `saved`/`restore`."""
+
+    KEY = "ordertrack.tally"
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[type, tuple[str, ...]], dict[tuple, list[float]]] = {}
+
+    @classmethod
+    def of(cls, session: Session) -> "Tally":
+        _listen()
+        tally = session.info.get(cls.KEY)
+        if tally is None:
+            tally = session.info[cls.KEY] = cls()
+        return tally
+
+    def add(self, table: type, values: Sequence[str], rows: list[tuple[tuple, tuple]]) -> None:
+        cells = self.counts.setdefault((table, tuple(values)), {})
+        for key, delta in rows:
+            cell = cells.setdefault(key, [0] * len(delta))
+            for i, amount in enumerate(delta):
+                cell[i] += amount
+
+    def saved(self) -> dict:
+        return {kind: {key: list(cell) for key, cell in cells.items()}
+                for kind, cells in self.counts.items()}  # fmt: skip
+
+    def restore(self, saved: dict) -> None:
+        self.counts = saved
+
+    def write(self, session: Session) -> None:
+        counts, self.counts = self.counts, {}
+        for (table, values), cells in sorted(counts.items(), key=lambda c: c[0][0].__tablename__):
+            rows = [(key, tuple(cell)) for key, cell in sorted(cells.items()) if any(cell)]
+            if rows:
+                add_counts(session, table, values, rows)
+
+
+def _write_tally(session: Session) -> None:
+    tally = session.info.get(Tally.KEY)
+    if tally is not None and not session.in_nested_transaction():
+        tally.write(session)
+
+
+def _drop_tally(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(Tally.KEY, None)
+
+
+def _listen() -> None:
+    """Once per process, on first use: every Session writes its tally before it commits."""
+    if not event.contains(Session, "before_commit", _write_tally):
+        event.listen(Session, "before_commit", _write_tally)
+        event.listen(Session, "after_transaction_end", _drop_tally)
 
 
 def _add(session: Session, table: type, rows: list[tuple[tuple, tuple]]) -> None:
