@@ -22,6 +22,7 @@ from bench.common import (
     ROOT,
     log,
     redis_client,
+    sql,
     wait_until,
 )
 
@@ -145,6 +146,19 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(db: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving `db` (not the poller's own), by
+    pid: where a bigger database costs more, it is often the server's work, not Python's.
+    Empty unless PostgreSQL runs on this machine."""
+    rows = sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+        " AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        db,
+        db=db,
+    )
+    return {pid: cpu_seconds([pid]) for (pid,) in rows}
 
 
 def rss_mb(pid: int) -> float:

@@ -4,6 +4,7 @@
 
 `console` (bench.console_scale: 1M orders, 5M history rows) generates its data for minutes,
 so it runs only when named: `--only console`, or `--with-console` to add it to the rest.
+`history` (bench.history, on the same generated data) likewise: `--only history`.
 
 Each benchmark also writes bench/results/<name>.json; this writes bench/results/summary.json.
 A benchmark that crashes is reported as such and the others still run.
@@ -18,6 +19,7 @@ from bench import (
     common,
     console_scale,
     end_to_end,
+    history,
     ingest,
     memory,
     sustained,
@@ -32,9 +34,12 @@ BENCHMARKS = {
     "worker": worker.run,
     "memory": memory.run,
     "console": console_scale.run,
+    "history": history.run,
 }
-#: Run unless --only names others: every benchmark but the long console one.
-DEFAULT = [name for name in BENCHMARKS if name != "console"]
+#: Run only when named: minutes of data generation each.
+LONG = ("console", "history")
+#: Run unless --only names others: every benchmark but the long ones.
+DEFAULT = [name for name in BENCHMARKS if name not in LONG]
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ import time
 from bench import common, processes
 from bench.load import replay, report_replay
 from bench.noop_worker import QUEUE, declare_noop
-from bench.payloads import Traffic
-from bench.smtp_sink import smtp_sink
+from bench.payloads import Traffic, Webhook
+from bench.smtp_sink import Recorder, smtp_sink
 
 
 def run(orders: int = 2000, threads: int = 8, noop_messages: int = 20000) -> dict:
@@ -29,31 +29,7 @@ def run(orders: int = 2000, threads: int = 8, noop_messages: int = 20000) -> dic
     with smtp_sink() as (smtp_port, mail):
         env = common.service_env(smtp_port=smtp_port)
         common.reset_state(env)
-        port = common.free_port()
-        with processes.gunicorn(common.REAL_APP, env, port):
-            report_replay("filling the inbox", replay(port, webhooks))
-        queued = common.redis_client().hlen(f"{common.QUEUE_NAMESPACE}:events.msgs")
-        common.log(f"{queued} process_event messages queued; starting ordertrack worker")
-        with processes.queue_worker(env, threads=threads) as proc:
-            pids = [proc.pid, *processes.descendants(proc.pid)]
-            cpu = processes.cpu_seconds(pids)
-            common.wait_settled("process_event drain")
-            cpu = processes.cpu_seconds(pids) - cpu
-        processed, first, last = common.sql(
-            "SELECT count(*), min(processed_at), max(processed_at) FROM inbox"
-            " WHERE status = 'processed'"
-        )[0]
-        seconds = (last - first).total_seconds()
-        events = {
-            "processed": processed,
-            "seconds": round(seconds, 2),
-            "per_s": round((processed - 1) / seconds, 1),
-            "cpu_ms_per_event": round(cpu * 1000 / processed, 2),
-            "queued": queued,
-            "inbox": common.inbox_counts(),
-            "emails_received": mail.count(),
-        }
-        common.log(f"process_event: {events}")
+        events = process_events(env, webhooks, threads, mail)
         noop = noop_drain(env, noop_messages, threads)
     ratio = events["per_s"] / noop["per_s"]
     #: less sensitive to other load on the machine than the rates: no-op / process_event
@@ -66,6 +42,50 @@ def run(orders: int = 2000, threads: int = 8, noop_messages: int = 20000) -> dic
         "cpu_per_message_ratio": cpu_ratio,
     }
     return common.finish("worker", "worker ratio process_event/no-op", ratio, ">=", 0.30, details)
+
+
+def process_events(
+    env: dict,
+    webhooks: list[Webhook],
+    threads: int,
+    mail: Recorder,
+    db: str | None = None,
+    after_id: int = 0,
+) -> dict:
+    """The receiver alone fills the inbox with `webhooks`, then stops; `ordertrack worker`
+    drains it. Figures of the inbox rows after `after_id` in `db` (default the bench
+    database), which `env` must point at: rate, worker CPU and database CPU per event."""
+    db = db or common.DB_NAME
+    port = common.free_port()
+    with processes.gunicorn(common.REAL_APP, env, port):
+        report_replay("filling the inbox", replay(port, webhooks))
+    queued = common.redis_client().hlen(f"{common.QUEUE_NAMESPACE}:events.msgs")
+    common.log(f"{queued} process_event messages queued; starting ordertrack worker")
+    with processes.queue_worker(env, threads=threads) as proc:
+        pids = [proc.pid, *processes.descendants(proc.pid)]
+        cpu, backends = processes.cpu_seconds(pids), processes.backend_cpu(db)
+        common.wait_settled("process_event drain", after_id=after_id, db=db)
+        cpu = processes.cpu_seconds(pids) - cpu
+        db_cpu = sum(t - backends.get(pid, 0) for pid, t in processes.backend_cpu(db).items())
+    processed, first, last = common.sql(
+        "SELECT count(*), min(processed_at), max(processed_at) FROM inbox"
+        " WHERE status = 'processed' AND id > %s",
+        after_id,
+        db=db,
+    )[0]
+    seconds = (last - first).total_seconds()
+    events = {
+        "processed": processed,
+        "seconds": round(seconds, 2),
+        "per_s": round((processed - 1) / seconds, 1),
+        "cpu_ms_per_event": round(cpu * 1000 / processed, 2),
+        "db_cpu_ms_per_event": round(db_cpu * 1000 / processed, 2),
+        "queued": queued,
+        "inbox": common.inbox_counts(after_id, db),
+        "emails_received": mail.count(),
+    }
+    common.log(f"process_event: {events}")
+    return events
 
 
 def noop_drain(env: dict, messages: int, threads: int) -> dict:
