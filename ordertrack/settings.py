@@ -1,14 +1,16 @@
 """Configuration from the environment, validated once at start-up (environs).
 
 Every setting is listed in the README's table; `Settings.from_env()` is called by each
-process's composition root and nowhere else.
+process's composition root and nowhere else. `variable_names()` lists what it reads, and
+tests/unit/test_settings_everywhere.py holds the README and the deployment files to it.
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
+from typing import cast
 
 from environs import Env
 
@@ -123,7 +125,12 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         """Read and validate the process environment; a bad value stops start-up with its name."""
-        env = Env()
+        return cls._read(Env(), lambda prefix: _per_source(os.environ, prefix))
+
+    @classmethod
+    def _read(cls, env: Env, per_source: Callable[[str], dict[str, tuple[str, ...]]]) -> "Settings":
+        """Every variable is read here or in a helper given `env`: `variable_names()` finds
+        them all by running this with a recorder."""
         holidays = calendars.parse_holidays(env.str("HOLIDAYS", ""))
         return cls(
             database_url=env.str("DATABASE_URL", DEFAULT_DATABASE_URL),
@@ -132,11 +139,10 @@ class Settings:
             metrics_token=env.str("METRICS_TOKEN", None) or None,
             prometheus_multiproc_dir=env.str("PROMETHEUS_MULTIPROC_DIR", None) or None,
             public_base_url=env.str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"),
-            webhook_secrets=_per_source(os.environ, "WEBHOOK_SECRET_"),
-            webhook_tokens=_per_source(os.environ, "WEBHOOK_TOKEN_"),
+            webhook_secrets=per_source("WEBHOOK_SECRET_"),
+            webhook_tokens=per_source("WEBHOOK_TOKEN_"),
             webhook_headers={
-                source: values[0]
-                for source, values in _per_source(os.environ, "WEBHOOK_HEADER_").items()
+                source: values[0] for source, values in per_source("WEBHOOK_HEADER_").items()
             },
             webhook_tolerance_seconds=env.int("WEBHOOK_TOLERANCE_SECONDS", 300),
             bigcommerce_api_base=env.str(
@@ -202,6 +208,33 @@ class Settings:
             header=self.webhook_headers.get(source),
             tolerance=timedelta(seconds=self.webhook_tolerance_seconds),
         )
+
+
+def variable_names() -> tuple[str, ...]:
+    """Every environment variable `Settings.from_env` reads, in reading order; a family set
+    once per source as its pattern (`WEBHOOK_SECRET_<SOURCE>`). Found by running the reading
+    code itself, so the README and the deployment files are checked against what is read."""
+    recorder = _NameRecorder()
+    Settings._read(cast(Env, recorder), recorder.per_source)
+    return tuple(dict.fromkeys(recorder.names))
+
+
+class _NameRecorder:
+    """Stands in for environs' `Env`: keeps each name read and answers with its default."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __getattr__(self, parser: str) -> Callable[..., object]:
+        def read(name: str, default: object = None, *args: object, **kwargs: object) -> object:
+            self.names.append(name)
+            return default
+
+        return read
+
+    def per_source(self, prefix: str) -> dict[str, tuple[str, ...]]:
+        self.names.append(f"{prefix}<SOURCE>")
+        return {}
 
 
 @cache

@@ -8,7 +8,9 @@ import re
 import struct
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -18,9 +20,9 @@ from playwright.sync_api import Locator, Page, expect
 from ordertrack.notifications.links import signing_keys, tracking_url
 from ordertrack.settings import Settings
 from service import tracking
-from tests.e2e.conftest import SHOP_ENV
+from tests.e2e.conftest import CUSTOMER_TIMEZONE, SHOP_ENV
 from tests.support.browser import DESKTOP, PHONE, SCREENSHOTS, Served, serve
-from tests.support.webhooks import ORDER_ID, STORY, easypost
+from tests.support.webhooks import ORDER_ID, STORY, days_to_recent, easypost, moved
 
 USPS = "9400111899223344556677"
 UPS = "1Z999AA10123456784"
@@ -28,13 +30,19 @@ UPS = "1Z999AA10123456784"
 SECRETS_OF_THE_ORDER = ("1042", "Ada", "ada@example.com", "10001", "Analytical Engine", USPS, UPS)
 #: The story up to both parcels in transit.
 UNTIL_IN_TRANSIT = STORY[:7]
+#: The whole story told as if it ended two days ago: the page (and the README's screenshots
+#: of it) shows this week's dates and a return window open for four weeks more.
+DAYS_MOVED = days_to_recent(STORY, ended_days_ago=2)
+RECENT_STORY = moved(STORY, DAYS_MOVED)
+#: When USPS delivered, in the fixture (tracker_updated__delivered.json), before the move.
+USPS_DELIVERED = datetime(2026, 11, 4, 15, 12, tzinfo=UTC)
 #: What a miss says, and no more (the page's words, or the issue's).
 NOTHING_MATCHED = re.compile(r"(nothing|no order) matched", re.IGNORECASE)
 OUT_FOR_DELIVERY = easypost("tracker_updated__out_for_delivery")
 
 
 def deliver_the_story(served: Served) -> None:
-    served.post_all(STORY)
+    served.post_all(RECENT_STORY)
     served.wait_for_order(ORDER_ID, "delivered")
 
 
@@ -90,9 +98,16 @@ def test_a_signed_link_shows_the_status_shipments_and_timeline_in_the_customer_s
         expect(body).to_contain_text(carrier)
         expect(body).to_contain_text(number)
         expect(page.locator(f'a[href*="{number}"]').first).to_be_visible()
-    # The timeline, in New York time: USPS delivered at 15:12 UTC, 10:12 in New York (EST).
-    expect(body).to_contain_text("10:12")
+    # The timeline, in New York time: USPS delivered at 15:12 UTC, 10:12 there in winter
+    # (EST) and 11:12 in summer (EDT), whichever the moved story's day falls in.
+    delivered = (USPS_DELIVERED + timedelta(days=DAYS_MOVED)).astimezone(
+        ZoneInfo(CUSTOMER_TIMEZONE)
+    )
+    expect(body).to_contain_text(f"{delivered:%H:%M}")
     assert "15:12" not in body.inner_text()
+    # The return window: 30 days from the last parcel's delivery, two days ago.
+    closes = datetime.now(UTC).date() + timedelta(days=28)
+    expect(body).to_contain_text(f"until {closes.day} {closes:%B %Y}")
     # Mobile-first: nothing wider than the phone's screen.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px)"

@@ -4,7 +4,9 @@ independently of ordertrack's verifiers; this module finds them and tells the sh
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -96,3 +98,38 @@ STORY = [
     easypost("tracker_updated__parcel2_delivered"),
 ]
 ORDER_ID = "5531234567890"
+
+#: A date opening a JSON string or a header: `"2026-11-04T15:12:00Z"`, `"2026-11-04"`.
+_BODY_DATE = re.compile(rb'(?<=")(\d{4}-\d{2}-\d{2})(?=[T"])')
+_HEADER_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?=T)")
+
+
+def days_to_recent(story: list[Request], ended_days_ago: int) -> int:
+    """How many days to move `story` so that its last date falls `ended_days_ago` days
+    before today (UTC): the fixtures' own dates grow old as the years pass."""
+    last = max(
+        date.fromisoformat(found.decode())
+        for request in story
+        for found in _BODY_DATE.findall(request.body)
+    )
+    return (datetime.now(UTC).date() - timedelta(days=ended_days_ago) - last).days
+
+
+def moved(story: list[Request], days: int) -> list[Request]:
+    """The same webhooks `days` later: every date in their bodies and headers moved by whole
+    days (times of day and offsets kept) and each body signed again, with the source's
+    defaults (a fixture's own webhook id, for Shopify)."""
+    return [_moved(request, days) for request in story]
+
+
+def _moved(request: Request, days: int) -> Request:
+    def later(day: str) -> str:
+        return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
+
+    body = _BODY_DATE.sub(lambda found: later(found.group(1).decode()).encode(), request.body)
+    signed = request_for(request.source, request.name, body)
+    headers = {
+        key: _HEADER_DATE.sub(lambda found: later(found.group(1)), value)
+        for key, value in signed.headers.items()
+    }
+    return replace(signed, headers=headers)
