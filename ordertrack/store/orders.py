@@ -4,7 +4,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ordertrack.facts import Customer, LineItem, ShipmentRef
 from ordertrack.lifecycle import OrderState, ShipmentState, best_claim
@@ -35,9 +35,10 @@ def lock_or_create(session: Session, platform: str, external_id: str) -> Order:
 
 
 def load_order(session: Session, order_id: int) -> Order:
-    """An order with its shipments, in two queries, unlocked (for reading)."""
-    query = select(Order).where(Order.id == order_id).options(selectinload(Order.shipments))
-    return session.scalars(query).one()
+    """An order with its shipments, in one query, unlocked (for reading: each notification
+    sent reads one)."""
+    query = select(Order).where(Order.id == order_id).options(joinedload(Order.shipments))
+    return session.scalars(query).unique().one()
 
 
 def lock_order(session: Session, order_id: int) -> Order:
