@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack import pipeline, providers
 from ordertrack.settings import Settings
+from ordertrack.store import orders
 from ordertrack.store.models import Inbox
 
 
@@ -55,6 +56,10 @@ def apply_rows(
     return outcomes
 
 
+#: Times a batch's transaction is run again after losing a deadlock to another one.
+RACES = 3
+
+
 def _apply_together(
     sessions: sessionmaker[Session],
     inbox_ids: list[int],
@@ -66,10 +71,11 @@ def _apply_together(
 
     No savepoint per row (two more statements each): a row that fails rolls the whole
     transaction back, and the others are applied again without it, in a new one. Failures
-    are rare; applying is idempotent. A row not claimed (finished, or another worker's
+    are rare; applying is idempotent. A transaction that loses a deadlock to another is run
+    again whole: no row of it is at fault. A row not claimed (finished, or another worker's
     meanwhile) has nothing to do."""
     left: list[int] = []
-    pending = list(inbox_ids)
+    pending, races = list(inbox_ids), 0
     while pending:
         claimed: list[int] = []
         current: int | None = None
@@ -80,17 +86,24 @@ def _apply_together(
                     left += [row.id for row in rows if _fetches(row)]
                     rows = [row for row in rows if not _fetches(row)]
                 claimed = [row.id for row in rows]
+                facts = _read_and_lock(session, rows, outcomes, settings)
                 for row in rows:
-                    current = row.id
-                    outcomes[row.id].processed = pipeline.process(session, row, settings)
+                    if row.id in facts:
+                        current = row.id
+                        processed = pipeline.process(session, row, settings, facts[row.id])
+                        outcomes[row.id].processed = processed
                 current = None  # what fails now is the commit, every row's
         except Exception as exc:
             for inbox_id in claimed:
-                outcomes[inbox_id].processed = None  # rolled back
+                if outcomes[inbox_id].error is None:
+                    outcomes[inbox_id].processed = None  # rolled back
+            if _lost_a_race(exc) and races < RACES:
+                races += 1
+                continue
             failed = [current] if current is not None else claimed or pending
             for inbox_id in failed:
                 outcomes[inbox_id].error = exc
-            pending = [i for i in claimed if i not in failed]
+            pending = [i for i in claimed if i not in failed and outcomes[i].error is None]
             continue
         break
     for inbox_id in inbox_ids:
@@ -98,6 +111,33 @@ def _apply_together(
         if outcome.processed is None and outcome.error is None and inbox_id not in left:
             outcome.processed = pipeline.Processed()
     return left
+
+
+def _read_and_lock(
+    session: Session, rows: list[Inbox], outcomes: dict[int, RowOutcome], settings: Settings
+) -> dict[int, list | None]:
+    """Each row's facts (a row that cannot be read fails alone, before anything is written),
+    and the batch's locks taken up front: tracking numbers first, then the orders the rows
+    name, in id order, as one row takes its own. Taken row by row instead, two batches could
+    wait on each other (a deadlock PostgreSQL breaks by failing one)."""
+    if len(rows) == 1:  # alone: `process` reads it (and asks a fetching source's API) itself
+        return {rows[0].id: None}
+    facts = {}
+    for row in rows:
+        try:
+            facts[row.id] = pipeline.facts_of(row, settings)
+        except Exception as exc:
+            outcomes[row.id].error = exc
+    read = list(facts.values())
+    orders.lock_tracking_numbers(session, set().union(*map(pipeline.tracking_numbers, read)))
+    orders.lock_many(session, set().union(*map(pipeline.orders_named, read)))
+    return facts
+
+
+def _lost_a_race(exc: Exception) -> bool:
+    """PostgreSQL broke a deadlock (40P01) or a serialization conflict (40001) by failing
+    this transaction."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")
 
 
 def _fetches(row: Inbox) -> bool:

@@ -162,16 +162,45 @@ def claim_many(session: Session, inbox_ids: list[int]) -> list[Inbox]:
     return [row for row in session.scalars(query) if row.status in still]
 
 
-def process(session: Session, row: Inbox, settings: Settings) -> Processed:
+def facts_of(row: Inbox, settings: Settings) -> list[Fact]:
+    """What the row says, as facts. A source whose webhooks only name what changed is asked
+    for it here. The row's lock is held meanwhile, which is what keeps a second worker from
+    fetching the same thing."""
     provider = providers.get(row.source)
-    # A source whose webhooks only name what changed is asked for it here. The row's lock is
-    # held meanwhile, which is what keeps a second worker from fetching the same thing.
     payload = providers.fetched(provider, row.topic, strictjson.loads(row.body), settings)
-    facts = provider.normalize(row.topic, payload, row.received_at)
+    return provider.normalize(row.topic, payload, row.received_at)
+
+
+def orders_named(facts: list[Fact]) -> set[tuple[str, str]]:
+    """The (platform, order id) of every order these facts name outright."""
+    named = set()
+    for fact in facts:
+        if isinstance(fact, OrderFact | FulfillmentFact | RefundFact):
+            named.add((fact.platform, fact.order_id))
+        elif fact.shipment.fulfillment_id:
+            named.add((fact.shipment.platform, fact.shipment.order_id))
+    return named
+
+
+def tracking_numbers(facts: list[Fact]) -> set[str]:
+    numbers = set()
+    for fact in facts:
+        if isinstance(fact, FulfillmentFact) and fact.tracking_number:
+            numbers.add(fact.tracking_number)
+        elif isinstance(fact, TrackingFact) and fact.shipment.tracking_number:
+            numbers.add(fact.shipment.tracking_number)
+    return numbers
+
+
+def process(
+    session: Session, row: Inbox, settings: Settings, facts: list[Fact] | None = None
+) -> Processed:
+    """Apply the row (its `facts`, when the caller has read them already)."""
+    facts = facts_of(row, settings) if facts is None else facts
     # Told once per (source, code), parked or not: the merchant's cue to extend a table.
     alerts.unknown_codes(session, row.source, row.id, facts, datetime.now(UTC))
     result = Processed()
-    orders.lock_tracking_numbers(session, _tracking_numbers(facts))
+    orders.lock_tracking_numbers(session, tracking_numbers(facts))
     groups, parked = _group_by_order(session, facts)
     plan = outbox.plan_for(settings)
     for order, indexed in groups.items():
@@ -205,16 +234,6 @@ def _return_delivered(session: Session, fact: TrackingFact, result: Processed, p
         order = session.get(Order, done.order_id)
         result.notifications += outbox.queue_return_news(session, order, done.id, "received", plan)
     return bool(received)
-
-
-def _tracking_numbers(facts: list[Fact]) -> set[str]:
-    numbers = set()
-    for fact in facts:
-        if isinstance(fact, FulfillmentFact) and fact.tracking_number:
-            numbers.add(fact.tracking_number)
-        elif isinstance(fact, TrackingFact) and fact.shipment.tracking_number:
-            numbers.add(fact.shipment.tracking_number)
-    return numbers
 
 
 def _group_by_order(session: Session, facts: list[Fact]):

@@ -18,6 +18,7 @@ import time
 from concurrent.futures import Future
 
 from ordertrack.apply_batch import ApplyRows, RowOutcome
+from ordertrack.pipeline import Start
 
 #: Batches applied at once per process: while one waits on PostgreSQL, another runs Python.
 LANES = 2
@@ -49,42 +50,51 @@ class GroupApplier:
         with self._changed:
             self._waiting.append((inbox_id, mine))
         while not mine.done():
-            number, batch = self._lead_or_wait(mine)
-            if batch:
-                self._run(number, batch)
+            self._lead_or_wait(mine)
         return mine.result()
 
-    def _lead_or_wait(self, mine: Future) -> tuple[int, list[tuple[int, Future]]]:
-        with self._changed:
-            if mine.done():
-                return 0, []
-            if self._busy_lanes() < self._lanes and self._waiting:
-                batch = self._waiting[: self._max_batch]
-                del self._waiting[: self._max_batch]
+    def _lead_or_wait(self, mine: Future) -> None:
+        """Apply what waits, if a lane is free; else wait a moment for one, or for our row.
+        Whatever interrupts a leader (an exception, Dramatiq's time limit) after it took a
+        batch still settles every row of it, so no thread waits for a batch nobody runs."""
+        batch: list[tuple[int, Future]] = []
+        number = None
+        try:
+            with self._changed:
+                if mine.done():
+                    return
+                if self._busy_lanes() >= self._lanes or not self._waiting:
+                    self._changed.wait(timeout=SLOW_SECONDS / 2)
+                    return
                 number = next(self._numbers)
                 self._running[number] = time.monotonic()
-                return number, batch
-            self._changed.wait(timeout=SLOW_SECONDS / 2)
-            return 0, []
-
-    def _busy_lanes(self) -> int:
-        now = time.monotonic()
-        return sum(1 for started in self._running.values() if now - started < SLOW_SECONDS)
-
-    def _run(self, number: int, batch: list[tuple[int, Future]]) -> None:
-        try:
-            outcomes = self._apply([inbox_id for inbox_id, _ in batch])
-            for inbox_id, future in batch:
-                future.set_result(outcomes[inbox_id])
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+            _hand_out(batch, self._apply([inbox_id for inbox_id, _ in batch]))
         except Exception as exc:
             _fail(batch, exc)
         except BaseException:
             _fail(batch, Interrupted("the batch's thread was interrupted"))
             raise
         finally:
-            with self._changed:
-                del self._running[number]
-                self._changed.notify_all()
+            if number is not None:
+                with self._changed:
+                    self._running.pop(number, None)
+                    self._changed.notify_all()
+
+    def _busy_lanes(self) -> int:
+        now = time.monotonic()
+        return sum(1 for started in self._running.values() if now - started < SLOW_SECONDS)
+
+
+def _hand_out(batch: list[tuple[int, Future]], outcomes: dict[int, RowOutcome]) -> None:
+    """Each thread its row's outcome. A row the queue handed out twice, and which came twice
+    in one batch, is the first thread's: the others have nothing to do."""
+    seen = set()
+    for inbox_id, future in batch:
+        first = inbox_id not in seen
+        seen.add(inbox_id)
+        future.set_result(outcomes[inbox_id] if first else RowOutcome(Start.NOTHING_TO_DO))
 
 
 def _fail(batch: list[tuple[int, Future]], exc: Exception) -> None:

@@ -1,9 +1,9 @@
 """Orders and shipments as rows, and the lifecycle's OrderState as the bridge between them."""
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ordertrack.facts import Customer, LineItem, ShipmentRef
@@ -16,22 +16,52 @@ from ordertrack.store.models import Order, Shipment
 def lock_or_create(session: Session, platform: str, external_id: str) -> Order:
     """The order row, locked for this transaction (PostgreSQL), created if it is new. Every
     change to one order goes through this lock, so concurrent workers never interleave."""
+    held = _held(session).get((platform, external_id))
+    if held is not None:
+        return held
     order = _locked(session, Order.platform == platform, Order.external_id == external_id)
     if order is not None:
         return order
-    now = datetime.now(UTC)
-    row = {
-        "platform": platform,
-        "external_id": external_id,
-        "platform_status": OrderStatus.RECEIVED.value,
-        "status": OrderStatus.RECEIVED.value,
-        "furthest_stage": 0,
-        "items": [],
-        "created_at": now,
-        "updated_at": now,
-    }
-    session.execute(insert_ignoring_duplicates(session.connection(), Order.__table__), [row])
+    _insert_missing(session, [(platform, external_id)])
     return _locked(session, Order.platform == platform, Order.external_id == external_id)
+
+
+def lock_many(session: Session, named: set[tuple[str, str]]) -> None:
+    """Lock these orders (platform, order id) for this transaction in one go, creating those
+    that are new. Taken in id order, so two transactions that lock several
+    orders each never wait on each other; the orders are then held (`_held`), and
+    `lock_or_create` and `lock_order` find them without another statement."""
+    if not named:
+        return
+    _insert_missing(session, sorted(named))
+    query = (
+        select(Order)
+        .where(tuple_(Order.platform, Order.external_id).in_(sorted(named)))
+        .order_by(Order.id)
+        .options(selectinload(Order.shipments))
+        .with_for_update(of=Order)
+        .execution_options(populate_existing=True)
+    )
+    for order in session.scalars(query):
+        _hold(session, order)
+
+
+def _insert_missing(session: Session, keys: list[tuple[str, str]]) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "platform": platform,
+            "external_id": external_id,
+            "platform_status": OrderStatus.RECEIVED.value,
+            "status": OrderStatus.RECEIVED.value,
+            "furthest_stage": 0,
+            "items": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        for platform, external_id in keys
+    ]
+    session.execute(insert_ignoring_duplicates(session.connection(), Order.__table__), rows)
 
 
 def load_order(session: Session, order_id: int) -> Order:
@@ -43,7 +73,7 @@ def load_order(session: Session, order_id: int) -> Order:
 
 def lock_order(session: Session, order_id: int) -> Order:
     """An order with its shipments, locked for this transaction (PostgreSQL)."""
-    return _locked(session, Order.id == order_id)
+    return _held(session).get(order_id) or _locked(session, Order.id == order_id)
 
 
 def _locked(session: Session, *where) -> Order | None:
@@ -57,7 +87,44 @@ def _locked(session: Session, *where) -> Order | None:
         .with_for_update(of=Order)
         .execution_options(populate_existing=True)
     )
-    return session.scalars(query).first()
+    order = session.scalars(query).first()
+    if order is not None:
+        _hold(session, order)
+    return order
+
+
+@dataclass
+class _Holdings:
+    """What this transaction has locked: orders by (platform, id) and by row id, and the
+    tracking numbers' advisory locks."""
+
+    transaction: object
+    orders: dict = field(default_factory=dict)
+    numbers: set[str] = field(default_factory=set)
+
+
+#: session.info key of the current transaction's _Holdings.
+_HELD = "ordertrack.held"
+
+
+def _holdings(session: Session) -> _Holdings:
+    """Once locked, an order changes only through this session's own objects (nothing in a
+    transaction updates orders by statement), so the object is what the row is, and locking
+    and reading it again would only cost statements. Kept per transaction: a new one starts
+    with nothing held."""
+    held = session.info.get(_HELD)
+    if held is None or held.transaction is not session.get_transaction():
+        held = session.info[_HELD] = _Holdings(session.get_transaction())
+    return held
+
+
+def _held(session: Session) -> dict:
+    return _holdings(session).orders
+
+
+def _hold(session: Session, order: Order) -> None:
+    held = _held(session)
+    held[(order.platform, order.external_id)] = held[order.id] = order
 
 
 def lock_tracking_numbers(session: Session, numbers: set[str]) -> None:
@@ -68,13 +135,17 @@ def lock_tracking_numbers(session: Session, numbers: set[str]) -> None:
     one transaction at a time.)"""
     if not numbers or session.get_bind().dialect.name != "postgresql":
         return
+    held = _holdings(session).numbers
+    if numbers <= held:
+        return
     session.execute(
         text(
             "SELECT pg_advisory_xact_lock(hashtextextended(n, 0))"
             " FROM unnest(CAST(:numbers AS text[])) AS n ORDER BY n"
         ),
-        {"numbers": sorted(numbers)},
+        {"numbers": sorted(numbers - held)},
     )
+    held |= numbers
 
 
 def find_by_tracking_number(
@@ -93,7 +164,7 @@ def find_by_tracking_number(
         Shipment.removed,
     ).where(Shipment.tracking_number == ref.tracking_number)
     found = best_claim(list(session.execute(query)), ref, occurred_at)
-    return _locked(session, Order.id == found.order_id) if found else None
+    return lock_order(session, found.order_id) if found else None
 
 
 def to_state(order: Order) -> OrderState:

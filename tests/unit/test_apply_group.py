@@ -260,3 +260,25 @@ def test_max_batch_bounds_a_batch(rows, never_slow):
     for worker in [*lanes, *waiting]:
         assert worker.done().outcome is rows.outcomes[worker.inbox_id]
     assert rows.sizes() == [1, 1, apply_group.MAX_BATCH, 5]
+
+
+def test_a_row_handed_out_twice_in_one_batch_is_the_first_threads_the_other_has_nothing_to_do(
+    rows, never_slow
+):
+    applier = GroupApplier(rows)
+    busy = _busy_lanes(applier, rows, 1)
+    twice = [Worker(applier, 9), Worker(applier, 9)]
+    _until_waiting(applier, 2)
+    for batch in [rows.seen[0], rows.seen[1]]:
+        batch.finish.set()
+    assert rows.next_batch().ids == [9, 9]
+    rows.seen[2].finish.set()
+    outcomes = [worker.done().outcome for worker in twice]
+    assert sum(outcome is rows.outcomes[9] for outcome in outcomes) == 1
+    [other] = [outcome for outcome in outcomes if outcome is not rows.outcomes[9]]
+    assert (other.start, other.processed, other.error) == (
+        pipeline.Start.NOTHING_TO_DO,
+        None,
+        None,
+    )
+    assert all(worker.done().outcome is rows.outcomes[worker.inbox_id] for worker in busy)
