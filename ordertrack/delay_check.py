@@ -22,7 +22,7 @@ from ordertrack import delays, lanes
 from ordertrack.lifecycle import OrderState
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
-from ordertrack.store import delay_candidates, delay_rows, estimates, flags
+from ordertrack.store import delay_candidates, delay_rows, estimates, flags, orders
 from ordertrack.store.models import Order
 from ordertrack.store.orders import to_state
 
@@ -187,6 +187,8 @@ def _apply(session, changed, plan: outbox.Plan, now: datetime) -> Checked:
 
 def recheck_applied(session: Session, order: Order, settings: Settings, now) -> Checked:
     """Clear the order's flags that its new state resolves (the pipeline's transaction)."""
+    if orders.holds_without_flags(session, order.id):
+        return Checked()
     stored = flags.open_keys(session, [order.id]).get(order.id)
     if not stored:
         return Checked()

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 
-from sqlalchemy import case, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import case, exists, select, update
+from sqlalchemy.orm import Session, with_expression
 
 from ordertrack import alerts, delay_check, lifecycle, providers, strictjson
 from ordertrack.errors import AttemptsExhausted
@@ -17,7 +17,7 @@ from ordertrack.settings import Settings
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 from ordertrack.store import milestones, orders, parking, returns, rollups
 from ordertrack.store.inbox import insert_ignoring_duplicates
-from ordertrack.store.models import History, Inbox, InboxStatus, Order
+from ordertrack.store.models import History, Inbox, InboxStatus, Order, ParkedNumber
 
 
 @dataclass(frozen=True)
@@ -152,11 +152,13 @@ def claim(session: Session, inbox_id: int) -> Inbox | None:
 def claim_many(session: Session, inbox_ids: list[int]) -> list[Inbox]:
     """Those of the rows that still need work, locked, in id order; one statement. A row
     another worker holds or has finished is left out."""
+    parked = exists().where(ParkedNumber.inbox_id == Inbox.id)
     query = (
         select(Inbox)
         .where(Inbox.id.in_(inbox_ids))
         .order_by(Inbox.id)
-        .with_for_update(skip_locked=True)
+        .options(with_expression(Inbox.has_parked_numbers, parked))
+        .with_for_update(skip_locked=True, of=Inbox)
     )
     still = (*InboxStatus.UNFINISHED, InboxStatus.PARKED)
     return [row for row in session.scalars(query) if row.status in still]
@@ -218,7 +220,8 @@ def process(
     else:
         row.status, row.processed_at = InboxStatus.PROCESSED, now
         result.applied = Applied(row.source, row.received_at, now)
-        parking.unpark(session, row.id)
+        if row.has_parked_numbers is not False:  # never parked: nothing to delete
+            parking.unpark(session, row.id)
     return result
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression, relationship
 
 #: SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -87,6 +87,9 @@ class Inbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     touched_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
+    #: Whether tracking numbers are parked for the row, where the query that loaded it asked
+    #: (`pipeline.claim_many`); None when not asked.
+    has_parked_numbers: Mapped[bool | None] = query_expression()
 
 
 class ParkedNumber(Base):

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from ordertrack.facts import Customer, LineItem, ShipmentRef
 from ordertrack.lifecycle import OrderState, ShipmentState, best_claim
 from ordertrack.statuses import OrderStatus, ShipmentStatus
+from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.inbox import insert_ignoring_duplicates
 from ordertrack.store.models import Order, Shipment
 
@@ -42,8 +43,25 @@ def lock_many(session: Session, named: set[tuple[str, str]]) -> None:
         .with_for_update(of=Order)
         .execution_options(populate_existing=True)
     )
-    for order in session.scalars(query):
+    locked = list(session.scalars(query))
+    for order in locked:
         _hold(session, order)
+    _note_unflagged(session, [order.id for order in locked])
+
+
+def _note_unflagged(session: Session, order_ids: list[int]) -> None:
+    """Which of these held orders have no open delay flag: with the order locked, only this
+    transaction could change that (the delay check locks an order before it opens a flag),
+    and the pipeline only ever clears flags, so there is then nothing to recheck."""
+    flagged = select(DelayFlag.order_id).where(
+        DelayFlag.order_id.in_(order_ids), DelayFlag.cleared_at.is_(None)
+    )
+    _holdings(session).unflagged |= set(order_ids) - set(session.scalars(flagged))
+
+
+def holds_without_flags(session: Session, order_id: int) -> bool:
+    """True when this transaction holds the order and knows it has no open delay flag."""
+    return order_id in _holdings(session).unflagged
 
 
 def _insert_missing(session: Session, keys: list[tuple[str, str]]) -> None:
@@ -101,6 +119,8 @@ class _Holdings:
     transaction: object
     orders: dict = field(default_factory=dict)
     numbers: set[str] = field(default_factory=set)
+    #: Held orders known to have no open delay flag (`lock_many`).
+    unflagged: set[int] = field(default_factory=set)
 
 
 #: session.info key of the current transaction's _Holdings.
