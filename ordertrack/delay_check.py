@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack import delays, lanes
-from ordertrack.lifecycle import OrderState
+from ordertrack.lifecycle.state import OrderState
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
 from ordertrack.store import delay_candidates, delay_rows, estimates, flags, orders

@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta
 from ordertrack.business_days import Calendar
 from ordertrack.facts import carrier_code
 from ordertrack.lanes import Learned
-from ordertrack.lifecycle import OrderState, ShipmentState
+from ordertrack.lifecycle.state import OrderState, ShipmentState
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 
 NOT_SHIPPED = "not_shipped"

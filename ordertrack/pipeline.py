@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, with_expression
 from ordertrack import alerts, delay_check, lifecycle, providers, strictjson
 from ordertrack.errors import AttemptsExhausted
 from ordertrack.facts import Fact, FulfillmentFact, OrderFact, RefundFact, TrackingFact
+from ordertrack.lifecycle.matching import shipment_key
 from ordertrack.notifications import outbox
 from ordertrack.settings import Settings
 from ordertrack.statuses import OrderStatus, ShipmentStatus
@@ -324,7 +325,7 @@ def _history_entry(row: Inbox, order: Order, index: int, fact: Fact, state) -> d
     return entry | {
         "kind": "tracking",
         "status": fact.status and fact.status.value,
-        "shipment_key": lifecycle.shipment_key(state, fact),
+        "shipment_key": shipment_key(state, fact),
         "raw_status": fact.raw_status,
         "detail": fact.detail or fact.message,
     }

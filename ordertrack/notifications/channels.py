@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from ordertrack.business_days import Calendar
 from ordertrack.lanes import WINDOW_DAYS, Learned
-from ordertrack.lifecycle import OrderState
+from ordertrack.lifecycle.state import OrderState
 from ordertrack.notifications import email, lease, merchant_webhook, messages, sms, twilio_lookup
 from ordertrack.notifications.links import tracking_url, unsubscribe_url
 from ordertrack.notifications.quiet_hours import QuietHours

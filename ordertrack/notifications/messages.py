@@ -19,7 +19,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ordertrack.facts import LineItem, carrier_code
 from ordertrack.lanes import Learned
-from ordertrack.lifecycle import OrderState, ShipmentState, items_not_shipped
+from ordertrack.lifecycle.order_status import items_not_shipped
+from ordertrack.lifecycle.state import OrderState, ShipmentState
 from ordertrack.notifications import locales, policy
 from ordertrack.statuses import ShipmentStatus
 
@@ -199,7 +200,7 @@ def render_sms(
 
 
 def localized_progress(state: OrderState, locale: str | None = None) -> str | None:
-    """lifecycle.progress_summary in the customer's language, from the same numbers:
+    """lifecycle.wording.progress_summary in the customer's language, from the same numbers:
     '1 of 2 delivered' while an order's parcels arrive apart."""
     words = locales.catalog(locales.choose_locale(locale))
     live = _live(state)

@@ -11,8 +11,8 @@ from functools import cache
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ordertrack import lifecycle
 from ordertrack.business_days import Calendar
+from ordertrack.lifecycle.relabelling import replaced_tracking_numbers
 from ordertrack.notifications import policy, rules
 from ordertrack.notifications.sender import STALE_PREFIX
 from ordertrack.notifications.timezones import customer_timezone
@@ -77,7 +77,7 @@ def queue(
     number's, and the merchant's events. `refund_told`: the refund that moved the order was
     a return's, which the return's own news tells."""
     state = outcome.state
-    replaced = lifecycle.replaced_tracking_numbers(before, state)
+    replaced = replaced_tracking_numbers(before, state)
     news = _parcel_news(before, state, replaced) + _order_news(before, outcome)
     if refund_told:
         news = [(parcel, kind) for parcel, kind in news if kind != policy.ORDER_REFUNDED]

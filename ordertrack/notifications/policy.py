@@ -80,7 +80,7 @@ PARCEL_KIND_STAGE: dict[str, int] = {
 
 
 class Parcel(Protocol):
-    """What the policy reads of a parcel (lifecycle.ShipmentState)."""
+    """What the policy reads of a parcel (lifecycle.state.ShipmentState)."""
 
     key: str
     tracking_number: str | None
@@ -94,7 +94,7 @@ class Parcel(Protocol):
 
 
 class Parcels(Protocol):
-    """What the policy reads of an order (lifecycle.OrderState)."""
+    """What the policy reads of an order (lifecycle.state.OrderState)."""
 
     def shipment(self, key: str) -> Parcel | None: ...
 

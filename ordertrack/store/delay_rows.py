@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ordertrack.facts import Customer
-from ordertrack.lifecycle import OrderState, ShipmentState
+from ordertrack.lifecycle.state import OrderState, ShipmentState
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 from ordertrack.store.models import Order, Shipment
 

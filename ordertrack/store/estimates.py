@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ordertrack import lanes
 from ordertrack.business_days import Calendar
-from ordertrack.lifecycle import ShipmentState
+from ordertrack.lifecycle.state import ShipmentState
 from ordertrack.statuses import ShipmentStatus
 from ordertrack.store.models import History, Order, Shipment
 

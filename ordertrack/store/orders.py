@@ -7,7 +7,8 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ordertrack.facts import Customer, LineItem, ShipmentRef
-from ordertrack.lifecycle import OrderState, ShipmentState, best_claim
+from ordertrack.lifecycle.matching import best_claim
+from ordertrack.lifecycle.state import OrderState, ShipmentState
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.inbox import insert_ignoring_duplicates
@@ -172,7 +173,7 @@ def find_by_tracking_number(
     session: Session, ref: ShipmentRef, occurred_at: datetime
 ) -> Order | None:
     """The order whose shipment this carrier event is about, locked: the same number and
-    carrier, and the parcel that had the number at the event's time (`lifecycle.claims`), so a
+    carrier, and the parcel that had the number at the event's time (`matching.claims`), so a
     number the carrier reused months later never merges two orders. None parks the event."""
     query = select(
         Shipment.order_id,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from ordertrack import delays
 from ordertrack.business_days import Calendar
 from ordertrack.lanes import WINDOW_DAYS, Learned
-from ordertrack.lifecycle import progress_summary
+from ordertrack.lifecycle.wording import progress_summary
 from ordertrack.masking import mask_recipient
 from ordertrack.notifications.policy import parcel_key
 from ordertrack.store import estimates, flags

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from ordertrack.facts import carrier_code
 from ordertrack.lanes import Learned
-from ordertrack.lifecycle import OrderState, ShipmentState, progress_summary
+from ordertrack.lifecycle.state import OrderState, ShipmentState
+from ordertrack.lifecycle.wording import progress_summary
 from ordertrack.notifications.messages import CARRIER_NAMES, default_tracking_url
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 from ordertrack.tracking.words import (
