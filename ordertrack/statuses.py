@@ -1,8 +1,8 @@
 """The canonical statuses, their progress order and what each tells a customer.
 
-Every provider maps its own codes onto these (DESIGN.md, "The canonical model"). Stages put the
-main line and its detours on one scale: a detour sits at the stage where it happens, which is
-what "never stale" and "least advanced shipment" compare.
+Every provider maps its own codes onto these (docs/design.md, "The canonical model"). Stages put
+the main line and its detours on one scale: a detour sits at the stage where it happens, which
+is what "never stale" and "least advanced shipment" compare.
 """
 
 from enum import StrEnum

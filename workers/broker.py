@@ -19,7 +19,8 @@ from ordertrack.notifications import smtp_connection
 from ordertrack.settings import Settings
 from workers import redis_consumer
 
-#: Seconds; a frozen Redis must not hang a request thread or a worker (reliability.md 3.2).
+#: Seconds; a frozen Redis must not hang a request thread or a worker (docs/reliability.md,
+#: "Dramatiq on Redis").
 SOCKET_TIMEOUT = 2
 SOCKET_CONNECT_TIMEOUT = 1
 
@@ -52,7 +53,8 @@ def setup_broker(settings: Settings, *, heartbeat_timeout_ms: int = 15_000) -> d
             middleware=middleware,
             namespace="ordertrack",
             # A dead worker's messages come back after this long, checked on 1 in 50 polls,
-            # instead of Dramatiq's 60 s and 1 in 1000 (reliability.md 3.4).
+            # instead of Dramatiq's 60 s and 1 in 1000 (docs/reliability.md, "Dramatiq on
+            # Redis").
             heartbeat_timeout=heartbeat_timeout_ms,
             maintenance_chance=20_000,
         )

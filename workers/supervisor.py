@@ -1,5 +1,6 @@
 """Worker processes under a tiny supervisor: Dramatiq's own CLI exits when one child dies
-(reliability.md 3.2), so here a dead child is replaced and the rest keep working."""
+(docs/reliability.md, "Dramatiq on Redis"), so here a dead child is replaced and the rest keep
+working."""
 
 import logging
 import multiprocessing

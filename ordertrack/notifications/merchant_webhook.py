@@ -1,6 +1,6 @@
 """The merchant webhook channel: one signed POST of an order event to the merchant's URL, in
-the Standard Webhooks format (spec v1.0.0; webhooks.md section 12), its outcome sorted into
-retry or give up.
+the Standard Webhooks format (spec v1.0.0; docs/notifications.md, "Merchant events"), its
+outcome sorted into retry or give up.
 
 - `webhook-id` is the event's idempotency key: the same on every retry of one outbox row.
 - `webhook-timestamp` is this attempt's time; the receiver rejects it if more than about

@@ -1,10 +1,11 @@
 """Deliver one outbox row: claim it, check it is still news, send, record the outcome.
 
-Claim-then-act-then-record (reliability.md, section 4): the claim (claims.py) bumps our own
-attempt counter in its own commit, so a worker killed mid-send still counts the attempt, and
-the sweeper can hand a row stuck in `sending` to another worker once its send lease (lease.py)
-has run out. The outcome of a send the provider took is recorded even if the database fails
-the first try: a row left `sending` would be sent again after the lease.
+Claim-then-act-then-record (docs/reliability.md, "Effects once on an at-least-once queue"): the
+claim (claims.py) bumps our own attempt counter in its own commit, so a worker killed mid-send
+still counts the attempt, and the sweeper can hand a row stuck in `sending` to another worker
+once its send lease (lease.py) has run out. The outcome of a send the provider took is recorded
+even if the database fails the first try: a row left `sending` would be sent again after the
+lease.
 """
 
 import logging

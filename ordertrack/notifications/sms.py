@@ -8,7 +8,8 @@ safe to retry". Creating a message is not idempotent (error 20500: retrying a 50
 customer twice) and Twilio documents no idempotency header for it. So a 5xx, or a request that
 went out and got no answer, is ambiguous (DeliveryError.ambiguous): before the next try,
 twilio_lookup.find_sent looks for the text in the account's Messages list, and a text Twilio
-did create is recorded sent as it is (reliability.md, sections 4 and 5).
+did create is recorded sent as it is (docs/reliability.md, "Effects once on an at-least-once
+queue" and "Retry, give up, or ambiguous").
 """
 
 import re

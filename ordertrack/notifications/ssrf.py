@@ -10,8 +10,9 @@ Two layers, because a check on the URL alone is not enough:
   refuse if any address is internal, and connect to the address just checked. A name that
   answers a public address to `check_url` and 127.0.0.1 a moment later (DNS rebinding) is
   refused at connect time, as Svix's resolver filter and Convoy's dial hook do
-  (reliability.md, section 6). Each new connection is checked, so a reused pool cannot go
-  stale either. Each also puts its socket under the caller's `deadline.within`, if any.
+  (docs/reliability.md, "Outgoing webhooks (SSRF)"). Each new connection is checked, so a
+  reused pool cannot go stale either. Each also puts its socket under the caller's
+  `deadline.within`, if any.
 
 Limits: this trusts urllib3 2.x's `_dns_host` (the name it resolves, kept apart from the
 name TLS verifies and the Host header names); tests exercise it with real sockets, so an

@@ -50,7 +50,7 @@ from tests.support.processes import HEARTBEATS, ORDERTRACK, Process, RedisServer
 from tests.support.smtp import Recorder, start_smtp
 from tests.support.webhooks import fixture_body
 
-#: The drain budget after a fault clears (reliability.md 7.2: T_drain).
+#: The drain budget after a fault clears (docs/faults.md, "How the rows are run": T_drain).
 T_DRAIN = 60
 
 

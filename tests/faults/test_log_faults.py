@@ -1,5 +1,5 @@
-"""LOG-1 (reliability.md section 6, "Secrets in logs"; 7.3): no process of the deployment logs
-a secret or a customer's address or number. The deployment as it runs: `ordertrack serve`
+"""LOG-1 (docs/reliability.md, "Secrets in logs"; docs/faults.md): no process of the deployment
+logs a secret or a customer's address or number. The deployment as it runs: `ordertrack serve`
 (gunicorn), `ordertrack worker` and `ordertrack sweep` as subprocesses at LOG_LEVEL=DEBUG, on
 PostgreSQL and a private Redis, sending email over STARTTLS with a login, texts through a
 Twilio-shaped HTTP server and events to the merchant's endpoint. The story has every kind

@@ -60,8 +60,8 @@ def test_retries_pending_when_redis_restarts_all_still_run(
 ):
     """A retry waits in the worker's memory (Dramatiq's delay queue) until it is due; a Redis
     restart makes the worker drop it there, its id parked under the live worker for good
-    (reliability.md 3.2, Dramatiq #527). The database still says `pending`: the sweeper
-    sends it once it is overdue."""
+    (docs/reliability.md, "Dramatiq on Redis"; Dramatiq #527). The database still says
+    `pending`: the sweeper sends it once it is overdue."""
     orders = 10
     monkeypatch.setenv("RETRY_MIN_BACKOFF_MS", "3000")  # due again 3 to 6 s after the 451
     monkeypatch.setenv("RETRY_MAX_BACKOFF_MS", "6000")

@@ -1,9 +1,9 @@
-"""Matrix rows SMS-1 to SMS-5: how the SMS channel ends each answer Twilio can give to a
-create (reliability.md sections 5 and 7.3: a 429 is never processed and safe to retry, a 5xx
-may have sent the text, a 400 is final), and what its status callbacks may change. Twilio, a
-third party, is played by `responses` (tests/support/twilio.py: it keeps and lists the texts it
-created); the whole service (in-process queue, two worker threads) runs on PostgreSQL. N = 1:
-each row is one text and what the channel makes of one answer."""
+"""Matrix rows SMS-1 to SMS-5: how the SMS channel ends each answer Twilio can give to a create
+(docs/reliability.md, "Retry, give up, or ambiguous": a 429 is never processed and safe to
+retry, a 5xx may have sent the text, a 400 is final), and what its status callbacks may change.
+Twilio, a third party, is played by `responses` (tests/support/twilio.py: it keeps and lists the
+texts it created); the whole service (in-process queue, two worker threads) runs on PostgreSQL.
+N = 1: each row is one text and what the channel makes of one answer."""
 
 import base64
 import hashlib

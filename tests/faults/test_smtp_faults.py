@@ -1,9 +1,9 @@
 """Matrix rows SMTP-1 to SMTP-5: how the email channel ends each reply an SMTP server can give
-(RFC 5321: 4yz transient, 5yz permanent; reliability.md sections 5 and 7.3). A real SMTP
-server (aiosmtpd) answers as scripted, at the greeting, at RCPT or at the end of DATA; the
-whole service (in-process queue, two worker threads) on PostgreSQL sends to it. N = 1: each
-row is one message and what the channel makes of one reply (the 1000 of section 7.2 is for
-the rows that load the queue)."""
+(RFC 5321: 4yz transient, 5yz permanent; docs/reliability.md, "Retry, give up, or ambiguous").
+A real SMTP server (aiosmtpd) answers as scripted, at the greeting, at RCPT or at the end of
+DATA; the whole service (in-process queue, two worker threads) on PostgreSQL sends to it.
+N = 1: each row is one message and what the channel makes of one reply (the matrix's N = 1000,
+in docs/faults.md, "How the rows are run", is for the rows that load the queue)."""
 
 import time
 from contextlib import ExitStack

@@ -1,6 +1,6 @@
 """Matrix rows SSRF-1 to SSRF-5: the merchant's webhook URL must not reach into our own network,
-nor let the merchant's server hold a worker (reliability.md section 6). ALLOW_PRIVATE_WEBHOOK_URLS
-is off throughout (base_env clears it).
+nor let the merchant's server hold a worker (docs/reliability.md, "Outgoing webhooks (SSRF)").
+ALLOW_PRIVATE_WEBHOOK_URLS is off throughout (base_env clears it).
 
 Real sockets: a canary listener on 127.0.0.1 and [::1] that no request may reach (a connection
 completes in the kernel's backlog even unaccepted, so an empty backlog proves none was made),

@@ -1,8 +1,8 @@
-"""The customer's side under attack (reliability.md section 6 and 7.3, TRK-1 to TRK-5): order
-numbers enumerated, emails guessed, tracking numbers tried alone, links tampered with, and
-customer A's links turned on customer B's order on every route of the app. The whole service
-on PostgreSQL, its look-up limits counted in a private Redis as deployed; A is the story's
-order #1042 (delivered), B is Grace's #2077 (shipped)."""
+"""The customer's side under attack (docs/reliability.md, "The tracking page"; docs/faults.md,
+TRK-1 to TRK-5): order numbers enumerated, emails guessed, tracking numbers tried alone, links
+tampered with, and customer A's links turned on customer B's order on every route of the app.
+The whole service on PostgreSQL, its look-up limits counted in a private Redis as deployed; A is
+the story's order #1042 (delivered), B is Grace's #2077 (shipped)."""
 
 import re
 import time
@@ -35,7 +35,8 @@ A_EMAIL = "ada@example.com"
 USPS, UPS = "9400111899223344556677", "1Z999AA10123456784"
 #: A's line item, which A may return (the order is delivered).
 POSTER = "13001234567890"
-#: Shopify's three weeks (reliability.md section 6): the expired link is 22 days old.
+#: Shopify's three weeks (docs/reliability.md, "The tracking page"): the expired link is 22
+#: days old.
 LINK_DAYS = 21
 #: The matrix's 10 000 enumerated numbers and 1000 guesses, scaled to the fault suite's budget.
 N_NUMBERS = 300

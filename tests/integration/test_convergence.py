@@ -1,4 +1,4 @@
-"""Convergence through the real pipeline and store (DESIGN.md, "Rules that must hold").
+"""Convergence through the real pipeline and store (docs/design.md, "Rules that must hold").
 
 Each run records the story's webhooks in the inbox (`store.inbox.record`, as the receiver
 does) in some arrival order and processes each row at once with `pipeline.claim` and

@@ -1,5 +1,5 @@
 """Nothing secret or personal reaches the logs: not the customer's address or phone, not a
-webhook secret, not a signature, not the API token (reliability.md, LOG-1)."""
+webhook secret, not a signature, not the API token (docs/faults.md, LOG-1)."""
 
 import logging
 

@@ -1,6 +1,6 @@
-"""The /track look-up cannot be guessed (issue 13, defect 6; reliability.md TRK-1, TRK-3): a
-client is counted by its IPv4 address or its IPv6 /64, an order number by itself whoever asks,
-and with REDIS_URL every web process counts in the same place."""
+"""The /track look-up cannot be guessed (issue 13, defect 6; docs/faults.md, TRK-1 and TRK-3):
+a client is counted by its IPv4 address or its IPv6 /64, an order number by itself whoever
+asks, and with REDIS_URL every web process counts in the same place."""
 
 import pytest
 

@@ -273,8 +273,8 @@ class TwilioServer:
 
 
 class DurableRedis(RedisServer):
-    """A private redis-server with an append-only file fsynced on every write (reliability.md
-    7.1's durability setting): a restart on the same port comes back with every message."""
+    """A private redis-server with an append-only file fsynced on every write (docs/faults.md,
+    "How the rows are run"): a restart on the same port comes back with every message."""
 
     def start(self) -> "DurableRedis":
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]

@@ -24,9 +24,9 @@ from tests.support.webhooks import Request, fixture_body, request_for
 RECEIVED_AT = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 CREDENTIALS = Credentials(secrets=(SECRET,))
 
-# --- Documentation tables (/work/shared/reference/webhooks.md section 7; AfterShip Delivery
-# Statuses and Delivery Sub-statuses enums, 2025-04 and 2026-07). Written from the documented
-# meaning of each code, not from ordertrack's table.
+# --- Documentation tables (AfterShip Delivery Statuses and Delivery Sub-statuses enums, 2025-04 and
+# 2026-07; sources in tests/fixtures/aftership/README.md). Written from the documented meaning of
+# each code, not from ordertrack's table.
 
 #: `tag`: all 9 documented delivery statuses.
 DOCUMENTED_TAGS = {

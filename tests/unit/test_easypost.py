@@ -23,8 +23,8 @@ from tests.support.webhooks import easypost as easypost_request
 #: When ordertrack received a delivery: only a last resort for payloads without a time.
 RECEIVED_AT = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 
-# --- Documentation tables (/work/shared/reference/webhooks.md section 5, docs.easypost.com
-# Trackers). Written from the documented meaning of each code, not from ordertrack's table.
+# --- Documentation tables (docs.easypost.com Trackers; sources in tests/fixtures/README.md).
+# Written from the documented meaning of each code, not from ordertrack's table.
 
 #: Tracker `status`: all 10 documented values.
 DOCUMENTED_STATUSES = {

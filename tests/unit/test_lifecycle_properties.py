@@ -1,5 +1,5 @@
-"""The lifecycle's rules as properties (DESIGN.md, "Rules that must hold"), on facts built by
-hand and `lifecycle.apply` alone: no providers, no store.
+"""The lifecycle's rules as properties (docs/design.md, "Rules that must hold"), on facts built
+by hand and `lifecycle.apply` alone: no providers, no store.
 
 The store's part in the rules is modelled in `_arrive`: every delivery is applied as its own
 batch, a carrier event that names a tracking number no shipment has yet comes back in

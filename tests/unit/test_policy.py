@@ -1,5 +1,5 @@
 """The notification policy: which move announces what, and when news has gone stale
-(DESIGN.md, "Notifications": "Never stale: if the order is already delivered, 'out for
+(docs/design.md, "Notifications": "Never stale: if the order is already delivered, 'out for
 delivery' is not sent")."""
 
 from dataclasses import replace

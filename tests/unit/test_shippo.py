@@ -32,8 +32,8 @@ def credentials(secrets=(SECRET,), tokens=(TOKEN,), tolerance=timedelta(minutes=
 
 BOTH = credentials()
 
-# --- Documentation tables (/work/shared/reference/webhooks.md section 6; docs.goshippo.com
-# Tracking, "event definitions"). Written from the documented meaning of each code, not from
+# --- Documentation tables (docs.goshippo.com Tracking, "event definitions"; every source is listed
+# in tests/fixtures/shippo/README.md). Written from the documented meaning of each code, not from
 # ordertrack's table.
 
 #: `tracking_status.status`: all 6 documented values.

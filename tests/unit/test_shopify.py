@@ -37,8 +37,8 @@ from tests.support.webhooks import shopify as shopify_request
 #: When ordertrack received a delivery: only a last resort for payloads without a time.
 RECEIVED_AT = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 
-# --- Documentation tables (/work/shared/reference/webhooks.md section 1, shopify.dev enums).
-# Written from the documented meaning of each code, not from ordertrack's own table.
+# --- Documentation tables (shopify.dev enums; sources in tests/fixtures/README.md). Written from
+# the documented meaning of each code, not from ordertrack's own table.
 
 #: Fulfillment `shipment_status` / FulfillmentEvent `status` (FulfillmentEventStatus, REST case).
 DOCUMENTED_SHIPMENT_STATUSES = {

@@ -23,8 +23,8 @@ RECEIVED_AT = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 CREDENTIALS = Credentials(secrets=(SECRET,))
 
 # --- Documentation tables (UPS-API/api-documentation UPSTrackAlert.yaml,
-# UPSTrackAlertEnhanced.yaml, Tracking.yaml; /work/shared/reference/webhooks.md section 8).
-# Written from what each value is documented to mean, not from ordertrack's tables.
+# UPSTrackAlertEnhanced.yaml, Tracking.yaml; sources in tests/fixtures/ups/README.md). Written from
+# what each value is documented to mean, not from ordertrack's tables.
 
 #: Every 2-character `code` UPS's published documents use, with its documented meaning.
 DOCUMENTED_CODES = {

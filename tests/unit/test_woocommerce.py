@@ -21,9 +21,9 @@ from ordertrack.statuses import OrderStatus
 from tests.support.sources import woocommerce as wc
 from tests.support.webhooks import Request, fixture_body, fixture_names
 
-# --- Documentation table (/work/shared/reference/webhooks.md section 2; the REST API's order
-# `status` options and Automattic\WooCommerce\Enums\OrderStatus). Written from the documented
-# meaning of each code, not from ordertrack's own table.
+# --- Documentation table (the REST API's order `status` options and
+# Automattic\WooCommerce\Enums\OrderStatus; sources in tests/fixtures/woocommerce/README.md).
+# Written from the documented meaning of each code, not from ordertrack's own table.
 
 DOCUMENTED_ORDER_STATUSES = {
     "pending": OrderStatus.RECEIVED,  # created, no payment yet
