@@ -19,6 +19,7 @@ from ordertrack.notifications.sms import TwilioConfig
 from ordertrack.notifications.smtp_connection import tls_context
 from ordertrack.settings import Settings
 from ordertrack.store.db import make_engine, make_sessionmaker
+from ordertrack.store.estimates import RecentDeliveries
 from workers.actors import Actors, declare_actors
 from workers.broker import setup_broker
 
@@ -59,6 +60,7 @@ def build_runtime(settings: Settings, *, broker: dramatiq.Broker | None = None) 
         calendar=settings.calendar(),
         estimate_window_days=settings.estimate_window_days,
         send_lease=times.lease,
+        recent_deliveries=RecentDeliveries(),
     )
     ZoneInfo(settings.shop_timezone)  # checked now, not when the first text is due at 3 a.m.
     actors = declare_actors(broker, sessions, channels, settings, times)

@@ -12,6 +12,7 @@ from ordertrack.lifecycle.state import OrderState
 from ordertrack.notifications import email, lease, merchant_webhook, messages, sms, twilio_lookup
 from ordertrack.notifications.links import tracking_url, unsubscribe_url
 from ordertrack.notifications.quiet_hours import QuietHours
+from ordertrack.store.estimates import RecentDeliveries
 
 
 class NotConfigured(Exception):
@@ -46,6 +47,9 @@ class Channels:
     estimate_window_days: int = WINDOW_DAYS
     #: How long a claimed row is its worker's before another may claim it (lease.py).
     send_lease: timedelta = field(default_factory=_default_send_lease)
+    #: Learned estimates' deliveries, shared by this process's emails a while (None: read
+    #: for each email).
+    recent_deliveries: RecentDeliveries | None = None
 
 
 @dataclass(frozen=True)

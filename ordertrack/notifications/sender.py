@@ -224,7 +224,12 @@ def _job(
     learned, now = {}, datetime.now(UTC)
     today = channels.calendar.local(now).date()
     if row.channel == EMAIL:
-        book = estimates.Book(channels.calendar, now, channels.estimate_window_days)
+        book = estimates.Book(
+            channels.calendar,
+            now,
+            channels.estimate_window_days,
+            shared=channels.recent_deliveries,
+        )
         learned = book.for_order(session, order, state.shipments, today=today)
     job = _Claimed(
         outbox_id=outbox_id,

@@ -7,9 +7,12 @@ A delivery counts from the parcel's first carrier scan (the first tracking repor
 transit time and is left out.
 """
 
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -53,14 +56,16 @@ def first_scan_of(order_id, key):
 def delivered(
     session: Session, carrier: str, since: datetime, until: datetime, limit: int = MAX_SAMPLES
 ) -> list[lanes.Past]:
-    """The carrier's (any case) deliveries between `since` and `until`, newest first."""
+    """The carrier's (any case) deliveries between `since` and `until`, newest first. The
+    first scan is the parcel's milestone (store/milestones.py), the earliest scan its history
+    holds: read from the row, not found again in the history for each delivery."""
     query = (
         select(
             Shipment.status_at,
             Order.country_code,
             Order.province_code,
             Order.postcode,
-            first_scan_of(Shipment.order_id, Shipment.key),
+            Shipment.first_scan_at,
         )
         .join(Order, Order.id == Shipment.order_id)
         .where(
@@ -100,15 +105,43 @@ def wants_estimate(parcel: ShipmentState, today: date | None = None) -> bool:
     return parcel.live and bool(parcel.carrier) and no_date and parcel.status not in _ARRIVED
 
 
+class RecentDeliveries:
+    """Each carrier's deliveries over the window, shared by the Books of one process for
+    `ttl` seconds.
+
+    Why: an email for a parcel without the carrier's date reads up to MAX_SAMPLES deliveries
+    and counts each one's business days; at a large shop that was most of the email's cost,
+    and grew with the shop (bench.history). Estimates move by the day, so the sender reads
+    them again once a minute, not once per email."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._kept: dict[tuple, tuple[float, list[lanes.Delivery]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, load: Callable[[], list[lanes.Delivery]]) -> list[lanes.Delivery]:
+        now = time.monotonic()
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and now - kept[0] < self.ttl:
+            return kept[1]
+        found = load()
+        with self._lock:
+            self._kept[key] = (now, found)
+        return found
+
+
 @dataclass
 class Book:
     """Lane estimates for one read (a page, an email, a delay check): each carrier's
-    deliveries over the window are fetched once and kept."""
+    deliveries over the window are fetched once and kept (and, given `shared`, kept for the
+    process a while)."""
 
     calendar: Calendar
     now: datetime
     window_days: int = lanes.WINDOW_DAYS
     min_samples: int = lanes.MIN_SAMPLES
+    shared: RecentDeliveries | None = None
     _by_carrier: dict[str, list[lanes.Delivery]] = field(default_factory=dict)
 
     def estimate(self, session: Session, carrier: str, lane: lanes.Lane):
@@ -117,14 +150,17 @@ class Book:
     def _deliveries(self, session: Session, carrier: str) -> list[lanes.Delivery]:
         code = carrier.lower()
         if code not in self._by_carrier:
-            since = self.now - timedelta(days=self.window_days)
-            self._by_carrier[code] = [
-                lanes.Delivery(
-                    p.lane, lanes.transit_days(self.calendar, p.first_scan, p.delivered_at)
-                )
-                for p in delivered(session, carrier, since, self.now)
-            ]
+            load = partial(self._read, session, carrier)
+            key = (code, self.window_days)
+            self._by_carrier[code] = self.shared.get(key, load) if self.shared else load()
         return self._by_carrier[code]
+
+    def _read(self, session: Session, carrier: str) -> list[lanes.Delivery]:
+        since = self.now - timedelta(days=self.window_days)
+        return [
+            lanes.Delivery(p.lane, lanes.transit_days(self.calendar, p.first_scan, p.delivered_at))
+            for p in delivered(session, carrier, since, self.now)
+        ]
 
     def least_p90(self, session: Session) -> int | None:
         """The smallest p90 any parcel's estimate can have, from every carrier delivering in

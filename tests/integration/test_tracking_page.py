@@ -251,7 +251,8 @@ def test_learned_estimate_by_lane_from_the_shops_recent_deliveries(database_url)
                 updated_at=now,
             )
             session.add(order)
-            session.add(_delivered(order, i, "Royal Mail" if i else "royal mail", scan, delivered))
+            carrier = "Royal Mail" if i else "royal mail"
+            session.add(_delivered(order, i, carrier, scan, delivered, first_scan=scan))
             session.flush()
             session.add(
                 History(
@@ -287,7 +288,8 @@ def test_learned_estimate_by_lane_from_the_shops_recent_deliveries(database_url)
     engine.dispose()
 
 
-def _delivered(order, i, carrier, labelled, delivered) -> Shipment:
+def _delivered(order, i, carrier, labelled, delivered, first_scan=None) -> Shipment:
+    """`first_scan`: the parcel's milestone, as the pipeline keeps it beside its history."""
     return Shipment(
         order=order,
         key=f"f:{i}",
@@ -295,6 +297,8 @@ def _delivered(order, i, carrier, labelled, delivered) -> Shipment:
         status="delivered",
         status_at=delivered,
         labelled_at=labelled,
+        first_scan_at=first_scan,
+        delivered_at=delivered if first_scan else None,
     )
 
 

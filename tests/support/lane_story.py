@@ -66,6 +66,9 @@ def seed(session, parcels: list[Delivered], prefix: str = "past") -> None:
                 tracking_number=f"{prefix.upper()}{n:06d}",
                 status="delivered",
                 status_at=parcel.delivered_at,
+                # The parcel's milestones, as the pipeline keeps them (store/milestones.py).
+                first_scan_at=parcel.first_scan,
+                delivered_at=parcel.delivered_at,
             )
         )
         session.add(order)
