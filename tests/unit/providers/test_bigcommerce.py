@@ -1,28 +1,26 @@
-"""BigCommerce provider, pure: every callback fixture through verify and envelope, every fetched
-fixture set through normalize, every documented order status id against a table written from
-the documentation, the RFC 2822 dates of the V2 API and the dedupe key rule. No network (the
-fetch is tested against `responses` in tests/integration/test_bigcommerce_fetch.py)."""
+"""BigCommerce provider, pure: every callback fixture through verify and envelope, every
+fetched fixture set through `check_webhook` (the callback verified and read, then normalized
+from what the store's API answered), every documented order status id against a table written
+from the documentation, the RFC 2822 dates of the V2 API and the dedupe key rule. No network
+(the fetch is tested against `responses` in tests/integration/test_bigcommerce_fetch.py)."""
 
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from marshmallow import ValidationError
-from werkzeug.datastructures import Headers
 
 from ordertrack import lifecycle
-from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
-from ordertrack.facts import Customer, Fact, FulfillmentFact, LineItem, OrderFact
+from ordertrack.errors import BadSignature, MalformedPayload, MissingFields, UnknownTopic
+from ordertrack.facts import Customer, FulfillmentFact, LineItem, OrderFact
 from ordertrack.providers import bigcommerce
-from ordertrack.providers.base import Credentials, Delivery, Envelope
+from ordertrack.providers.base import Envelope
 from ordertrack.providers.bigcommerce.resources import Rfc2822DateTime
 from ordertrack.statuses import OrderStatus
-from tests.support.sources.bigcommerce import SECRET, api_body, request
-from tests.support.webhooks import Request, fixture_body
-
-#: When ordertrack received a delivery: only a last resort, and BigCommerce never needs it.
-RECEIVED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-CREDENTIALS = Credentials(secrets=(SECRET,))
+from tests.support import check_webhook as webhook
+from tests.support.check_webhook import check_webhook, envelope_of, facts_of, utc
+from tests.support.sources.bigcommerce import SECRET, api_body
+from tests.support.webhooks import fixture_body
 
 # --- Documentation table: Orders V2, GET /order_statuses "Order Status Descriptions".
 # Written from each status's documented meaning, not from ordertrack's table. NO_FACTS: the
@@ -63,10 +61,6 @@ UPS_3001 = "1Z999AA10123453001"
 UPS_3002 = "1Z999AA10123453002"
 
 
-def utc(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
-
-
 def order_3001(occurred_at: datetime, status: OrderStatus | None) -> OrderFact:
     return OrderFact(
         platform="bigcommerce",
@@ -92,18 +86,7 @@ def shipment_31(occurred_at: datetime, tracking: str = UPS_3001) -> FulfillmentF
     )
 
 
-# --- The helpers: what the receiver does, and what the worker normalizes
-
-
-def delivery(req: Request) -> Delivery:
-    return Delivery(body=req.body, headers=Headers(req.headers), query={})
-
-
-def receive(name: str, body: bytes | None = None) -> Envelope:
-    """Verify and read one callback as the receiver does."""
-    req = request(name, body)
-    bigcommerce.verify(delivery(req), CREDENTIALS)
-    return bigcommerce.envelope(delivery(req), json.loads(req.body))
+# --- The helpers: the callback as sent, and what the worker's fetch hands normalize()
 
 
 def callback(name: str) -> dict:
@@ -122,11 +105,9 @@ def fetched(name: str, order: str, products: str | None = None, shipments: str |
     }
 
 
-def normalize(name: str, payload: dict) -> list[Fact]:
-    facts = bigcommerce.normalize(callback(name)["scope"], payload, RECEIVED_AT)
-    for fact in facts:
-        assert fact.occurred_at.utcoffset() == timedelta(0), fact
-    return facts
+def shipment_31_fetched(name: str, shipment: str = "order_3001_shipment_31") -> dict:
+    """Shipment 31 of the shipped order 3001, as the API answers for a shipment scope."""
+    return fetched(name, "order_3001__shipped", "order_3001_products__shipped", shipment)
 
 
 def handled(name: str) -> Envelope:
@@ -158,7 +139,7 @@ def handled(name: str) -> Envelope:
 )
 def test_callback_verifies_and_is_keyed_by_scope_hash_and_created_at(name, scope, is_handled):
     event = callback(name)
-    assert receive(name) == Envelope(
+    assert envelope_of("bigcommerce", name) == Envelope(
         topic=scope,
         dedupe_key=f"{scope}:{event['hash']}:{event['created_at']}",
         handled=is_handled,
@@ -166,57 +147,67 @@ def test_callback_verifies_and_is_keyed_by_scope_hash_and_created_at(name, scope
 
 
 def test_a_wrong_header_value_is_refused():
-    req = request("order_created", token="not-the-hook-token")
     with pytest.raises(BadSignature, match="X-Webhook-Token header does not match"):
-        bigcommerce.verify(delivery(req), CREDENTIALS)
+        envelope_of("bigcommerce", "order_created", token="not-the-hook-token")
 
 
 def test_a_callback_without_the_header_is_refused_and_the_header_is_named():
-    req = request("order_created")
-    del req.headers["X-Webhook-Token"]
+    request = webhook.with_headers(
+        webhook.signed("bigcommerce", "order_created"), {"X-Webhook-Token": None}
+    )
     with pytest.raises(BadSignature, match="X-Webhook-Token header is missing"):
-        bigcommerce.verify(delivery(req), CREDENTIALS)
+        webhook.accept("bigcommerce", request)
 
 
 def test_the_header_name_is_case_insensitive_as_http_says():
-    req = request("order_created", header="x-webhook-token")
-    bigcommerce.verify(delivery(req), CREDENTIALS)
+    envelope = envelope_of("bigcommerce", "order_created", header="x-webhook-token")
+    assert envelope == handled("order_created")
 
 
 def test_webhook_header_bigcommerce_names_another_header():
-    req = request("order_created", header="X-Shop-Secret")
-    bigcommerce.verify(delivery(req), Credentials(secrets=(SECRET,), header="X-Shop-Secret"))
+    configured = webhook.credentials("bigcommerce", header="X-Shop-Secret")
+    envelope = envelope_of(
+        "bigcommerce", "order_created", configured=configured, header="X-Shop-Secret"
+    )
+    assert envelope == handled("order_created")
     with pytest.raises(BadSignature, match="X-Webhook-Token header is missing"):
-        bigcommerce.verify(delivery(req), CREDENTIALS)
+        envelope_of("bigcommerce", "order_created", header="X-Shop-Secret")
 
 
 def test_the_default_header_is_not_accepted_once_another_is_configured():
-    req = request("order_created")  # X-Webhook-Token carries the right value
+    configured = webhook.credentials("bigcommerce", header="X-Shop-Secret")
     with pytest.raises(BadSignature, match="X-Shop-Secret header is missing"):
-        bigcommerce.verify(delivery(req), Credentials(secrets=(SECRET,), header="X-Shop-Secret"))
+        # X-Webhook-Token carries the right value
+        envelope_of("bigcommerce", "order_created", configured=configured)
 
 
 def test_while_rotating_both_the_old_and_the_new_value_verify():
-    rotating = Credentials(secrets=("bc-hook-token-new", SECRET))
-    bigcommerce.verify(delivery(request("order_created")), rotating)
-    bigcommerce.verify(delivery(request("order_created", token="bc-hook-token-new")), rotating)
+    rotating = webhook.credentials("bigcommerce", secrets=("bc-hook-token-new", SECRET))
+    assert envelope_of("bigcommerce", "order_created", configured=rotating) == handled(
+        "order_created"
+    )
+    renewed = envelope_of(
+        "bigcommerce", "order_created", configured=rotating, token="bc-hook-token-new"
+    )
+    assert renewed == handled("order_created")
     with pytest.raises(BadSignature):
-        bigcommerce.verify(delivery(request("order_created", token="bc-hook-token-old")), rotating)
+        envelope_of("bigcommerce", "order_created", configured=rotating, token="bc-hook-token-old")
 
 
 def test_a_valid_standard_webhooks_signature_does_not_replace_the_header():
     """The webhook-signature header is keyed by an app secret ordertrack does not hold."""
-    req = request("order_created")
-    del req.headers["X-Webhook-Token"]
-    assert req.headers["webhook-signature"].startswith("v1,")
+    request = webhook.with_headers(
+        webhook.signed("bigcommerce", "order_created"), {"X-Webhook-Token": None}
+    )
+    assert request.headers["webhook-signature"].startswith("v1,")
     with pytest.raises(BadSignature):
-        bigcommerce.verify(delivery(req), CREDENTIALS)
+        webhook.accept("bigcommerce", request)
 
 
 def test_an_unknown_scope_is_refused():
     body = json.dumps(callback("order_created") | {"scope": "store/order/teleported"}).encode()
     with pytest.raises(UnknownTopic):
-        receive("order_created", body)
+        envelope_of("bigcommerce", "order_created", body)
 
 
 def test_handled_and_ignored_scopes_do_not_overlap_and_ignored_ones_are_real():
@@ -231,25 +222,44 @@ def test_handled_and_ignored_scopes_do_not_overlap_and_ignored_ones_are_real():
     [
         ("order_created", lambda e: e.pop("hash")),
         ("order_created", lambda e: e.pop("created_at")),
-        ("order_created", lambda e: e.update(created_at="1794236400")),  # a string, not unix
-        ("order_created", lambda e: e.update(created_at=10**300)),  # no time, and no short key
+        ("order_created", lambda e: e.update(created_at="1794236400")),
         ("order_created", lambda e: e.update(producer="stores/../../v3/hooks")),
         ("order_created", lambda e: e["data"].pop("id")),
         ("shipment_created", lambda e: e["data"].pop("orderId")),
+    ],
+    ids=[
+        "no hash",
+        "no created_at",
+        "created_at a string, not unix",
+        "producer not a store",
+        "no order id",
+        "no shipment's order id",
     ],
 )
 def test_a_callback_lacking_what_its_scope_must_carry_is_422(name, edit):
     event = callback(name)
     edit(event)
     with pytest.raises(MissingFields):
-        receive(name, json.dumps(event).encode())
+        envelope_of("bigcommerce", name, json.dumps(event).encode())
+
+
+def test_a_created_at_no_time_can_hold_is_refused_by_strict_json_and_by_the_provider():
+    event = callback("order_created") | {"created_at": 10**300}  # no time, and no short key
+    body = json.dumps(event).encode()
+    with pytest.raises(MalformedPayload):
+        envelope_of("bigcommerce", "order_created", body)
+    with pytest.raises(MissingFields):
+        bigcommerce.envelope(
+            webhook.as_received(webhook.signed("bigcommerce", "order_created", body)), event
+        )
 
 
 # --- The dedupe key rule
 
 
 def test_a_retry_resends_the_same_callback_so_it_has_the_same_key():
-    assert receive("order_updated").dedupe_key == receive("order_updated").dedupe_key
+    first = envelope_of("bigcommerce", "order_updated")
+    assert envelope_of("bigcommerce", "order_updated").dedupe_key == first.dedupe_key
 
 
 def test_two_updates_of_one_order_share_the_hash_but_not_the_key():
@@ -259,15 +269,18 @@ def test_two_updates_of_one_order_share_the_hash_but_not_the_key():
     later = first | {"created_at": first["created_at"] + 3600}
     assert later["hash"] == first["hash"]
     assert (
-        receive("order_updated").dedupe_key
-        != receive("order_updated", json.dumps(later).encode()).dedupe_key
+        envelope_of("bigcommerce", "order_updated").dedupe_key
+        != envelope_of("bigcommerce", "order_updated", json.dumps(later).encode()).dedupe_key
     )
 
 
 def test_created_and_updated_of_one_order_share_the_hash_but_not_the_key():
     created, updated = callback("order_created"), callback("order_updated")
     assert created["hash"] == updated["hash"]  # both SHA-1 of {"type":"order","id":3001}
-    assert receive("order_created").dedupe_key != receive("order_updated").dedupe_key
+    assert (
+        envelope_of("bigcommerce", "order_created").dedupe_key
+        != envelope_of("bigcommerce", "order_updated").dedupe_key
+    )
 
 
 def test_the_key_fits_the_inbox_column():
@@ -276,83 +289,78 @@ def test_the_key_fits_the_inbox_column():
     assert len(key) <= 255
 
 
-# --- normalize: one test per fetched fixture set
+# --- One test per fetched fixture set: the callback received, then normalized
 
 
 def test_order_created_is_order_3001_awaiting_fulfillment_with_ada_and_two_items():
     payload = fetched("order_created", "order_3001__awaiting_fulfillment", "order_3001_products")
-    assert normalize("order_created", payload) == [
-        order_3001(utc(9, 15, 0, 2), OrderStatus.PROCESSING)  # date_modified, not created_at
-    ]
+    expected = [order_3001(utc(9, 15, 0, 2), OrderStatus.PROCESSING)]  # date_modified
+    check_webhook(
+        "bigcommerce", "order_created", expected, topic="store/order/created", fetched=payload
+    )
 
 
 def test_order_status_updated_to_awaiting_fulfillment_reads_the_fetched_order():
     payload = fetched(
         "order_statusUpdated", "order_3001__awaiting_fulfillment", "order_3001_products"
     )
-    assert normalize("order_statusUpdated", payload) == [
-        order_3001(utc(9, 15, 0, 2), OrderStatus.PROCESSING)
-    ]
+    expected = [order_3001(utc(9, 15, 0, 2), OrderStatus.PROCESSING)]
+    check_webhook(
+        "bigcommerce",
+        "order_statusUpdated",
+        expected,
+        topic="store/order/statusUpdated",
+        fetched=payload,
+    )
 
 
 def test_shipment_created_is_shipment_31_by_ups_with_both_items_at_its_creation():
-    payload = fetched(
+    expected = [order_3001(utc(10, 14, 0, 1), OrderStatus.SHIPPED), shipment_31(utc(10, 14))]
+    check_webhook(
+        "bigcommerce",
         "shipment_created",
-        "order_3001__shipped",
-        "order_3001_products__shipped",
-        "order_3001_shipment_31",
+        expected,
+        topic="store/shipment/created",
+        fetched=shipment_31_fetched("shipment_created"),
     )
-    assert normalize("shipment_created", payload) == [
-        order_3001(utc(10, 14, 0, 1), OrderStatus.SHIPPED),
-        shipment_31(utc(10, 14)),
-    ]
 
 
-@pytest.mark.parametrize("name", ["order_statusUpdated__shipped", "order_updated"])
-def test_order_shipped_carries_its_shipments_as_of_the_callback(name):
+@pytest.mark.parametrize(
+    ("name", "scope"),
+    [
+        ("order_statusUpdated__shipped", "store/order/statusUpdated"),
+        ("order_updated", "store/order/updated"),
+    ],
+)
+def test_order_shipped_carries_its_shipments_as_of_the_callback(name, scope):
     payload = fetched(
         name, "order_3001__shipped", "order_3001_products__shipped", "order_3001_shipments"
     )
-    assert normalize(name, payload) == [
+    expected = [
         order_3001(utc(10, 14, 0, 1), OrderStatus.SHIPPED),
         shipment_31(utc(10, 14, 0, 1)),  # the callback is a second after the shipment
     ]
+    check_webhook("bigcommerce", name, expected, topic=scope, fetched=payload)
 
 
 def test_shipment_updated_replaces_the_tracking_number_and_is_newer_than_the_creation():
-    payload = fetched(
-        "shipment_updated__tracking_replaced",
-        "order_3001__shipped",
-        "order_3001_products__shipped",
-        "order_3001_shipment_31__tracking_replaced",
-    )
-    facts = normalize("shipment_updated__tracking_replaced", payload)
-    assert facts == [
+    name = "shipment_updated__tracking_replaced"
+    expected = [
         order_3001(utc(10, 14, 0, 1), OrderStatus.SHIPPED),
         shipment_31(utc(10, 16, 30), tracking=UPS_3002),  # same date_created, later callback
     ]
+    payload = shipment_31_fetched(name, "order_3001_shipment_31__tracking_replaced")
+    check_webhook("bigcommerce", name, expected, topic="store/shipment/updated", fetched=payload)
 
 
-@pytest.mark.parametrize("replaced_first", [False, True])
+@pytest.mark.parametrize("replaced_first", [False, True], ids=["in order", "replaced first"])
 def test_the_replaced_tracking_number_wins_whichever_callback_is_processed_first(replaced_first):
-    created = normalize(
-        "shipment_created",
-        fetched(
-            "shipment_created",
-            "order_3001__shipped",
-            "order_3001_products__shipped",
-            "order_3001_shipment_31",
-        ),
+    created = facts_of(
+        "bigcommerce", "shipment_created", fetched=shipment_31_fetched("shipment_created")
     )
-    replaced = normalize(
-        "shipment_updated__tracking_replaced",
-        fetched(
-            "shipment_updated__tracking_replaced",
-            "order_3001__shipped",
-            "order_3001_products__shipped",
-            "order_3001_shipment_31__tracking_replaced",
-        ),
-    )
+    name = "shipment_updated__tracking_replaced"
+    payload = shipment_31_fetched(name, "order_3001_shipment_31__tracking_replaced")
+    replaced = facts_of("bigcommerce", name, fetched=payload)
     batches = [replaced, created] if replaced_first else [created, replaced]
     state = lifecycle.OrderState()
     for facts in batches:
@@ -362,93 +370,88 @@ def test_the_replaced_tracking_number_wins_whichever_callback_is_processed_first
 
 
 def test_shipment_deleted_cancels_fulfillment_31_from_the_callback_alone():
-    facts = normalize("shipment_deleted", {"event": callback("shipment_deleted")})
-    assert facts == [
-        FulfillmentFact(
-            platform="bigcommerce",
-            order_id="3001",
-            fulfillment_id="31",
-            occurred_at=utc(10, 17),
-            cancelled=True,
-        )
-    ]
+    expected = FulfillmentFact(
+        platform="bigcommerce",
+        order_id="3001",
+        fulfillment_id="31",
+        occurred_at=utc(10, 17),
+        cancelled=True,
+    )
+    check_webhook(
+        "bigcommerce",
+        "shipment_deleted",
+        [expected],
+        topic="store/shipment/deleted",
+        fetched={"event": callback("shipment_deleted")},
+    )
 
 
 def test_a_deleted_shipment_no_longer_counts_towards_the_order():
-    shipped = normalize(
-        "shipment_created",
-        fetched(
-            "shipment_created",
-            "order_3001__shipped",
-            "order_3001_products__shipped",
-            "order_3001_shipment_31",
-        ),
+    shipped = facts_of(
+        "bigcommerce", "shipment_created", fetched=shipment_31_fetched("shipment_created")
     )
-    deleted = normalize("shipment_deleted", {"event": callback("shipment_deleted")})
+    deleted = facts_of(
+        "bigcommerce", "shipment_deleted", fetched={"event": callback("shipment_deleted")}
+    )
     state = lifecycle.apply(lifecycle.apply(lifecycle.OrderState(), shipped).state, deleted).state
     assert not any(s.live for s in state.shipments)
     assert state.status is OrderStatus.SHIPPED  # the platform's own word is what remains
 
 
 def test_order_status_updated_cancelled_is_order_3002_cancelled_at_1800():
-    payload = fetched(
-        "order_statusUpdated__cancelled", "order_3002__cancelled", "order_3002_products"
+    name = "order_statusUpdated__cancelled"
+    expected = OrderFact(
+        platform="bigcommerce",
+        order_id="3002",
+        occurred_at=utc(9, 18),
+        status=OrderStatus.CANCELLED,
+        name="#3002",
+        customer=ADA,
+        items=(LineItem("4103", "Difference Engine Mug", 1),),
     )
-    assert normalize("order_statusUpdated__cancelled", payload) == [
-        OrderFact(
-            platform="bigcommerce",
-            order_id="3002",
-            occurred_at=utc(9, 18),
-            status=OrderStatus.CANCELLED,
-            name="#3002",
-            customer=ADA,
-            items=(LineItem("4103", "Difference Engine Mug", 1),),
-        )
-    ]
+    payload = fetched(name, "order_3002__cancelled", "order_3002_products")
+    check_webhook(
+        "bigcommerce", name, [expected], topic="store/order/statusUpdated", fetched=payload
+    )
 
 
 def test_order_status_updated_refunded_is_order_3001_refunded():
+    name = "order_statusUpdated__refunded"
     payload = fetched(
-        "order_statusUpdated__refunded",
-        "order_3001__refunded",
-        "order_3001_products__shipped",
-        "order_3001_shipments",
+        name, "order_3001__refunded", "order_3001_products__shipped", "order_3001_shipments"
     )
-    assert normalize("order_statusUpdated__refunded", payload) == [
-        order_3001(utc(16, 10), OrderStatus.REFUNDED),
-        shipment_31(utc(16, 10)),
-    ]
+    expected = [order_3001(utc(16, 10), OrderStatus.REFUNDED), shipment_31(utc(16, 10))]
+    check_webhook("bigcommerce", name, expected, topic="store/order/statusUpdated", fetched=payload)
 
 
 def test_order_status_updated_partially_refunded_leaves_the_status_alone():
+    name = "order_statusUpdated__partially_refunded"
     payload = fetched(
-        "order_statusUpdated__partially_refunded",
+        name,
         "order_3001__partially_refunded",
         "order_3001_products__shipped",
         "order_3001_shipments",
     )
-    assert normalize("order_statusUpdated__partially_refunded", payload) == [
-        order_3001(utc(16, 10), None),
-        shipment_31(utc(16, 10)),
-    ]
+    expected = [order_3001(utc(16, 10), None), shipment_31(utc(16, 10))]
+    check_webhook("bigcommerce", name, expected, topic="store/order/statusUpdated", fetched=payload)
 
 
 def test_an_incomplete_order_is_an_abandoned_checkout_and_yields_no_facts():
-    payload = {"event": callback("order_created__incomplete")}
-    payload["order"] = api_body("order_3003__incomplete")
-    assert normalize("order_created__incomplete", payload) == []
+    name = "order_created__incomplete"
+    payload = {"event": callback(name), "order": api_body("order_3003__incomplete")}
+    check_webhook("bigcommerce", name, [], topic="store/order/created", fetched=payload)
 
 
 def test_an_order_scope_without_its_fetched_order_is_refused():
     with pytest.raises(MissingFields, match="fetched order"):
-        normalize("order_created", {"event": callback("order_created")})
+        facts_of("bigcommerce", "order_created", fetched={"event": callback("order_created")})
 
 
 def test_a_fetched_order_with_a_date_that_is_not_rfc_2822_is_refused():
     payload = fetched("order_created", "order_3001__awaiting_fulfillment")
     payload["order"]["date_modified"] = "2026-11-09T15:00:02+00:00"
     with pytest.raises(MissingFields):
-        normalize("order_created", payload)
+        facts_of("bigcommerce", "order_created", fetched=payload)
 
 
 # --- Every documented status id
@@ -470,7 +473,7 @@ def test_the_table_holds_every_documented_status_id_and_nothing_else():
     [(i, name, meaning) for i, (name, meaning) in DOCUMENTED_STATUS_IDS.items()],
 )
 def test_each_documented_status_id_maps_to_its_documented_meaning(status_id, name, meaning):
-    facts = normalize("order_created", _with_status(status_id))
+    facts = facts_of("bigcommerce", "order_created", fetched=_with_status(status_id))
     if meaning is NO_FACTS:
         assert facts == [], name
     else:
@@ -481,7 +484,7 @@ def test_each_documented_status_id_maps_to_its_documented_meaning(status_id, nam
 def test_an_unknown_status_id_changes_nothing_and_names_the_raw_code():
     payload = _with_status(15)
     payload["order"]["status"] = "Ready for Courier"
-    (fact,) = normalize("order_created", payload)
+    (fact,) = facts_of("bigcommerce", "order_created", fetched=payload)
     assert fact.status is None
     assert fact.unknown_status == "15 (Ready for Courier)"
 
@@ -489,13 +492,18 @@ def test_an_unknown_status_id_changes_nothing_and_names_the_raw_code():
 # --- Items, carriers and customers as the V2 API writes them
 
 
+def _with_shipment(shipment: dict) -> dict:
+    payload = fetched("shipment_created", "order_3001__shipped", "order_3001_products__shipped")
+    payload["shipments"] = [shipment]
+    return payload
+
+
 def test_a_partial_shipment_leaves_the_mugs_not_shipped():
     """Parcel items and order items are both named by the order product id."""
     shipment = api_body("order_3001_shipment_31")
     shipment["items"] = shipment["items"][:1]  # the poster only
-    payload = fetched("shipment_created", "order_3001__shipped", "order_3001_products__shipped")
-    payload["shipments"] = [shipment]
-    state = lifecycle.apply(lifecycle.OrderState(), normalize("shipment_created", payload)).state
+    facts = facts_of("bigcommerce", "shipment_created", fetched=_with_shipment(shipment))
+    state = lifecycle.apply(lifecycle.OrderState(), facts).state
     assert lifecycle.items_not_shipped(state) == 2
 
 
@@ -532,26 +540,34 @@ def test_a_partial_shipment_leaves_the_mugs_not_shipped():
         ),
         ({"generated_tracking_link": ""}, "ups", None),
     ],
+    ids=[
+        "as recorded",
+        "tracking_carrier",
+        "upsready",
+        "endicia",
+        "shipperhq",
+        "a custom carrier",
+        "no provider",
+        "the merchant's link",
+        "no link",
+    ],
 )
 def test_the_carrier_and_tracking_link_of_a_shipment(edit, carrier, url):
     shipment = api_body("order_3001_shipment_31") | edit
-    payload = fetched("shipment_created", "order_3001__shipped", "order_3001_products__shipped")
-    payload["shipments"] = [shipment]
-    fact = normalize("shipment_created", payload)[1]
+    fact = facts_of("bigcommerce", "shipment_created", fetched=_with_shipment(shipment))[1]
     assert (fact.carrier, fact.tracking_url) == (carrier, url)
 
 
 def test_a_shipment_without_a_tracking_number_has_none():
     shipment = api_body("order_3001_shipment_31") | {"tracking_number": ""}
-    payload = fetched("shipment_created", "order_3001__shipped", "order_3001_products__shipped")
-    payload["shipments"] = [shipment]
-    assert normalize("shipment_created", payload)[1].tracking_number is None
+    fact = facts_of("bigcommerce", "shipment_created", fetched=_with_shipment(shipment))[1]
+    assert fact.tracking_number is None
 
 
 def test_empty_billing_fields_are_not_a_customer_name_or_email():
     payload = fetched("order_created", "order_3001__awaiting_fulfillment")
     payload["order"]["billing_address"] |= {"email": "", "phone": "", "last_name": ""}
-    (fact,) = normalize("order_created", payload)
+    (fact,) = facts_of("bigcommerce", "order_created", fetched=payload)
     assert fact.customer == Customer(
         email=None, phone=None, name="Ada", country_code="US", postcode="10001"
     )
@@ -589,11 +605,7 @@ def test_a_shipment_update_is_newer_than_its_creation_by_the_callback_time_alone
     original = api_body("order_3001_shipment_31")
     updated = api_body("order_3001_shipment_31__tracking_replaced")
     assert original["date_created"] == updated["date_created"]
-    payload = fetched(
-        "shipment_updated__tracking_replaced",
-        "order_3001__shipped",
-        "order_3001_products__shipped",
-        "order_3001_shipment_31__tracking_replaced",
-    )
-    replaced = normalize("shipment_updated__tracking_replaced", payload)[1]
+    name = "shipment_updated__tracking_replaced"
+    payload = shipment_31_fetched(name, "order_3001_shipment_31__tracking_replaced")
+    replaced = facts_of("bigcommerce", name, fetched=payload)[1]
     assert replaced.occurred_at > shipment_31(utc(10, 14)).occurred_at

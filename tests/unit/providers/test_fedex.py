@@ -1,7 +1,7 @@
-"""FedEx Advanced Integrated Visibility, pure: every fixture through one helper (verify ->
-envelope -> normalize), every documented status code against a table written from FedEx's
-API reference, the dedupe key FedEx does not give us, times and estimates, and the ways a push
-is refused."""
+"""FedEx Advanced Integrated Visibility, pure: every fixture through `check_webhook` (verify ->
+envelope -> normalize), every documented status code against a table written from FedEx's API
+reference, the dedupe key FedEx does not give us, times and estimates, and the ways a push is
+refused."""
 
 import base64
 import copy
@@ -9,23 +9,21 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime
 
 import pytest
-from werkzeug.datastructures import Headers
 
 from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
-from ordertrack.facts import Fact, ShipmentRef, TrackingFact
+from ordertrack.facts import ShipmentRef, TrackingFact
 from ordertrack.providers import fedex
-from ordertrack.providers.base import Credentials, Delivery, Envelope
+from ordertrack.providers.base import Delivery
 from ordertrack.statuses import ShipmentStatus
+from tests.support import check_webhook as webhook
+from tests.support.check_webhook import check_webhook, edited, edited_fact, envelope_of, utc
 from tests.support.sources.fedex import SECRET, signature
-from tests.support.sources.fedex import request as fedex_request
-from tests.support.webhooks import Request, fixture_body
+from tests.support.webhooks import fixture_body
 
-#: When ordertrack received a push: only a last resort for a result without any scan.
-RECEIVED_AT = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
-CREDENTIALS = Credentials(secrets=(SECRET,))
 NO_CHANGE = None  # a code that says nothing about where the parcel is
 
 # --- Documentation table (developer.fedex.com/api/en-us/guides/api-reference.html "Tracking
@@ -116,10 +114,6 @@ TRACKING_NUMBER = "794644790132"
 PARCEL = ShipmentRef(tracking_number=TRACKING_NUMBER, carrier="FedEx")
 
 
-def utc(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
-
-
 def fedex_fact(
     status: ShipmentStatus,
     raw: str,
@@ -131,164 +125,113 @@ def fedex_fact(
     return TrackingFact(PARCEL, status, at, raw, detail, message, "FedEx", est)
 
 
-# --- The one helper
-
-
-def edited(name: str, edit: Callable[[dict], None]) -> bytes:
-    """The fixture's JSON with one change, serialized as FedEx would send it."""
-    payload = json.loads(fixture_body("fedex", name))
-    edit(payload)
-    return json.dumps(payload).encode()
-
-
 def result_of(push: dict) -> dict:
     return push["output"]["completeTrackResults"][0]["trackResults"][0]
 
 
 def with_result(name: str, edit: Callable[[dict], None]) -> bytes:
-    return edited(name, lambda push: edit(result_of(push)))
+    return edited("fedex", name, lambda push: edit(result_of(push)))
 
 
-def with_code(name: str, code: str) -> bytes:
-    return with_result(name, lambda result: result["latestStatusDetail"].update(code=code))
+def result_fact(name: str, edit: Callable[[dict], None]) -> TrackingFact:
+    """The one fact of the fixture, its track result edited."""
+    return edited_fact("fedex", name, lambda push: edit(result_of(push)))
 
 
-def delivery(request: Request) -> Delivery:
-    return Delivery(body=request.body, headers=Headers(request.headers), query={})
-
-
-def receive(name: str, body: bytes | None = None) -> tuple[Envelope, list[Fact]]:
-    """What the receiver and the worker do with one push, in order; every fact's time must
-    come out as aware UTC."""
-    request = fedex_request(name, body)
-    fedex.verify(delivery(request), CREDENTIALS)
-    payload = json.loads(request.body)
-    envelope = fedex.envelope(delivery(request), payload)
-    facts = fedex.normalize(envelope.topic, payload, RECEIVED_AT) if envelope.handled else []
-    for fact in facts:
-        assert fact.occurred_at.utcoffset() == timedelta(0), fact
-    return envelope, facts
-
-
-def check(name: str, fact: TrackingFact) -> None:
-    envelope, facts = receive(name)
-    assert (envelope.topic, envelope.handled) == ("tracking_event", True)
-    assert facts == [fact]
-
-
-def only_fact(body: bytes) -> TrackingFact:
-    (fact,) = receive("x", body)[1]
-    return fact
+def in_transit_with_code(code: str) -> TrackingFact:
+    return result_fact(
+        "tracking_event__in_transit", lambda result: result["latestStatusDetail"].update(code=code)
+    )
 
 
 def key_of(body: bytes) -> str:
-    return fedex.envelope(delivery(fedex_request("x", body)), json.loads(body)).dedupe_key
-
-
-def refused_at_the_edge(body: bytes) -> MissingFields:
-    with pytest.raises(MissingFields) as refused:
-        fedex.envelope(delivery(fedex_request("x", body)), json.loads(body))
-    return refused.value
+    return envelope_of("fedex", "x", body).dedupe_key
 
 
 # --- One test per fixture
 
 
 def test_label_created_in_memphis_at_1020_central_is_1620_utc_without_an_estimate():
-    check(
-        "tracking_event__label_created",
-        fedex_fact(
-            ShipmentStatus.LABEL_CREATED,
-            "OC",
-            None,
-            utc(2, 16, 20),
-            "Shipment information sent to FedEx",
-            None,
-        ),
+    scan = fedex_fact(
+        ShipmentStatus.LABEL_CREATED,
+        "OC",
+        None,
+        utc(2, 16, 20),
+        "Shipment information sent to FedEx",
+        None,
     )
+    check_webhook("fedex", "tracking_event__label_created", [scan], topic="tracking_event")
 
 
 def test_picked_up_is_in_transit_with_delivery_expected_on_the_4th():
-    check(
-        "tracking_event__picked_up",
-        fedex_fact(
-            ShipmentStatus.IN_TRANSIT, "PU", None, utc(2, 23, 45), "Picked up", date(2026, 11, 4)
-        ),
+    scan = fedex_fact(
+        ShipmentStatus.IN_TRANSIT, "PU", None, utc(2, 23, 45), "Picked up", date(2026, 11, 4)
     )
+    check_webhook("fedex", "tracking_event__picked_up", [scan], topic="tracking_event")
 
 
 def test_in_transit_through_harrisburg_at_1410_eastern_is_1910_utc():
-    check(
-        "tracking_event__in_transit",
-        fedex_fact(
-            ShipmentStatus.IN_TRANSIT, "IT", None, utc(3, 19, 10), "In transit", date(2026, 11, 4)
-        ),
+    scan = fedex_fact(
+        ShipmentStatus.IN_TRANSIT, "IT", None, utc(3, 19, 10), "In transit", date(2026, 11, 4)
     )
+    check_webhook("fedex", "tracking_event__in_transit", [scan], topic="tracking_event")
 
 
 def test_on_vehicle_for_delivery_is_out_for_delivery_though_fedex_derives_in_transit():
-    check(
-        "tracking_event__on_vehicle_for_delivery",
-        fedex_fact(
-            ShipmentStatus.OUT_FOR_DELIVERY,
-            "OD",
-            None,
-            utc(4, 13, 5),
-            "On FedEx vehicle for delivery",
-            date(2026, 11, 4),
-        ),
+    scan = fedex_fact(
+        ShipmentStatus.OUT_FOR_DELIVERY,
+        "OD",
+        None,
+        utc(4, 13, 5),
+        "On FedEx vehicle for delivery",
+        date(2026, 11, 4),
+    )
+    check_webhook(
+        "fedex", "tracking_event__on_vehicle_for_delivery", [scan], topic="tracking_event"
     )
 
 
 def test_delivery_exception_is_a_failed_attempt_with_fedexs_reason_and_a_new_estimate():
-    check(
-        "tracking_event__delivery_exception",
-        fedex_fact(
-            ShipmentStatus.DELIVERY_FAILED,
-            "DE",
-            "08",
-            utc(4, 19, 32),
-            "Delivery exception: Customer not available or business closed",
-            date(2026, 11, 5),
-        ),
+    scan = fedex_fact(
+        ShipmentStatus.DELIVERY_FAILED,
+        "DE",
+        "08",
+        utc(4, 19, 32),
+        "Delivery exception: Customer not available or business closed",
+        date(2026, 11, 5),
     )
+    check_webhook("fedex", "tracking_event__delivery_exception", [scan], topic="tracking_event")
 
 
 def test_delivered_next_day_at_1247_eastern_says_where_it_was_left():
-    check(
-        "tracking_event__delivered",
-        fedex_fact(
-            ShipmentStatus.DELIVERED,
-            "DL",
-            None,
-            utc(5, 17, 47),
-            "Delivered: Left at front door. Signature Service not requested.",
-            None,
-        ),
+    scan = fedex_fact(
+        ShipmentStatus.DELIVERED,
+        "DL",
+        None,
+        utc(5, 17, 47),
+        "Delivered: Left at front door. Signature Service not requested.",
+        None,
     )
+    check_webhook("fedex", "tracking_event__delivered", [scan], topic="tracking_event")
 
 
 def test_held_at_location_is_available_for_pickup_at_fedex_office():
-    check(
-        "tracking_event__ready_for_pickup",
-        fedex_fact(
-            ShipmentStatus.AVAILABLE_FOR_PICKUP,
-            "HL",
-            "015A",
-            utc(5, 14, 15),
-            "Ready for pickup: Package available for pickup at FedEx Office: 360 W 31ST ST",
-            None,
-        ),
+    scan = fedex_fact(
+        ShipmentStatus.AVAILABLE_FOR_PICKUP,
+        "HL",
+        "015A",
+        utc(5, 14, 15),
+        "Ready for pickup: Package available for pickup at FedEx Office: 360 W 31ST ST",
+        None,
     )
+    check_webhook("fedex", "tracking_event__ready_for_pickup", [scan], topic="tracking_event")
 
 
 def test_returning_to_shipper_is_returned():
-    check(
-        "tracking_event__returning_to_shipper",
-        fedex_fact(
-            ShipmentStatus.RETURNED, "RS", None, utc(9, 15), "Returning package to shipper", None
-        ),
+    scan = fedex_fact(
+        ShipmentStatus.RETURNED, "RS", None, utc(9, 15), "Returning package to shipper", None
     )
+    check_webhook("fedex", "tracking_event__returning_to_shipper", [scan], topic="tracking_event")
 
 
 # --- Every documented code
@@ -302,7 +245,7 @@ def test_every_documented_code_is_in_the_providers_table():
 @pytest.mark.parametrize(("code", "expected"), DOCUMENTED_CODES.items())
 def test_a_documented_code_maps_to_its_meaning_with_the_raw_code_kept(code, expected):
     assert fedex.STATUSES[code] == expected
-    fact = only_fact(with_code("tracking_event__in_transit", code))
+    fact = in_transit_with_code(code)
     # A code with no news is kept, never applied, and still carries the estimate.
     assert (fact.status, fact.raw_status) == (expected, code)
     assert fact.est_delivery == date(2026, 11, 4)
@@ -310,7 +253,7 @@ def test_a_documented_code_maps_to_its_meaning_with_the_raw_code_kept(code, expe
 
 @pytest.mark.parametrize("code", ["ZZ", "XX", *DOCUMENTED_POSSESSION_ONLY])
 def test_an_undocumented_code_is_unknown_with_its_raw_code_never_in_transit(code):
-    fact = only_fact(with_code("tracking_event__in_transit", code))
+    fact = in_transit_with_code(code)
     assert (fact.status, fact.raw_status) == (ShipmentStatus.UNKNOWN, code)
 
 
@@ -318,7 +261,7 @@ def test_fedexs_derived_code_never_stands_in_for_an_unknown_code():
     def unknown_but_derived_delivered(result):
         result["latestStatusDetail"].update(code="ZZ", derivedCode="DL")
 
-    fact = only_fact(with_result("tracking_event__in_transit", unknown_but_derived_delivered))
+    fact = result_fact("tracking_event__in_transit", unknown_but_derived_delivered)
     assert fact.status == ShipmentStatus.UNKNOWN
 
 
@@ -329,10 +272,9 @@ def test_the_summary_not_the_newest_scan_says_where_the_parcel_is():
         "eventDescription": "Shipment arriving On-Time",
         "derivedStatusCode": "IT",
     }
-    body = with_result(
+    fact = result_fact(
         "tracking_event__in_transit", lambda r: r["scanEvents"].insert(0, arriving_on_time)
     )
-    fact = only_fact(body)
     assert (fact.status, fact.raw_status, fact.occurred_at) == (
         ShipmentStatus.IN_TRANSIT,
         "IT",
@@ -344,23 +286,21 @@ def test_the_summary_not_the_newest_scan_says_where_the_parcel_is():
 
 
 def test_the_newest_scan_dates_the_event_whatever_its_position():
-    body = with_result("tracking_event__delivered", lambda r: r["scanEvents"].reverse())
-    assert only_fact(body).occurred_at == utc(5, 17, 47)
+    fact = result_fact("tracking_event__delivered", lambda r: r["scanEvents"].reverse())
+    assert fact.occurred_at == utc(5, 17, 47)
 
 
 def test_a_result_without_scans_is_dated_when_it_was_received():
-    body = with_result("tracking_event__picked_up", lambda r: r.update(scanEvents=[]))
-    fact = only_fact(body)
-    assert (fact.occurred_at, fact.message) == (RECEIVED_AT, "Picked up")
+    fact = result_fact("tracking_event__picked_up", lambda r: r.update(scanEvents=[]))
+    assert (fact.occurred_at, fact.message) == (webhook.RECEIVED_AT["fedex"], "Picked up")
 
 
 def test_the_estimate_is_the_day_fedex_wrote_not_the_utc_day():
     def late_evening(result):
         result["dateAndTimes"][0]["dateTime"] = "2026-11-04T23:30:00-05:00"
 
-    assert only_fact(with_result("tracking_event__picked_up", late_evening)).est_delivery == date(
-        2026, 11, 4
-    )
+    fact = result_fact("tracking_event__picked_up", late_evening)
+    assert fact.est_delivery == date(2026, 11, 4)
 
 
 def test_without_an_estimated_delivery_date_the_window_gives_the_estimate():
@@ -372,12 +312,12 @@ def test_without_an_estimated_delivery_date_the_window_gives_the_estimate():
             "window": {"begins": "2026-11-06T09:00:00-05:00", "ends": "2026-11-06T17:00:00"}
         }
 
-    body = with_result("tracking_event__on_vehicle_for_delivery", window_only)
-    assert only_fact(body).est_delivery == date(2026, 11, 6)
+    fact = result_fact("tracking_event__on_vehicle_for_delivery", window_only)
+    assert fact.est_delivery == date(2026, 11, 6)
 
 
 def test_an_empty_window_and_no_estimate_leave_the_estimate_unknown():
-    assert only_fact(fixture_body("fedex", "tracking_event__delivered")).est_delivery is None
+    assert webhook.only_fact("fedex", "tracking_event__delivered").est_delivery is None
 
 
 def test_a_push_for_two_packages_gives_a_fact_for_each():
@@ -387,20 +327,21 @@ def test_a_push_for_two_packages_gives_a_fact_for_each():
         second["trackResults"][0]["trackingNumberInfo"]["trackingNumber"] = "794644790145"
         push["output"]["completeTrackResults"].append(second)
 
-    facts = receive("x", edited("tracking_event__in_transit", add_second_package))[1]
+    body = edited("fedex", "tracking_event__in_transit", add_second_package)
+    facts = webhook.facts_of("fedex", "tracking_event__in_transit", body)
     assert [f.shipment.tracking_number for f in facts] == [TRACKING_NUMBER, "794644790145"]
 
 
 def test_the_groups_tracking_number_serves_when_the_result_names_none():
-    body = with_result("tracking_event__in_transit", lambda r: r.pop("trackingNumberInfo"))
-    assert only_fact(body).shipment == PARCEL
+    fact = result_fact("tracking_event__in_transit", lambda r: r.pop("trackingNumberInfo"))
+    assert fact.shipment == PARCEL
 
 
 def test_a_tracking_number_as_printed_names_the_same_parcel():
     def printed(result):
         result["trackingNumberInfo"]["trackingNumber"] = " 7946 4479 0132 "
 
-    assert only_fact(with_result("tracking_event__in_transit", printed)).shipment == PARCEL
+    assert result_fact("tracking_event__in_transit", printed).shipment == PARCEL
 
 
 # --- The dedupe key FedEx does not give
@@ -425,7 +366,7 @@ def test_the_same_push_however_serialized_is_one_event():
 )
 def test_the_same_news_sent_again_is_the_same_event(edit):
     body = fixture_body("fedex", "tracking_event__delivered")
-    assert key_of(body) == key_of(edited("tracking_event__delivered", edit))
+    assert key_of(body) == key_of(edited("fedex", "tracking_event__delivered", edit))
 
 
 @pytest.mark.parametrize(
@@ -436,6 +377,7 @@ def test_the_same_news_sent_again_is_the_same_event(edit):
         lambda result: result["scanEvents"][0].update(eventType="AR"),
         lambda result: result["trackingNumberInfo"].update(trackingNumber="794644790145"),
     ],
+    ids=["another status", "another scan time", "another scan", "another parcel"],
 )
 def test_another_status_scan_or_parcel_is_another_event(edit):
     body = fixture_body("fedex", "tracking_event__delivered")
@@ -453,102 +395,137 @@ def test_every_fixture_is_a_distinct_event():
         "tracking_event__ready_for_pickup",
         "tracking_event__returning_to_shipper",
     ]
-    assert len({receive(name)[0].dedupe_key for name in names}) == len(names)
+    assert len({envelope_of("fedex", name).dedupe_key for name in names}) == len(names)
 
 
 # --- Signatures and refusals
 
+BODY = fixture_body("fedex", "tracking_event__delivered")
 
-def test_a_signature_made_with_another_token_is_refused():
-    request = fedex_request("tracking_event__delivered", secret="AnotherSecurityToken2026xyz")
+
+def signed_as(value: str | None) -> Delivery:
+    """The delivered push as FedEx sends it, with `value` (or nothing) as its fdx-signature."""
+    request = webhook.signed("fedex", "tracking_event__delivered")
+    return webhook.as_received(webhook.with_headers(request, {"fdx-signature": value}))
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        pytest.param(
+            lambda: signed_as(signature(BODY, "AnotherSecurityToken2026xyz")),
+            id="another token",
+        ),
+        pytest.param(lambda: signed_as(None), id="unsigned"),
+        pytest.param(
+            lambda: webhook.as_received(
+                replace(
+                    webhook.signed("fedex", "tracking_event__delivered"),
+                    body=BODY.replace(b'"DL"', b'"DE"'),
+                )
+            ),
+            id="body changed after signing",
+        ),
+        pytest.param(
+            lambda: signed_as(hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()),
+            id="hex digest",
+        ),
+        pytest.param(
+            lambda: signed_as(
+                signature(json.dumps(json.loads(BODY), separators=(",", ":")).encode())
+            ),
+            id="signed over the parsed json, not the raw bytes",
+        ),
+    ],
+)
+def test_a_push_not_signed_as_fedex_signs_is_refused(sent):
     with pytest.raises(BadSignature):
-        fedex.verify(delivery(request), CREDENTIALS)
-
-
-def test_a_push_without_a_signature_is_refused():
-    with pytest.raises(BadSignature):
-        fedex.verify(delivery(fedex_request("tracking_event__delivered", secret=None)), CREDENTIALS)
-
-
-def test_a_body_changed_after_signing_is_refused():
-    request = fedex_request("tracking_event__delivered")
-    tampered = Request("fedex", "x", request.body.replace(b'"DL"', b'"DE"'), request.headers)
-    with pytest.raises(BadSignature):
-        fedex.verify(delivery(tampered), CREDENTIALS)
-
-
-def test_a_hex_digest_is_not_what_fedex_sends_and_is_refused():
-    body = fixture_body("fedex", "tracking_event__delivered")
-    hex_digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    forged = Request("fedex", "x", body, {"fdx-signature": hex_digest})
-    with pytest.raises(BadSignature):
-        fedex.verify(delivery(forged), CREDENTIALS)
-
-
-def test_the_signature_is_over_the_raw_bytes_not_the_parsed_json():
-    body = fixture_body("fedex", "tracking_event__delivered")
-    compact = json.dumps(json.loads(body), separators=(",", ":")).encode()
-    signed_compact = Request("fedex", "x", body, {"fdx-signature": signature(compact)})
-    with pytest.raises(BadSignature):
-        fedex.verify(delivery(signed_compact), CREDENTIALS)
+        webhook.accept("fedex", sent())
 
 
 def test_after_rotation_both_the_new_and_the_old_token_verify():
     new_token = "NewSecurityToken2027AdaLovelace"
-    rotated = Credentials(secrets=(new_token, SECRET))
-    fedex.verify(delivery(fedex_request("tracking_event__delivered")), rotated)
-    fedex.verify(delivery(fedex_request("tracking_event__delivered", secret=new_token)), rotated)
+    rotated = webhook.credentials("fedex", secrets=(new_token, SECRET))
+    old = envelope_of("fedex", "tracking_event__delivered", configured=rotated)
+    new = envelope_of("fedex", "tracking_event__delivered", configured=rotated, secret=new_token)
+    assert (old.topic, new.topic) == ("tracking_event", "tracking_event")
 
 
 def test_with_no_token_configured_nothing_verifies():
-    request = fedex_request("tracking_event__delivered")
     with pytest.raises(BadSignature):
-        fedex.verify(delivery(request), Credentials())
+        envelope_of(
+            "fedex",
+            "tracking_event__delivered",
+            configured=webhook.credentials("fedex", secrets=()),
+        )
 
 
 def test_the_signature_header_name_is_case_insensitive_as_http_headers_are():
-    request = fedex_request("tracking_event__delivered")
-    shouted = {"FDX-Signature": request.headers["fdx-signature"]}
-    fedex.verify(delivery(Request("fedex", "x", request.body, shouted)), CREDENTIALS)
-
-
-@pytest.mark.parametrize("body", [b"{}", b'{"trackResults": []}', b"[]", b'"794644790132"'])
-def test_a_body_that_is_no_tracking_push_is_an_unknown_event(body):
-    with pytest.raises(UnknownTopic):
-        fedex.envelope(delivery(fedex_request("x", body)), json.loads(body))
-
-
-def test_a_push_without_track_results_names_them_before_it_is_stored():
-    body = edited(
-        "tracking_event__delivered", lambda push: push["output"].pop("completeTrackResults")
-    )
-    assert "completeTrackResults" in refused_at_the_edge(body).details["output"]
-    empty = edited(
-        "tracking_event__delivered", lambda p: p["output"].update(completeTrackResults=[])
-    )
-    assert "completeTrackResults" in refused_at_the_edge(empty).details["output"]
+    request = webhook.signed("fedex", "tracking_event__delivered")
+    shouted = replace(request, headers={"FDX-Signature": request.headers["fdx-signature"]})
+    assert webhook.accept("fedex", shouted).topic == "tracking_event"
 
 
 @pytest.mark.parametrize(
-    ("edit", "field"),
-    [
-        (lambda result: result.pop("latestStatusDetail"), "latestStatusDetail"),
-        (lambda result: result["latestStatusDetail"].pop("code"), "code"),
-        (lambda result: result["latestStatusDetail"].update(code=""), "code"),
-        (lambda result: result["latestStatusDetail"].update(code="  "), "code"),
-        (lambda result: result["scanEvents"][0].pop("date"), "date"),
-        (lambda result: result["scanEvents"][0].update(date="yesterday"), "date"),
-    ],
+    "body",
+    [b"{}", b'{"trackResults": []}', b"[]", b'"794644790132"'],
+    ids=["empty object", "no output", "array", "string"],
 )
-def test_a_result_without_what_it_must_carry_names_the_field(edit, field):
+def test_a_body_that_is_no_tracking_push_is_an_unknown_event(body):
+    with pytest.raises(UnknownTopic):
+        envelope_of("fedex", "x", body)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda push: push["output"].pop("completeTrackResults"),
+        lambda push: push["output"].update(completeTrackResults=[]),
+    ],
+    ids=["missing", "empty"],
+)
+def test_a_push_without_track_results_names_them_before_it_is_stored(edit):
+    body = edited("fedex", "tracking_event__delivered", edit)
+    with pytest.raises(MissingFields) as refused:
+        envelope_of("fedex", "tracking_event__delivered", body)
+    assert "completeTrackResults" in refused.value.details["output"]
+
+
+#: What a track result must carry, and the field a refusal names.
+REQUIRED = [
+    pytest.param(
+        lambda result: result.pop("latestStatusDetail"), "latestStatusDetail", id="no status"
+    ),
+    pytest.param(lambda result: result["latestStatusDetail"].pop("code"), "code", id="no code"),
+    pytest.param(
+        lambda result: result["latestStatusDetail"].update(code=""), "code", id="empty code"
+    ),
+    pytest.param(
+        lambda result: result["latestStatusDetail"].update(code="  "), "code", id="blank code"
+    ),
+    pytest.param(lambda result: result["scanEvents"][0].pop("date"), "date", id="no scan date"),
+    pytest.param(
+        lambda result: result["scanEvents"][0].update(date="yesterday"), "date", id="no date"
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "field"), REQUIRED)
+def test_a_result_without_what_it_must_carry_is_refused_at_the_edge_naming_the_field(edit, field):
     body = with_result("tracking_event__delivered", edit)
-    assert field in json.dumps(refused_at_the_edge(body).details)
+    with pytest.raises(MissingFields) as refused:
+        envelope_of("fedex", "tracking_event__delivered", body)
+    assert field in json.dumps(refused.value.details)
+
+
+@pytest.mark.parametrize(("edit", "field"), REQUIRED)
+def test_a_stored_result_without_what_it_must_carry_is_refused_by_the_worker(edit, field):
+    body = with_result("tracking_event__delivered", edit)
     with pytest.raises(MissingFields):
-        fedex.normalize("tracking_event", json.loads(body), RECEIVED_AT)
+        webhook.normalized("fedex", "tracking_event", json.loads(body))
 
 
 def test_fedexs_documented_signature_scheme_is_base64_of_hmac_sha256():
-    body = b'{"output":{}}'
-    expected = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-    assert signature(body) == expected
-    fedex.verify(delivery(Request("fedex", "x", body, {"fdx-signature": expected})), CREDENTIALS)
+    expected = base64.b64encode(hmac.new(SECRET.encode(), BODY, hashlib.sha256).digest()).decode()
+    assert signature(BODY) == expected
+    assert webhook.accept("fedex", signed_as(expected)).topic == "tracking_event"

@@ -1,19 +1,16 @@
-"""Shopify provider, pure: every fixture through one helper (verify -> envelope -> normalize),
-every documented status code against a table written from the documentation, and the ways a
-delivery is refused. No database, no app."""
+"""Shopify provider, pure: every fixture through `check_webhook` (verify -> envelope ->
+normalize), every documented status code against a table written from the documentation, and
+the ways a delivery is refused. No database, no app."""
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
-from werkzeug.datastructures import Headers
 
 from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
 from ordertrack.facts import (
     Customer,
-    Fact,
     FulfillmentFact,
     LineItem,
     OrderFact,
@@ -22,20 +19,11 @@ from ordertrack.facts import (
     TrackingFact,
 )
 from ordertrack.providers import shopify
-from ordertrack.providers.base import Credentials, Delivery, Envelope
 from ordertrack.statuses import OrderStatus, ShipmentStatus
-from tests.support.webhooks import (
-    FIXTURES,
-    ORDER_ID,
-    SECRETS,
-    Request,
-    fixture_body,
-    shopify_signature,
-)
-from tests.support.webhooks import shopify as shopify_request
-
-#: When ordertrack received a delivery: only a last resort for payloads without a time.
-RECEIVED_AT = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
+from tests.support import check_webhook as webhook
+from tests.support.check_webhook import check_webhook, edited, envelope_of, facts_of, only_fact, utc
+from tests.support.sources.shopify import SECRET, signature
+from tests.support.webhooks import FIXTURES, ORDER_ID, fixture_names
 
 # --- Documentation tables (shopify.dev enums; sources in tests/fixtures/README.md). Written from
 # the documented meaning of each code, not from ordertrack's own table.
@@ -97,10 +85,6 @@ UPS_URL = "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums=1Z99
 PARCEL_1 = ShipmentRef(platform="shopify", order_id=ORDER_ID, fulfillment_id=PARCEL_1_ID)
 
 
-def utc(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
-
-
 FULFILLMENT_1 = FulfillmentFact(
     platform="shopify",
     order_id=ORDER_ID,
@@ -135,60 +119,25 @@ def order_1042(occurred_at: datetime, status: OrderStatus) -> OrderFact:
     )
 
 
-# --- The one helper
-
-
 def webhook_id(name: str) -> str:
     return json.loads((FIXTURES / "shopify" / "topics.json").read_text())[name]["webhook_id"]
-
-
-def edited(name: str, edit: Callable[[dict], None]) -> bytes:
-    """The fixture's JSON with one change, serialized as Shopify would send it."""
-    payload = json.loads(fixture_body("shopify", name))
-    edit(payload)
-    return json.dumps(payload).encode()
-
-
-def delivery(request: Request) -> Delivery:
-    return Delivery(body=request.body, headers=Headers(request.headers), query={})
-
-
-def receive(name: str, body: bytes | None = None) -> tuple[Envelope, list[Fact]]:
-    """What the receiver and the worker do with one delivery, in order; every fact's time
-    must come out as aware UTC."""
-    request = shopify_request(name, body)
-    shopify.verify(delivery(request), Credentials(secrets=(SECRETS["shopify"],)))
-    payload = json.loads(request.body)
-    envelope = shopify.envelope(delivery(request), payload)
-    facts = shopify.normalize(envelope.topic, payload, RECEIVED_AT) if envelope.handled else []
-    for fact in facts:
-        assert fact.occurred_at.utcoffset() == timedelta(0), fact
-    return envelope, facts
-
-
-def handled(name: str, topic: str) -> Envelope:
-    return Envelope(topic=topic, dedupe_key=webhook_id(name), handled=True)
 
 
 # --- One test per fixture
 
 
 def test_orders_create_is_order_1042_received_at_0900_with_ada_and_two_items():
-    envelope, facts = receive("orders_create")
-    assert envelope == handled("orders_create", "orders/create")
-    assert facts == [order_1042(utc(2, 9), OrderStatus.RECEIVED)]
+    expected = [order_1042(utc(2, 9), OrderStatus.RECEIVED)]
+    check_webhook("shopify", "orders_create", expected, topic="orders/create")
 
 
 def test_orders_paid_moves_order_1042_to_processing_at_0901():
-    envelope, facts = receive("orders_paid")
-    assert envelope == handled("orders_paid", "orders/paid")
-    assert facts == [order_1042(utc(2, 9, 1), OrderStatus.PROCESSING)]
+    expected = [order_1042(utc(2, 9, 1), OrderStatus.PROCESSING)]
+    check_webhook("shopify", "orders_paid", expected, topic="orders/paid")
 
 
 def test_orders_cancelled_cancels_order_1043_at_its_cancelled_at_1015():
-    envelope, facts = receive("orders_cancelled")
-    assert envelope == handled("orders_cancelled", "orders/cancelled")
-    assert facts == [
+    expected = [
         OrderFact(
             platform="shopify",
             order_id=ORDER_1043,
@@ -199,40 +148,40 @@ def test_orders_cancelled_cancels_order_1043_at_its_cancelled_at_1015():
             items=(LineItem("13001234567999", "Difference Engine Mug", 1),),
         )
     ]
+    check_webhook("shopify", "orders_cancelled", expected, topic="orders/cancelled")
 
 
 def test_fulfillments_create_is_parcel_1_by_usps_at_1400_without_a_tracking_status():
-    envelope, facts = receive("fulfillments_create")
-    assert envelope == handled("fulfillments_create", "fulfillments/create")
-    assert facts == [FULFILLMENT_1]
+    check_webhook("shopify", "fulfillments_create", [FULFILLMENT_1], topic="fulfillments/create")
 
 
 def test_orders_partially_fulfilled_names_parcel_1_only():
-    envelope, facts = receive("orders_partially_fulfilled")
-    assert envelope == handled("orders_partially_fulfilled", "orders/partially_fulfilled")
-    assert facts == [order_1042(utc(2, 14, 0, 1), OrderStatus.PROCESSING), FULFILLMENT_1]
+    expected = [order_1042(utc(2, 14, 0, 1), OrderStatus.PROCESSING), FULFILLMENT_1]
+    check_webhook(
+        "shopify", "orders_partially_fulfilled", expected, topic="orders/partially_fulfilled"
+    )
 
 
 def test_fulfillments_create_second_parcel_is_parcel_2_by_ups_at_1430():
-    envelope, facts = receive("fulfillments_create__second_parcel")
-    assert envelope == handled("fulfillments_create__second_parcel", "fulfillments/create")
-    assert facts == [FULFILLMENT_2]
+    check_webhook(
+        "shopify",
+        "fulfillments_create__second_parcel",
+        [FULFILLMENT_2],
+        topic="fulfillments/create",
+    )
 
 
 def test_orders_fulfilled_names_both_parcels():
-    envelope, facts = receive("orders_fulfilled")
-    assert envelope == handled("orders_fulfilled", "orders/fulfilled")
-    assert facts == [
+    expected = [
         order_1042(utc(2, 14, 30, 1), OrderStatus.PROCESSING),
         FULFILLMENT_1,
         FULFILLMENT_2,
     ]
+    check_webhook("shopify", "orders_fulfilled", expected, topic="orders/fulfilled")
 
 
 def test_fulfillments_update_reports_parcel_1_in_transit_at_0805():
-    envelope, facts = receive("fulfillments_update")
-    assert envelope == handled("fulfillments_update", "fulfillments/update")
-    assert facts == [
+    expected = [
         replace(FULFILLMENT_1, occurred_at=utc(3, 8, 5)),  # updated_at: the newer report
         TrackingFact(
             shipment=PARCEL_1,
@@ -242,12 +191,11 @@ def test_fulfillments_update_reports_parcel_1_in_transit_at_0805():
             carrier="USPS",
         ),
     ]
+    check_webhook("shopify", "fulfillments_update", expected, topic="fulfillments/update")
 
 
 def test_orders_updated_carries_both_parcels_with_parcel_1_in_transit_at_0805():
-    envelope, facts = receive("orders_updated")
-    assert envelope == handled("orders_updated", "orders/updated")
-    assert facts == [
+    expected = [
         order_1042(utc(3, 8, 5), OrderStatus.PROCESSING),
         replace(FULFILLMENT_1, occurred_at=utc(3, 8, 5)),  # updated_at: the newer report
         TrackingFact(
@@ -259,31 +207,37 @@ def test_orders_updated_carries_both_parcels_with_parcel_1_in_transit_at_0805():
         ),
         FULFILLMENT_2,
     ]
+    check_webhook("shopify", "orders_updated", expected, topic="orders/updated")
 
 
 def test_fulfillment_events_create_reports_parcel_1_out_for_delivery_at_0730():
-    envelope, facts = receive("fulfillment_events_create")
-    assert envelope == handled("fulfillment_events_create", "fulfillment_events/create")
-    (fact,) = facts  # est_delivery has its own test below
-    assert replace(fact, est_delivery=None) == TrackingFact(
+    expected = TrackingFact(
         shipment=PARCEL_1,
         status=ShipmentStatus.OUT_FOR_DELIVERY,
         occurred_at=utc(4, 7, 30),
         raw_status="out_for_delivery",
         message="Out for Delivery, Expected Delivery by 9:00pm",
+        est_delivery=date(2026, 11, 4),  # why the 4th: its own test below
+    )
+    check_webhook(
+        "shopify", "fulfillment_events_create", [expected], topic="fulfillment_events/create"
     )
 
 
 def test_fulfillment_events_create_delivered_reports_parcel_1_delivered_at_1512():
-    envelope, facts = receive("fulfillment_events_create__delivered")
-    assert envelope == handled("fulfillment_events_create__delivered", "fulfillment_events/create")
-    (fact,) = facts  # est_delivery has its own test below
-    assert replace(fact, est_delivery=None) == TrackingFact(
+    expected = TrackingFact(
         shipment=PARCEL_1,
         status=ShipmentStatus.DELIVERED,
         occurred_at=utc(4, 15, 12),
         raw_status="delivered",
         message="Delivered, In/At Mailbox",
+        est_delivery=date(2026, 11, 4),  # why the 4th: its own test below
+    )
+    check_webhook(
+        "shopify",
+        "fulfillment_events_create__delivered",
+        [expected],
+        topic="fulfillment_events/create",
     )
 
 
@@ -293,16 +247,26 @@ def test_fulfillment_events_create_delivered_reports_parcel_1_delivered_at_1512(
 def test_fulfillment_event_estimated_delivery_is_the_shops_date_not_the_utc_date(name):
     # estimated_delivery_at is 2026-11-04T21:00:00-05:00: the customer expects it on the 4th
     # (EasyPost says 2026-11-04 for the same parcel), although it is already the 5th in UTC.
-    (fact,) = receive(name)[1]
-    assert fact.est_delivery == date(2026, 11, 4)
+    assert only_fact("shopify", name).est_delivery == date(2026, 11, 4)
 
 
 def test_customers_create_is_a_real_topic_ordertrack_keeps_as_ignored():
-    envelope, facts = receive("customers_create")
-    assert envelope == Envelope(
-        topic="customers/create", dedupe_key=webhook_id("customers_create"), handled=False
+    check_webhook("shopify", "customers_create", [], topic="customers/create", handled=False)
+
+
+def test_refunds_create_is_a_refund_of_the_mug_at_1500_that_moves_no_order_status():
+    expected = RefundFact(
+        platform="shopify",
+        order_id=ORDER_ID,
+        occurred_at=datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
+        items=(LineItem("13001234567891", "", 1),),
     )
-    assert facts == []
+    check_webhook("shopify", "refunds_create", [expected], topic="refunds/create")
+
+
+@pytest.mark.parametrize("name", fixture_names("shopify"))
+def test_each_delivery_is_deduplicated_by_its_x_shopify_webhook_id(name):
+    assert envelope_of("shopify", name).dedupe_key == webhook_id(name)
 
 
 # --- Every documented code
@@ -317,23 +281,31 @@ def test_every_documented_financial_status_is_in_the_providers_table():
 
 
 def _with_event_status(code: str) -> bytes:
-    return edited("fulfillment_events_create", lambda p: p.update(status=code))
+    return edited("shopify", "fulfillment_events_create", status=code)
 
 
 def _with_shipment_status(code: str) -> bytes:
-    return edited("fulfillments_update", lambda p: p.update(shipment_status=code))
+    return edited("shopify", "fulfillments_update", shipment_status=code)
+
+
+def _with_financial_status(code: str) -> bytes:
+    return edited("shopify", "orders_create", financial_status=code)
+
+
+def _tracking(name: str, body: bytes) -> TrackingFact:
+    (tracking,) = [f for f in facts_of("shopify", name, body) if isinstance(f, TrackingFact)]
+    return tracking
 
 
 @pytest.mark.parametrize(("code", "expected"), DOCUMENTED_SHIPMENT_STATUSES.items())
 def test_fulfillment_event_status_maps_to_its_documented_meaning(code, expected):
-    (fact,) = receive("fulfillment_events_create", _with_event_status(code))[1]
+    fact = only_fact("shopify", "fulfillment_events_create", _with_event_status(code))
     assert (fact.status, fact.raw_status) == (expected, code)
 
 
 @pytest.mark.parametrize(("code", "expected"), DOCUMENTED_SHIPMENT_STATUSES.items())
 def test_fulfillment_shipment_status_maps_to_its_documented_meaning(code, expected):
-    facts = receive("fulfillments_update", _with_shipment_status(code))[1]
-    (tracking,) = [f for f in facts if isinstance(f, TrackingFact)]
+    tracking = _tracking("fulfillments_update", _with_shipment_status(code))
     assert (tracking.status, tracking.raw_status) == (expected, code)
 
 
@@ -345,140 +317,50 @@ def test_fulfillment_shipment_status_maps_to_its_documented_meaning(code, expect
     ],
 )
 def test_an_undocumented_shipment_status_is_unknown_with_its_raw_code_never_in_transit(name, build):
-    facts = receive(name, build("teleported"))[1]
-    (tracking,) = [f for f in facts if isinstance(f, TrackingFact)]
+    tracking = _tracking(name, build("teleported"))
     assert (tracking.status, tracking.raw_status) == (ShipmentStatus.UNKNOWN, "teleported")
 
 
 @pytest.mark.parametrize(("code", "expected"), FINANCIAL_STATUS_MEANING.items())
 def test_financial_status_moves_the_order_to_its_documented_meaning(code, expected):
-    body = edited("orders_create", lambda p: p.update(financial_status=code))
-    (order,) = receive("orders_create", body)[1]
+    order = only_fact("shopify", "orders_create", _with_financial_status(code))
     assert order.status is expected
 
 
 def test_a_partial_refund_leaves_the_order_where_it_is():
-    body = edited("orders_create", lambda p: p.update(financial_status="partially_refunded"))
-    (order,) = receive("orders_create", body)[1]
+    order = only_fact("shopify", "orders_create", _with_financial_status("partially_refunded"))
     assert (order.status, order.unknown_status) == (None, None)
 
 
 def test_an_undocumented_financial_status_is_kept_as_unknown_and_never_applied():
-    body = edited("orders_create", lambda p: p.update(financial_status="teleported"))
-    (order,) = receive("orders_create", body)[1]
+    order = only_fact("shopify", "orders_create", _with_financial_status("teleported"))
     assert (order.status, order.unknown_status) == (None, "teleported")
 
 
 @pytest.mark.parametrize("code", ["voided", "expired"])
 def test_a_payment_that_fell_through_never_reads_as_progress(code):
-    body = edited("orders_create", lambda p: p.update(financial_status=code))
-    (order,) = receive("orders_create", body)[1]
+    order = only_fact("shopify", "orders_create", _with_financial_status(code))
     assert order.status not in (OrderStatus.RECEIVED, OrderStatus.PROCESSING, None)
 
 
 def test_a_cancelled_at_cancels_the_order_whatever_the_topic():
-    body = edited("orders_updated", lambda p: p.update(cancelled_at="2026-11-03T05:00:00-05:00"))
-    order = receive("orders_updated", body)[1][0]
+    body = edited("shopify", "orders_updated", cancelled_at="2026-11-03T05:00:00-05:00")
+    order = facts_of("shopify", "orders_updated", body)[0]
     assert (order.status, order.occurred_at) == (OrderStatus.CANCELLED, utc(3, 10))
 
 
 @pytest.mark.parametrize("status", ["cancelled", "error", "failure"])
 def test_a_fulfillment_that_did_not_happen_is_a_cancelled_shipment(status):
-    body = edited("fulfillments_create", lambda p: p.update(status=status))
-    assert receive("fulfillments_create", body)[1] == [replace(FULFILLMENT_1, cancelled=True)]
+    body = edited("shopify", "fulfillments_create", status=status)
+    assert facts_of("shopify", "fulfillments_create", body) == [
+        replace(FULFILLMENT_1, cancelled=True)
+    ]
 
 
 def test_tracking_number_is_normalized_without_spaces_in_upper_case():
-    body = edited(
-        "fulfillments_create__second_parcel",
-        lambda p: p.update(tracking_number=" 1z999aa1 0123456784 "),
-    )
-    (fact,) = receive("fulfillments_create__second_parcel", body)[1]
-    assert fact.tracking_number == "1Z999AA10123456784"
-
-
-# --- Refusals
-
-
-def test_a_signature_made_with_another_secret_is_refused():
-    request = shopify_request("orders_create")
-    forged = Request(
-        "shopify",
-        "orders_create",
-        request.body,
-        {**request.headers, "X-Shopify-Hmac-Sha256": shopify_signature(request.body, "other")},
-    )
-    with pytest.raises(BadSignature):
-        shopify.verify(delivery(forged), Credentials(secrets=(SECRETS["shopify"],)))
-
-
-def test_a_body_changed_after_signing_is_refused():
-    request = shopify_request("orders_create")
-    tampered = Request("shopify", "orders_create", request.body + b" ", request.headers)
-    with pytest.raises(BadSignature):
-        shopify.verify(delivery(tampered), Credentials(secrets=(SECRETS["shopify"],)))
-
-
-def test_a_delivery_without_signature_is_refused():
-    request = shopify_request("orders_create")
-    headers = {k: v for k, v in request.headers.items() if k != "X-Shopify-Hmac-Sha256"}
-    with pytest.raises(BadSignature):
-        shopify.verify(
-            delivery(Request("shopify", "x", request.body, headers)),
-            Credentials(secrets=(SECRETS["shopify"],)),
-        )
-
-
-def test_a_rotated_secret_still_verifies_while_both_are_configured():
-    shopify.verify(
-        delivery(shopify_request("orders_create")), Credentials(secrets=("new", SECRETS["shopify"]))
-    )
-
-
-@pytest.mark.parametrize("topic", ["orders/teleported", ""])
-def test_a_topic_shopify_never_sends_is_unknown(topic):
-    request = shopify_request("orders_create")
-    odd = Request("shopify", "x", request.body, {**request.headers, "X-Shopify-Topic": topic})
-    with pytest.raises(UnknownTopic):
-        shopify.envelope(delivery(odd), json.loads(request.body))
-
-
-def test_a_delivery_without_webhook_id_cannot_be_deduplicated_and_is_refused():
-    request = shopify_request("orders_create")
-    headers = {k: v for k, v in request.headers.items() if k != "X-Shopify-Webhook-Id"}
-    with pytest.raises(MissingFields):
-        shopify.envelope(delivery(Request("shopify", "x", request.body, headers)), {})
-
-
-@pytest.mark.parametrize(
-    ("name", "field"),
-    [
-        ("fulfillment_events_create", "happened_at"),
-        ("fulfillment_events_create", "fulfillment_id"),
-        ("fulfillment_events_create", "status"),
-        ("fulfillments_create", "order_id"),
-        ("orders_create", "id"),
-        ("orders_create", "created_at"),
-    ],
-)
-def test_a_handled_topic_missing_a_required_field_names_it(name, field):
-    body = edited(name, lambda p: p.pop(field))
-    request = shopify_request(name, body)
-    with pytest.raises(MissingFields) as refused:
-        shopify.envelope(delivery(request), json.loads(body))
-    assert field in refused.value.details
-    with pytest.raises(MissingFields) as again:
-        shopify.normalize(
-            shopify_request(name).headers["X-Shopify-Topic"], json.loads(body), RECEIVED_AT
-        )
-    assert field in again.value.details
-
-
-def test_a_timestamp_that_is_no_time_names_the_field():
-    body = edited("fulfillment_events_create", lambda p: p.update(happened_at="yesterday"))
-    with pytest.raises(MissingFields) as refused:
-        shopify.normalize("fulfillment_events/create", json.loads(body), RECEIVED_AT)
-    assert "happened_at" in refused.value.details
+    name = "fulfillments_create__second_parcel"
+    body = edited("shopify", name, tracking_number=" 1z999aa1 0123456784 ")
+    assert only_fact("shopify", name, body).tracking_number == "1Z999AA10123456784"
 
 
 @pytest.mark.parametrize(
@@ -489,21 +371,91 @@ def test_a_timestamp_that_is_no_time_names_the_field():
         ({"state": "unsubscribed", "opt_in_level": None}, False),
         (None, None),
     ],
+    ids=["subscribed", "not subscribed", "unsubscribed", "never asked"],
 )
 def test_sms_consent_is_what_shopify_reports_for_the_customer(consent, expected):
-    body = edited("orders_create", lambda p: p["customer"].update(sms_marketing_consent=consent))
-    (order,) = receive("orders_create", body)[1]
-    assert order.customer.sms_consent is expected
+    body = edited(
+        "shopify", "orders_create", lambda p: p["customer"].update(sms_marketing_consent=consent)
+    )
+    assert only_fact("shopify", "orders_create", body).customer.sms_consent is expected
 
 
-def test_refunds_create_is_a_refund_of_the_mug_at_1500_that_moves_no_order_status():
-    envelope, facts = receive("refunds_create")
-    assert (envelope.topic, envelope.handled) == ("refunds/create", True)
-    assert facts == [
-        RefundFact(
-            platform="shopify",
-            order_id=ORDER_ID,
-            occurred_at=datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
-            items=(LineItem("13001234567891", "", 1),),
-        )
-    ]
+# --- Refusals
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(
+            lambda r: webhook.with_headers(
+                r, {"X-Shopify-Hmac-Sha256": signature(r.body, "other")}
+            ),
+            id="signed with another secret",
+        ),
+        pytest.param(lambda r: replace(r, body=r.body + b" "), id="body changed after signing"),
+        pytest.param(
+            lambda r: webhook.with_headers(r, {"X-Shopify-Hmac-Sha256": None}), id="unsigned"
+        ),
+    ],
+)
+def test_a_delivery_not_signed_with_the_secret_is_refused(tamper):
+    with pytest.raises(BadSignature):
+        webhook.accept("shopify", tamper(webhook.signed("shopify", "orders_create")))
+
+
+def test_a_rotated_secret_still_verifies_while_both_are_configured():
+    rotated = webhook.credentials("shopify", secrets=("new", SECRET))
+    expected = [order_1042(utc(2, 9), OrderStatus.RECEIVED)]
+    check_webhook("shopify", "orders_create", expected, topic="orders/create", configured=rotated)
+
+
+@pytest.mark.parametrize("topic", ["orders/teleported", ""], ids=["unknown", "empty"])
+def test_a_topic_shopify_never_sends_is_unknown(topic):
+    odd = webhook.with_headers(
+        webhook.signed("shopify", "orders_create"), {"X-Shopify-Topic": topic}
+    )
+    with pytest.raises(UnknownTopic):
+        webhook.accept("shopify", odd)
+
+
+def test_a_delivery_without_webhook_id_cannot_be_deduplicated_and_is_refused():
+    request = webhook.with_headers(
+        webhook.signed("shopify", "orders_create"), {"X-Shopify-Webhook-Id": None}
+    )
+    with pytest.raises(MissingFields, match="X-Shopify-Webhook-Id"):
+        webhook.accept("shopify", request)
+
+
+#: A field each handled topic must carry, by fixture.
+REQUIRED_FIELDS = [
+    ("fulfillment_events_create", "happened_at"),
+    ("fulfillment_events_create", "fulfillment_id"),
+    ("fulfillment_events_create", "status"),
+    ("fulfillments_create", "order_id"),
+    ("orders_create", "id"),
+    ("orders_create", "created_at"),
+]
+
+
+@pytest.mark.parametrize(("name", "field"), REQUIRED_FIELDS)
+def test_a_handled_topic_missing_a_required_field_is_refused_at_the_edge_naming_it(name, field):
+    body = edited("shopify", name, lambda p: p.pop(field))
+    with pytest.raises(MissingFields) as refused:
+        envelope_of("shopify", name, body)
+    assert field in refused.value.details
+
+
+@pytest.mark.parametrize(("name", "field"), REQUIRED_FIELDS)
+def test_a_stored_payload_missing_a_required_field_is_refused_by_the_worker(name, field):
+    body = edited("shopify", name, lambda p: p.pop(field))
+    topic = webhook.signed("shopify", name).headers["X-Shopify-Topic"]
+    with pytest.raises(MissingFields) as refused:
+        webhook.normalized("shopify", topic, json.loads(body))
+    assert field in refused.value.details
+
+
+def test_a_timestamp_that_is_no_time_names_the_field():
+    body = edited("shopify", "fulfillment_events_create", happened_at="yesterday")
+    with pytest.raises(MissingFields) as refused:
+        webhook.normalized("shopify", "fulfillment_events/create", json.loads(body))
+    assert "happened_at" in refused.value.details
