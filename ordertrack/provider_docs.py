@@ -1,4 +1,4 @@
-"""docs/providers.md, written from the provider modules' own tables so it cannot drift.
+"""docs/providers.md, written from the providers' own specs and tables so it cannot drift.
 
 python -m ordertrack.provider_docs > docs/providers.md
 """
@@ -6,6 +6,7 @@ python -m ordertrack.provider_docs > docs/providers.md
 import inspect
 
 from ordertrack import providers
+from ordertrack.providers.spec import Provider
 
 HEADER = """# Sources
 
@@ -17,8 +18,8 @@ a test fails when this file and the code disagree. A code missing from a table i
 
 def render() -> str:
     sections = [HEADER]
-    for name, module in sorted(providers.registry().items()):
-        sections.append(_section(name, module))
+    for name, provider in sorted(providers.registry().items()):
+        sections.append(_section(name, provider))
     return "\n".join(sections)
 
 
@@ -26,23 +27,23 @@ def _codes(topics) -> str:
     return ", ".join(f"`{topic}`" for topic in topics)
 
 
-def _section(name: str, module) -> str:
+def _section(name: str, provider: Provider) -> str:
     lines = [
-        f"## {name} ({module.KIND})",
+        f"## {name} ({provider.kind})",
         "",
-        inspect.cleandoc(module.__doc__ or ""),
+        inspect.cleandoc(provider.docs.about or ""),
         "",
         "### Point it at ordertrack",
         "",
-        inspect.cleandoc(module.SETUP),
+        inspect.cleandoc(provider.docs.setup),
         "",
-        f"- Verified: {module.VERIFIED} Every value in `WEBHOOK_SECRET_{name.upper()}` "
+        f"- Verified: {provider.docs.verified} Every value in `WEBHOOK_SECRET_{name.upper()}` "
         "(comma-separated) is tried, so a secret rotates without downtime.",
-        f"- Handled: {_codes(module.HANDLED_TOPICS)}.",
-        f"- Answered 200 and kept, not used: {_codes(sorted(module.IGNORED_TOPICS))}.",
+        f"- Handled: {_codes(provider.docs.handled_topics)}.",
+        f"- Answered 200 and kept, not used: {_codes(sorted(provider.docs.ignored_topics))}.",
         "",
     ]
-    for title, table in module.TABLES.items():
+    for title, table in provider.docs.tables.items():
         lines += [f"### {title}", "", "| code | ordertrack |", "|---|---|"]
         lines += [f"| `{code}` | {_canonical(status)} |" for code, status in table.items()]
         lines.append("")

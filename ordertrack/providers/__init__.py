@@ -1,48 +1,51 @@
-"""One module per source. The registry finds them: adding a source is adding a module that
-defines NAME, KIND, verify(), envelope() and normalize() (see docs/adding-a-provider.md).
-Two hooks are optional: handshake() for a sender's unsigned set-up request, and fetch() for a
-source whose webhooks only name what changed (the worker fetches it before normalizing)."""
+"""One module (or package) per source, each declaring its `PROVIDER` spec (`spec.Provider`):
+verify(), envelope() and normalize(), its topics, tables and texts, and two optional hooks:
+handshake() for a sender's unsigned set-up request, and fetch() for a source whose webhooks
+only name what changed (the worker fetches it before normalizing). The registry collects the
+specs: adding a source is adding a module (docs/adding-a-provider.md)."""
 
 import importlib
 import pkgutil
 from functools import cache
-from types import ModuleType
+from typing import Any
 
 from ordertrack.errors import UnknownSource
+from ordertrack.providers.base import Delivery
+from ordertrack.providers.spec import Provider
 
-_NOT_PROVIDERS = {"base"}
+_NOT_PROVIDERS = {"base", "spec"}
 
 
 @cache
-def registry() -> dict[str, ModuleType]:
-    modules = {}
+def registry() -> dict[str, Provider]:
+    specs = {}
     for info in pkgutil.iter_modules(__path__):
         if info.name in _NOT_PROVIDERS or info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        modules[module.NAME] = module
-    return modules
+        spec = importlib.import_module(f"{__name__}.{info.name}").PROVIDER
+        specs[spec.name] = spec
+    return specs
 
 
-def get(source: str) -> ModuleType:
+def get(source: str) -> Provider:
     try:
         return registry()[source]
     except KeyError:
         raise UnknownSource(f"no webhook source named {source!r}") from None
 
 
-def is_handshake(provider: ModuleType, delivery) -> bool:
+def is_handshake(provider: Provider, delivery: Delivery) -> bool:
     """A set-up request the sender needs a 200 for, with nothing to store (WooCommerce's ping)."""
-    handshake = getattr(provider, "handshake", None)
-    return bool(handshake and handshake(delivery))
+    return provider.handshake is not None and provider.handshake(delivery)
 
 
-def fetches(provider: ModuleType) -> bool:
+def fetches(provider: Provider) -> bool:
     """Whether the worker asks this source's API for what its webhooks name."""
-    return getattr(provider, "fetch", None) is not None
+    return provider.fetch is not None
 
 
-def fetched(provider: ModuleType, topic: str, payload, settings):
+def fetched(provider: Provider, topic: str, payload: Any, settings) -> Any:
     """What normalize() reads: the payload itself, or what the source's API says it names."""
-    fetch = getattr(provider, "fetch", None)
-    return fetch(topic, payload, settings) if fetch else payload
+    if provider.fetch is None:
+        return payload
+    return provider.fetch(topic, payload, settings)

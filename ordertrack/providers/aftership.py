@@ -27,6 +27,7 @@ from ordertrack.providers.base import (
     load,
     status_lookup,
 )
+from ordertrack.providers.spec import Docs, Provider
 from ordertrack.signatures import base64_digests, verify_any
 from ordertrack.statuses import ShipmentStatus
 
@@ -270,3 +271,8 @@ def normalize(topic: str, payload: Any, received_at: datetime) -> list[Fact]:
             est_delivery=_estimate(msg),
         )
     ]
+
+
+#: The provider contract (docs/adding-a-provider.md).
+DOCS = Docs(__doc__, SETUP, VERIFIED, HANDLED_TOPICS, IGNORED_TOPICS, TABLES)
+PROVIDER = Provider(NAME, KIND, verify, envelope, normalize, DOCS)

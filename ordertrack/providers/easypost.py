@@ -25,6 +25,7 @@ from ordertrack.providers.base import (
     load,
     status_lookup,
 )
+from ordertrack.providers.spec import Docs, Provider
 from ordertrack.signatures import hex_digests, verify_any
 from ordertrack.statuses import ShipmentStatus
 
@@ -160,3 +161,8 @@ def normalize(topic: str, payload: Any, received_at: datetime) -> list[Fact]:
             est_delivery=tracker.get("est_delivery_date"),
         )
     ]
+
+
+#: The provider contract (docs/adding-a-provider.md).
+DOCS = Docs(__doc__, SETUP, VERIFIED, HANDLED_TOPICS, IGNORED_TOPICS, TABLES)
+PROVIDER = Provider(NAME, KIND, verify, envelope, normalize, DOCS)

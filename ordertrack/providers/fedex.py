@@ -32,6 +32,7 @@ from ordertrack.providers.base import (
     load,
     status_lookup,
 )
+from ordertrack.providers.spec import Docs, Provider
 from ordertrack.signatures import base64_digests, verify_any
 from ordertrack.statuses import ShipmentStatus
 
@@ -277,3 +278,8 @@ def _estimate(result: dict) -> date | None:
             return entry["dateTime"]
     window = (result.get("estimatedDeliveryTimeWindow") or {}).get("window") or {}
     return window.get("ends") or window.get("begins")
+
+
+#: The provider contract (docs/adding-a-provider.md).
+DOCS = Docs(__doc__, SETUP, VERIFIED, HANDLED_TOPICS, IGNORED_TOPICS, TABLES)
+PROVIDER = Provider(NAME, KIND, verify, envelope, normalize, DOCS)

@@ -27,6 +27,7 @@ from ordertrack.providers.base import (
     load,
     status_lookup,
 )
+from ordertrack.providers.spec import Docs, Provider
 from ordertrack.signatures import verify_any, verify_timestamped
 from ordertrack.statuses import ShipmentStatus
 
@@ -236,3 +237,8 @@ def normalize(topic: str, payload: Any, received_at: datetime) -> list[Fact]:
             est_delivery=track.get("eta"),
         )
     ]
+
+
+#: The provider contract (docs/adding-a-provider.md).
+DOCS = Docs(__doc__, SETUP, VERIFIED, HANDLED_TOPICS, IGNORED_TOPICS, TABLES)
+PROVIDER = Provider(NAME, KIND, verify, envelope, normalize, DOCS)

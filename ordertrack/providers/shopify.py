@@ -34,6 +34,7 @@ from ordertrack.providers.base import (
     load,
     status_lookup,
 )
+from ordertrack.providers.spec import Docs, Provider
 from ordertrack.signatures import base64_digests, verify_any
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 
@@ -336,3 +337,8 @@ def _items(resource: dict) -> tuple[LineItem, ...]:
 
 def _ref(order_id: int, fulfillment_id: int) -> ShipmentRef:
     return ShipmentRef(platform=NAME, order_id=str(order_id), fulfillment_id=str(fulfillment_id))
+
+
+#: The provider contract (docs/adding-a-provider.md).
+DOCS = Docs(__doc__, SETUP, VERIFIED, HANDLED_TOPICS, IGNORED_TOPICS, TABLES)
+PROVIDER = Provider(NAME, KIND, verify, envelope, normalize, DOCS)

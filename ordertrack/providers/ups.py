@@ -29,6 +29,7 @@ from ordertrack.providers.base import (
     load,
     status_lookup,
 )
+from ordertrack.providers.spec import Docs, Provider
 from ordertrack.signatures import verify_any
 from ordertrack.statuses import ShipmentStatus
 
@@ -252,3 +253,8 @@ def occurred_at(event: dict) -> datetime | None:
         return datetime.combine(local_date, local_time, UTC) - offset
     except OverflowError:  # 0001-01-01 at a positive offset has no UTC form
         return None
+
+
+#: The provider contract (docs/adding-a-provider.md).
+DOCS = Docs(__doc__, SETUP, VERIFIED, HANDLED_TOPICS, IGNORED_TOPICS, TABLES)
+PROVIDER = Provider(NAME, KIND, verify, envelope, normalize, DOCS)

@@ -35,6 +35,7 @@ from ordertrack.providers.base import (
     edge_schema,
     load,
 )
+from ordertrack.providers.spec import Docs, Provider
 from ordertrack.signatures import base64_digests, verify_any
 from ordertrack.statuses import OrderStatus
 
@@ -324,3 +325,8 @@ def _tracking_items(order: dict) -> list[dict]:
             f"order meta {TRACKING_META_KEY} is not a list of tracking items",
             {"meta_data": exc.messages},
         ) from None
+
+
+#: The provider contract (docs/adding-a-provider.md).
+DOCS = Docs(__doc__, SETUP, VERIFIED, HANDLED_TOPICS, IGNORED_TOPICS, TABLES)
+PROVIDER = Provider(NAME, KIND, verify, envelope, normalize, DOCS, handshake=handshake)

@@ -46,6 +46,7 @@ from ordertrack.providers.bigcommerce.tables import (
     SHIPPING_PROVIDERS,
     VERIFIED,
 )
+from ordertrack.providers.spec import Docs, Provider
 from ordertrack.signatures import verify_any
 
 if TYPE_CHECKING:
@@ -73,22 +74,6 @@ CALLBACK_HEADER = CallbackHeader()
 
 #: What docs/providers.md lists, generated from these very tables.
 TABLES = {"Order `status_id` (V2 order statuses)": ORDER_STATUSES}
-
-#: The provider contract (docs/adding-a-provider.md); the tables and texts live in tables.py.
-__all__ = [
-    "EDGE_SCHEMAS",
-    "HANDLED_TOPICS",
-    "IGNORED_TOPICS",
-    "KIND",
-    "NAME",
-    "SETUP",
-    "TABLES",
-    "VERIFIED",
-    "envelope",
-    "fetch",
-    "normalize",
-    "verify",
-]
 
 
 def verify(delivery: Delivery, credentials: Credentials) -> None:
@@ -243,3 +228,8 @@ def _event_time(event: dict) -> datetime:
         return datetime.fromtimestamp(event["created_at"], UTC)
     except (OverflowError, OSError, ValueError):
         raise MissingFields("created_at is not a usable unix time") from None
+
+
+#: The provider contract (docs/adding-a-provider.md).
+DOCS = Docs(__doc__, SETUP, VERIFIED, HANDLED_TOPICS, IGNORED_TOPICS, TABLES)
+PROVIDER = Provider(NAME, KIND, verify, envelope, normalize, DOCS, fetch=fetch)
