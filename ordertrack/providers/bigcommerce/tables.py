@@ -4,6 +4,11 @@ answers but does not use. Sources: Orders V2 OpenAPI (`GET /order_statuses` desc
 
 from ordertrack.statuses import OrderStatus
 
+NAME = "bigcommerce"
+KIND = "platform"
+#: The one scope with nothing to fetch: the shipment is gone.
+SHIPMENT_DELETED = "store/shipment/deleted"
+
 #: An abandoned checkout ("the shopper reached the payment page but did not complete the
 #: transaction"). store/order/created fires for these too: they yield no facts at all.
 INCOMPLETE = 0
@@ -127,3 +132,6 @@ VERIFIED = (
     " can check and sends no signed time, so there is no replay window. The delivery id is"
     " `scope:hash:created_at`."
 )
+
+#: What docs/providers.md lists, generated from these very tables.
+TABLES = {"Order `status_id` (V2 order statuses)": ORDER_STATUSES}

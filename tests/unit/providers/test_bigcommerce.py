@@ -15,7 +15,8 @@ from ordertrack.errors import BadSignature, MalformedPayload, MissingFields, Unk
 from ordertrack.facts import Customer, FulfillmentFact, LineItem, OrderFact
 from ordertrack.providers import bigcommerce
 from ordertrack.providers.base import Envelope
-from ordertrack.providers.bigcommerce.resources import Rfc2822DateTime
+from ordertrack.providers.bigcommerce.schemas import Rfc2822DateTime
+from ordertrack.providers.bigcommerce.tables import ORDER_STATUSES
 from ordertrack.statuses import OrderStatus
 from tests.support import check_webhook as webhook
 from tests.support.check_webhook import check_webhook, envelope_of, facts_of, utc
@@ -211,10 +212,10 @@ def test_an_unknown_scope_is_refused():
 
 
 def test_handled_and_ignored_scopes_do_not_overlap_and_ignored_ones_are_real():
-    assert not set(bigcommerce.HANDLED_TOPICS) & bigcommerce.IGNORED_TOPICS
+    assert not set(bigcommerce.HANDLED_TOPICS) & bigcommerce.tables.IGNORED_TOPICS
     for scope in ("store/order/refund/created", "store/cart/converted", "store/product/updated"):
-        assert scope in bigcommerce.IGNORED_TOPICS
-    assert "store/channel/*/inventory/product/stock_changed" in bigcommerce.IGNORED_TOPICS
+        assert scope in bigcommerce.tables.IGNORED_TOPICS
+    assert "store/channel/*/inventory/product/stock_changed" in bigcommerce.tables.IGNORED_TOPICS
 
 
 @pytest.mark.parametrize(
@@ -284,7 +285,9 @@ def test_created_and_updated_of_one_order_share_the_hash_but_not_the_key():
 
 
 def test_the_key_fits_the_inbox_column():
-    longest = max(bigcommerce.HANDLED_TOPICS | dict.fromkeys(bigcommerce.IGNORED_TOPICS), key=len)
+    longest = max(
+        bigcommerce.HANDLED_TOPICS | dict.fromkeys(bigcommerce.tables.IGNORED_TOPICS), key=len
+    )
     key = bigcommerce.dedupe_key({"scope": longest, "hash": "f" * 128, "created_at": 10**11})
     assert len(key) <= 255
 
@@ -464,8 +467,8 @@ def _with_status(status_id: int) -> dict:
 
 
 def test_the_table_holds_every_documented_status_id_and_nothing_else():
-    assert set(bigcommerce.ORDER_STATUSES) == {str(i) for i in DOCUMENTED_STATUS_IDS}
-    assert list(bigcommerce.TABLES.values()) == [bigcommerce.ORDER_STATUSES]
+    assert set(ORDER_STATUSES) == {str(i) for i in DOCUMENTED_STATUS_IDS}
+    assert list(bigcommerce.tables.TABLES.values()) == [ORDER_STATUSES]
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ import pytest
 
 from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
 from ordertrack.facts import ShipmentRef, TrackingFact
-from ordertrack.providers import fedex
 from ordertrack.providers.base import Delivery
+from ordertrack.providers.fedex.tables import STATUSES
 from ordertrack.statuses import ShipmentStatus
 from tests.support import check_webhook as webhook
 from tests.support.check_webhook import check_webhook, edited, edited_fact, envelope_of, utc
@@ -238,13 +238,13 @@ def test_returning_to_shipper_is_returned():
 
 
 def test_every_documented_code_is_in_the_providers_table():
-    assert set(DOCUMENTED_CODES) <= set(fedex.STATUSES)
-    assert not set(DOCUMENTED_POSSESSION_ONLY) & set(fedex.STATUSES)
+    assert set(DOCUMENTED_CODES) <= set(STATUSES)
+    assert not set(DOCUMENTED_POSSESSION_ONLY) & set(STATUSES)
 
 
 @pytest.mark.parametrize(("code", "expected"), DOCUMENTED_CODES.items())
 def test_a_documented_code_maps_to_its_meaning_with_the_raw_code_kept(code, expected):
-    assert fedex.STATUSES[code] == expected
+    assert STATUSES[code] == expected
     fact = in_transit_with_code(code)
     # A code with no news is kept, never applied, and still carries the estimate.
     assert (fact.status, fact.raw_status) == (expected, code)

@@ -9,7 +9,7 @@ import pytest
 
 from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
 from ordertrack.facts import ShipmentRef, TrackingFact
-from ordertrack.providers import ups
+from ordertrack.providers.ups.tables import CODES, TYPES
 from ordertrack.statuses import ShipmentStatus
 from tests.support import check_webhook as webhook
 from tests.support.check_webhook import check_webhook, edited, edited_fact, envelope_of, utc
@@ -173,8 +173,8 @@ def test_delivered_at_1310_local_is_1810_utc_without_an_estimate():
 
 
 def test_every_documented_code_and_type_is_in_the_providers_tables():
-    assert set(DOCUMENTED_CODES) <= set(ups.CODES)
-    assert set(DOCUMENTED_TYPES) == set(ups.TYPES)
+    assert set(DOCUMENTED_CODES) <= set(CODES)
+    assert set(DOCUMENTED_TYPES) == set(TYPES)
 
 
 @pytest.mark.parametrize("kind", DOCUMENTED_TYPES)

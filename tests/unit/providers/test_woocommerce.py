@@ -14,6 +14,7 @@ import pytest
 from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
 from ordertrack.facts import Customer, FulfillmentFact, LineItem, OrderFact
 from ordertrack.providers import woocommerce
+from ordertrack.providers.woocommerce.tables import ORDER_STATUSES, TABLES
 from ordertrack.statuses import OrderStatus
 from tests.support import check_webhook as webhook
 from tests.support.check_webhook import check_webhook, edited, envelope_of, facts_of, utc
@@ -185,8 +186,8 @@ def test_a_real_topic_ordertrack_does_not_use_is_kept_as_ignored():
 
 def test_every_documented_order_status_is_in_the_providers_table():
     documented = set(DOCUMENTED_ORDER_STATUSES) | set(DOCUMENTED_NOT_PLACED)
-    assert documented <= set(woocommerce.ORDER_STATUSES)
-    assert woocommerce.TABLES == {"Order `status`": woocommerce.ORDER_STATUSES}
+    assert documented <= set(ORDER_STATUSES)
+    assert TABLES == {"Order `status`": ORDER_STATUSES}
 
 
 @pytest.mark.parametrize(("code", "expected"), DOCUMENTED_ORDER_STATUSES.items())

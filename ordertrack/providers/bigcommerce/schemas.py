@@ -10,7 +10,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from ordertrack.providers.base import Lenient
+from ordertrack.providers.base import Lenient, edge_schema
+from ordertrack.providers.bigcommerce.tables import SHIPMENT_DELETED
 
 #: `producer` is always `stores/{store_hash}`; the hash goes into API paths, so nothing else
 #: is let through.
@@ -136,3 +137,18 @@ def fetched_schema(callback: type[CallbackHeader]) -> Lenient:
         },
         name=f"Fetched{callback.__name__}",
     )()
+
+
+HANDLED_TOPICS = {
+    "store/order/created": OrderCallback(),
+    "store/order/updated": OrderCallback(),
+    "store/order/statusUpdated": OrderCallback(),
+    "store/shipment/created": ShipmentCallback(),
+    "store/shipment/updated": ShipmentCallback(),
+    # The shipment is gone, so there is nothing to fetch: the callback's ids are enough to
+    # cancel the fulfillment (a merchant deletes a shipment that was entered wrong).
+    SHIPMENT_DELETED: ShipmentCallback(),
+}
+EDGE_SCHEMAS = {topic: edge_schema(schema) for topic, schema in HANDLED_TOPICS.items()}
+FETCHED = {topic: fetched_schema(type(schema)) for topic, schema in HANDLED_TOPICS.items()}
+CALLBACK_HEADER = CallbackHeader()
