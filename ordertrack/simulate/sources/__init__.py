@@ -3,11 +3,14 @@ story into the HTTP request that source sends, signed as its documentation says,
 secrets the service reads (WEBHOOK_SECRET_<SOURCE>, WEBHOOK_TOKEN_<SOURCE>).
 
 The builders are written from the providers' documentation, not from ordertrack's provider
-modules, so a simulation checks the receiver rather than agreeing with it. Platforms also give
+modules, so a simulation checks the receiver rather than agreeing with it. Each source's
+`sign(body, secret)` gives the headers that prove a body is the source's: the one signer, which
+the tests' requests (tests/support/sources/) use too. Platforms also give
 their order id (`order_id(serial)`); carriers the name a shop gives them (`CARRIER`), their
 tracking numbers and URLs, and the statuses they have no way to say (`UNSUPPORTED`).
 """
 
+import base64
 import hashlib
 import hmac
 import importlib
@@ -166,6 +169,12 @@ class Scene:
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
     return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def base64_hmac(secret: str, body: bytes) -> str:
+    """The base64 HMAC-SHA256 of the raw body keyed by the secret's UTF-8 bytes, the scheme
+    Shopify, AfterShip and FedEx sign with."""
+    return base64.b64encode(hmac_sha256(secret.encode("utf-8"), body)).decode("ascii")
 
 
 def compact(payload: object) -> bytes:

@@ -4,15 +4,14 @@ ts}` with `msg` the Tracking object and its checkpoints so far (oldest first, lo
 with their offset); `aftership-hmac-sha256` is the base64 HMAC-SHA256 of the raw body keyed by
 the webhook secret's UTF-8 bytes. The parcels are USPS's (slug `usps`)."""
 
-import base64
 from datetime import datetime, timedelta
 
 from ordertrack.simulate.sources import (
     SCAN_TEXT,
     Post,
     Scene,
+    base64_hmac,
     compact,
-    hmac_sha256,
     local,
     post,
     track_step,
@@ -62,14 +61,22 @@ def build(scene: Scene, index: int) -> Post:
         "ts": int(noticed.timestamp()),
     }
     body = compact(event)
-    signature = hmac_sha256(scene.secret(NAME).encode("utf-8"), body)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "AfterShipTrackingWebhook/4.0.0 (https://www.aftership.com)",
-        "aftership-hmac-sha256": base64.b64encode(signature).decode(),
+        "aftership-hmac-sha256": signature(body, scene.secret(NAME)),
         "as-webhook-version": WEBHOOK_VERSION,
     }
     return post(NAME, event["event"], headers, body)
+
+
+def signature(body: bytes, secret: str) -> str:
+    """`aftership-hmac-sha256`: keyed by the webhook secret as UTF-8 (no prefix, no decoding)."""
+    return base64_hmac(secret, body)
+
+
+def sign(body: bytes, secret: str) -> dict[str, str]:
+    return {"aftership-hmac-sha256": signature(body, secret)}
 
 
 def _tracking(scene: Scene, step: Track, scans: list, noticed: datetime) -> dict:

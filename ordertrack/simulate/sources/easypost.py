@@ -67,13 +67,23 @@ def build(scene: Scene, index: int) -> Post:
         "result": _tracker(scene, step, scans),
     }
     body = compact(event)
-    key = unicodedata.normalize("NFKD", scene.secret(NAME)).encode("utf-8")
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "EasyPost WebHook Agent 1.0",
-        "X-Hmac-Signature": "hmac-sha256-hex=" + hmac_sha256(key, body).hex(),
+        "X-Hmac-Signature": signature(body, scene.secret(NAME)),
     }
     return post(NAME, event["description"], headers, body)
+
+
+def signature(body: bytes, secret: str) -> str:
+    """`X-Hmac-Signature`: `hmac-sha256-hex=` + the hex HMAC-SHA256 of the raw body, keyed by
+    the NFKD-normalized webhook secret."""
+    key = unicodedata.normalize("NFKD", secret).encode("utf-8")
+    return "hmac-sha256-hex=" + hmac_sha256(key, body).hex()
+
+
+def sign(body: bytes, secret: str) -> dict[str, str]:
+    return {"X-Hmac-Signature": signature(body, secret)}
 
 
 def _tracker(scene: Scene, step: Track, scans: list) -> dict:

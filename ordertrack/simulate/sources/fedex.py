@@ -5,7 +5,6 @@ response, `output.completeTrackResults[].trackResults[]` with the package's
 the base64 HMAC-SHA256 of the raw body keyed by the webhook project's security token. FedEx
 sends no event id."""
 
-import base64
 from datetime import datetime, time
 
 from ordertrack.simulate.sources import (
@@ -13,8 +12,8 @@ from ordertrack.simulate.sources import (
     SHOP_ZONE,
     Post,
     Scene,
+    base64_hmac,
     compact,
-    hmac_sha256,
     local,
     post,
     track_step,
@@ -101,12 +100,21 @@ def build(scene: Scene, index: int) -> Post:
         "output": {"completeTrackResults": [{"trackingNumber": number, "trackResults": [result]}]},
     }
     body = compact(push)
-    signature = hmac_sha256(scene.secret(NAME).encode("utf-8"), body)
     headers = {
         "Content-Type": "application/json",
-        "fdx-signature": base64.b64encode(signature).decode(),
+        "fdx-signature": signature(body, scene.secret(NAME)),
     }
     return post(NAME, "tracking_event", headers, body)
+
+
+def signature(body: bytes, secret: str) -> str:
+    """`fdx-signature`: keyed by the webhook project's security token ("SHA256(security token
+    + payload) = Base 64 encoded fdx-signature", and FedEx's Java sample)."""
+    return base64_hmac(secret, body)
+
+
+def sign(body: bytes, secret: str) -> dict[str, str]:
+    return {"fdx-signature": signature(body, secret)}
 
 
 def _dates(scene: Scene, step: Track) -> list[dict]:

@@ -7,6 +7,7 @@ t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`; `t` is the moment of sending
 request is built just before it is posted. The parcels are USPS's (carrier token `usps`)."""
 
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ordertrack.simulate.sources import (
@@ -109,13 +110,21 @@ def build(scene: Scene, index: int) -> Post:
     if token:
         query["token"] = token
     if secrets:
-        headers["Shippo-Auth-Signature"] = signature(body, secrets[0], int(time.time()))
+        headers |= sign(body, secrets[0])
     return post(NAME, event["event"], headers, body, query)
 
 
-def signature(body: bytes, secret: str, signed_at: int) -> str:
+def signature(body: bytes, signed_at: int, secrets: Sequence[str]) -> str:
+    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, one `v1=` per secret, as
+    Stripe-style senders do while a secret rotates."""
     signed = f"{signed_at}.".encode() + body
-    return f"t={signed_at},v1={hmac_sha256(secret.encode(), signed).hex()}"
+    digests = [hmac_sha256(secret.encode(), signed).hex() for secret in secrets]
+    return ",".join([f"t={signed_at}", *(f"v1={digest}" for digest in digests)])
+
+
+def sign(body: bytes, secret: str) -> dict[str, str]:
+    """Signed now: `t` is the moment of sending, so sign just before posting."""
+    return {"Shippo-Auth-Signature": signature(body, int(time.time()), (secret,))}
 
 
 def _status(scene: Scene, scan: Track, at: datetime) -> dict:

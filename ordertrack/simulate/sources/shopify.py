@@ -4,10 +4,9 @@ is the REST resource (Order, or Fulfillment), the topic and the delivery's ids t
 keyed by the app's client secret. Times are shop-local with their offset, as Shopify writes
 them. Only the fields ordertrack reads and the resource's identifying fields are sent."""
 
-import base64
 from datetime import datetime, timedelta
 
-from ordertrack.simulate.sources import Parcel, Post, Scene, compact, hmac_sha256, local, post
+from ordertrack.simulate.sources import Parcel, Post, Scene, base64_hmac, compact, local, post
 from ordertrack.simulate.stories import CUSTOMER, ITEMS, Fulfill, Pay, PlaceOrder
 
 NAME = "shopify"
@@ -35,13 +34,12 @@ def build(scene: Scene, index: int) -> Post:
 
 def _signed(scene: Scene, index: int, topic: str, payload: dict) -> Post:
     body = compact(payload)
-    signature = base64.b64encode(hmac_sha256(scene.secret(NAME).encode(), body)).decode()
     triggered = scene.time(scene.story.steps[index]) + timedelta(milliseconds=912)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Shopify-Captain-Hook",
         "X-Shopify-Topic": topic,
-        "X-Shopify-Hmac-Sha256": signature,
+        "X-Shopify-Hmac-Sha256": signature(body, scene.secret(NAME)),
         "X-Shopify-Shop-Domain": SHOP_DOMAIN,
         "X-Shopify-API-Version": API_VERSION,
         # One id per delivery (the idempotency key); the event id is shared by every
@@ -51,6 +49,15 @@ def _signed(scene: Scene, index: int, topic: str, payload: dict) -> Post:
         "X-Shopify-Triggered-At": triggered.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
     return post(NAME, topic, headers, body)
+
+
+def signature(body: bytes, secret: str) -> str:
+    """`X-Shopify-Hmac-Sha256`: keyed by the app's client secret."""
+    return base64_hmac(secret, body)
+
+
+def sign(body: bytes, secret: str) -> dict[str, str]:
+    return {"X-Shopify-Hmac-Sha256": signature(body, secret)}
 
 
 def _stamp(moment: datetime) -> str:

@@ -80,9 +80,15 @@ def build(scene: Scene, index: int) -> Post:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "UPSPubSubTrackingService",
-        "credential": scene.secret(NAME),
+        **sign(b"", scene.secret(NAME)),
     }
     return post(NAME, "track_alert", headers, compact(event))
+
+
+def sign(body: bytes, secret: str) -> dict[str, str]:
+    """UPS signs nothing: it sends back the subscription's `destination.credential` as the
+    `credential` header, whatever the body."""
+    return {"credential": secret}
 
 
 def _date(moment: datetime) -> str:

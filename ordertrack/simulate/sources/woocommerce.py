@@ -58,6 +58,15 @@ def signing_key(secret: str) -> bytes:
     return _ENTITY.sub(lambda match: _ENTITIES[match.group()], secret).encode()
 
 
+def signature(body: bytes, secret: str) -> str:
+    """`X-WC-Webhook-Signature`: base64(HMAC-SHA256(body, wp_specialchars_decode(secret)))."""
+    return base64.b64encode(hmac_sha256(signing_key(secret), body)).decode()
+
+
+def sign(body: bytes, secret: str) -> dict[str, str]:
+    return {"X-WC-Webhook-Signature": signature(body, secret)}
+
+
 def wp_json_encode(payload: dict) -> bytes:
     """PHP's json_encode defaults: ASCII only, slashes escaped, no spaces."""
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
@@ -66,7 +75,6 @@ def wp_json_encode(payload: dict) -> bytes:
 
 def _signed(scene: Scene, index: int, topic: str, payload: dict) -> Post:
     body = wp_json_encode(payload)
-    key = signing_key(scene.secret(NAME))
     resource, _, event = topic.partition(".")
     headers = {
         "Content-Type": "application/json",
@@ -75,7 +83,7 @@ def _signed(scene: Scene, index: int, topic: str, payload: dict) -> Post:
         "X-WC-Webhook-Topic": topic,
         "X-WC-Webhook-Resource": resource,
         "X-WC-Webhook-Event": event,
-        "X-WC-Webhook-Signature": base64.b64encode(hmac_sha256(key, body)).decode(),
+        "X-WC-Webhook-Signature": signature(body, scene.secret(NAME)),
         "X-WC-Webhook-ID": str(WEBHOOK_IDS[topic]),
         # wp_hash(webhook id . time()): 32 hex digits, not an event id.
         "X-WC-Webhook-Delivery-ID": scene.digest(index, "delivery"),

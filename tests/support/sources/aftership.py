@@ -1,11 +1,7 @@
 """AfterShip Tracking: the body is `{event, event_id, is_tracking_first_tag, msg, ts}`;
-`aftership-hmac-sha256` is the base64 HMAC-SHA256 of the raw body keyed by the webhook secret
-as UTF-8 (no prefix, no decoding). `as-webhook-version` names the payload's schema."""
+`as-webhook-version` names the payload's schema. Signed by the simulator's signer."""
 
-import base64
-import hashlib
-import hmac
-
+from ordertrack.simulate.sources import aftership as sender
 from tests.support.webhooks import Request, fixture_body
 
 #: Not ASCII on purpose: AfterShip keys the HMAC with the secret's UTF-8 bytes.
@@ -14,7 +10,7 @@ WEBHOOK_VERSION = "2025-07"
 
 
 def signature(body: bytes, secret: str = SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return sender.signature(body, secret)
 
 
 def request(name: str, body: bytes | None = None) -> Request:

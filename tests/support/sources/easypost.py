@@ -1,18 +1,13 @@
-"""EasyPost: the body is an Event; `X-Hmac-Signature` is `hmac-sha256-hex=` + the hex
-HMAC-SHA256 keyed by the NFKD-normalized webhook secret."""
+"""EasyPost: the body is an Event; `X-Hmac-Signature` is signed by the simulator's signer."""
 
-import hashlib
-import hmac
-import unicodedata
-
+from ordertrack.simulate.sources import easypost as sender
 from tests.support.webhooks import Request, fixture_body
 
 SECRET = "sécret-easypost"
 
 
 def signature(body: bytes, secret: str = SECRET) -> str:
-    key = unicodedata.normalize("NFKD", secret).encode()
-    return "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    return sender.signature(body, secret)
 
 
 def request(name: str, body: bytes | None = None) -> Request:

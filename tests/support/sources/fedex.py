@@ -1,12 +1,7 @@
 """FedEx Advanced Integrated Visibility: the body mirrors a Track API response; `fdx-signature`
-is the base64 HMAC-SHA256 of the raw body keyed by the webhook project's security token
-(FedEx developer portal, shipment-visibility-webhook business rules: "SHA256(security token +
-payload) = Base 64 encoded fdx-signature", and its Java sample `HmacSHA256` + base64)."""
+is signed by the simulator's signer."""
 
-import base64
-import hashlib
-import hmac
-
+from ordertrack.simulate.sources import fedex as sender
 from tests.support.webhooks import Request, fixture_body
 
 #: A security token as FedEx requires one: 26-100 characters, upper and lower case, a digit.
@@ -14,8 +9,7 @@ SECRET = "AdaLovelace1842AnalyticalEngineToken"
 
 
 def signature(body: bytes, secret: str = SECRET) -> str:
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return sender.signature(body, secret)
 
 
 def request(name: str, body: bytes | None = None, *, secret: str | None = SECRET) -> Request:

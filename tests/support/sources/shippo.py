@@ -1,11 +1,10 @@
 """Shippo: the body is `{"event", "test", "data"}`. Shippo echoes the token chosen in the
 webhook URL (`?token=`) and, where HMAC signing is enabled for the account, sends
-`Shippo-Auth-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`."""
+`Shippo-Auth-Signature`, signed here by the simulator's signer at the time a test chooses."""
 
-import hashlib
-import hmac
 from datetime import UTC, datetime
 
+from ordertrack.simulate.sources import shippo as sender
 from tests.support.webhooks import Request, fixture_body
 
 SECRET = "shippo-hmac-secret"
@@ -14,10 +13,7 @@ TOKEN = "shippo-url-token-5c1e9a"
 
 def signature(body: bytes, at: datetime, secrets: tuple[str, ...] = (SECRET,)) -> str:
     """One `v1=` per secret, as Stripe-style senders do while a secret rotates."""
-    stamp = str(int(at.timestamp()))
-    signed = stamp.encode() + b"." + body
-    digests = [hmac.new(s.encode(), signed, hashlib.sha256).hexdigest() for s in secrets]
-    return ",".join([f"t={stamp}", *(f"v1={digest}" for digest in digests)])
+    return sender.signature(body, int(at.timestamp()), secrets)
 
 
 def request(

@@ -1,11 +1,9 @@
 """Shopify: the topic and delivery ids travel in headers (tests/fixtures/shopify/topics.json);
-the body is signed with a base64 HMAC-SHA256 keyed by the app's client secret."""
+the body is signed by the simulator's signer."""
 
-import base64
-import hashlib
-import hmac
 import json
 
+from ordertrack.simulate.sources import shopify as sender
 from tests.support.webhooks import FIXTURES, Request, fixture_body
 
 SECRET = "shpss_test_secret"
@@ -13,7 +11,7 @@ _TOPICS = json.loads((FIXTURES / "shopify" / "topics.json").read_text())
 
 
 def signature(body: bytes, secret: str = SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return sender.signature(body, secret)
 
 
 def request(name: str, body: bytes | None = None, *, webhook_id: str | None = None) -> Request:

@@ -1,7 +1,8 @@
 """UPS Track Alert (v1): the body is one scan; there is no signature. UPS sends back the
-subscription's `destination.credential` as the `credential` header, with the User-Agent
-`UPSPubSubTrackingService` (UPSTrackAlert.yaml, webhook `TrackingEvent`)."""
+subscription's `destination.credential` as the `credential` header (the simulator's `sign`),
+with the User-Agent `UPSPubSubTrackingService` (UPSTrackAlert.yaml, webhook `TrackingEvent`)."""
 
+from ordertrack.simulate.sources import ups as sender
 from tests.support.webhooks import Request, fixture_body
 
 SECRET = "ups-track-alert-credential-ada-1842"
@@ -12,5 +13,5 @@ def request(name: str, body: bytes | None = None, *, credential: str | None = SE
     body = fixture_body("ups", name) if body is None else body
     headers = {"Content-Type": "application/json", "User-Agent": "UPSPubSubTrackingService"}
     if credential is not None:
-        headers["credential"] = credential
+        headers |= sender.sign(body, credential)
     return Request("ups", name, body, headers)

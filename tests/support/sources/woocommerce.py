@@ -1,16 +1,14 @@
 """WooCommerce, as WC_Webhook::deliver() sends: the body is the REST v3 resource (escaped by
 wp_json_encode), the topic and ids travel in X-WC-Webhook-* headers, and X-WC-Webhook-Signature
-is base64(HMAC-SHA256(body, wp_specialchars_decode(secret, ENT_QUOTES))).
+is signed by the simulator's signer (base64 HMAC-SHA256 keyed by wp_specialchars_decode(secret)).
 
 A fixture's topic is its name before any `__variant`, with the first `_` made a `.`
 (`order_updated__completed` is `order.updated`): WooCommerce resources have no `_` in them.
 """
 
-import base64
 import hashlib
-import hmac
-import html
 
+from ordertrack.simulate.sources import woocommerce as sender
 from tests.support.webhooks import Request, fixture_body
 
 #: As the WooCommerce admin shows a stored secret: with HTML entities, which WooCommerce decodes
@@ -25,13 +23,6 @@ WEBHOOK_IDS = {"order.created": 11, "order.updated": 12, "order.deleted": 13, "o
 def topic_of(name: str) -> str:
     resource, _, event = name.partition("__")[0].partition("_")
     return f"{resource}.{event}"
-
-
-def signature(body: bytes, secret: str = SECRET) -> str:
-    # html.unescape decodes more than WordPress does; for &amp;, &lt;, &gt;, &quot; and &#039;
-    # (all WordPress decodes) they agree, and that is all a test secret here holds.
-    key = html.unescape(secret).encode()
-    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
 
 
 def delivery_id(webhook_id: int, name: str) -> str:
@@ -58,7 +49,7 @@ def request(
         "X-WC-Webhook-Topic": topic,
         "X-WC-Webhook-Resource": resource,
         "X-WC-Webhook-Event": event,
-        "X-WC-Webhook-Signature": signature(body, secret),
+        "X-WC-Webhook-Signature": sender.signature(body, secret),
         "X-WC-Webhook-ID": str(webhook_id),
         "X-WC-Webhook-Delivery-ID": delivery or delivery_id(webhook_id, name),
     }
