@@ -1,7 +1,8 @@
 """One helper for every provider's tests, as Zulip's `check_webhook`: a fixture, signed the way
-its sender signs it (tests/support/sources/), taken through what the receiver and the worker do
-with it (verify -> envelope -> normalize), and compared with the facts the test expects. The
-small helpers each provider test needs around it live here too, once.
+its sender signs it (the simulator's signer, through tests/support/sources/), taken through
+what the receiver and the worker do with it (verify -> envelope -> normalize), and compared
+with the facts the test expects. The small helpers each provider test needs around it live
+here too, once.
 
 No app, no database: the steps are the provider's own functions, called in the order
 service/webhooks.py and ordertrack/pipeline.py call them. A test module imports the words its
@@ -77,8 +78,9 @@ def credentials(source: str, **changes: Any) -> Credentials:
 
 
 def signed(source: str, fixture: str, body: bytes | None = None, **signing: Any) -> Request:
-    """The fixture (or `body` in its place) as its sender sends it, signed by the source's
-    signer in tests/support/sources/; `signing` is passed on to it."""
+    """The fixture (or `body` in its place) as its sender sends it, built by
+    tests/support/sources/<source>.py and signed by the simulator's signer; `signing` is
+    passed on to it."""
     return request_for(source, fixture, body, **(_SIGNING.get(source, {}) | signing))
 
 
