@@ -1,6 +1,6 @@
 """The yardstick: a bare Flask receiver that only checks the HMAC and answers 202.
 
-Served by the same gunicorn command line as `service.wsgi:app`, so a ratio against it measures
+Served by the same gunicorn command line as `entry.wsgi:app`, so a ratio against it measures
 what ordertrack adds (parsing, dedupe, the inbox commit, the enqueue), not Flask or gunicorn.
 The EasyPost route exists so a mixed Shopify + EasyPost load can be replayed against both.
 """

@@ -1,2 +1,3 @@
-"""What both edges share: the web service (service/) and the queue workers (workers/) both start
-through here, so neither imports the other (import-linter holds it so)."""
+"""Where processes start: the `ordertrack` CLI, logging set-up, the WSGI app and gunicorn
+glue, a queue worker process's composition root. It may import both edges, the web service
+(service/) and the queue workers (workers/); neither imports it (import-linter holds it so)."""

@@ -10,9 +10,9 @@ What stays as it was for a single row: the attempt is committed before the work 
 killed mid-way has counted it); a row another worker holds is left to it; rows are applied in
 id order, each seeing what the rows before it did (two rows of one order apply as they would
 one after the other); a row that fails is reported as its own outcome, and the others still
-commit (applied again without it). A row whose source must be asked for what its webhook
-names (BigCommerce's API) is asked before any transaction, and applied in one of its own: a
-slow API holds no lock and no connection.
+commit (applied again without it). A row whose source asks its API for what the
+webhook names (BigCommerce) is applied in a transaction of its own: a slow API must not hold
+the other rows' locks.
 """
 
 from collections.abc import Callable
@@ -50,26 +50,10 @@ def apply_rows(
     started = [i for i, o in outcomes.items() if o.start is pipeline.Start.STARTED]
     if not started:
         return outcomes
-    for row_id in _apply_together(sessions, started, outcomes, settings):
-        _fetch_then_apply(sessions, row_id, outcomes, settings)
+    alone = _apply_together(sessions, started, outcomes, settings)
+    for row_id in alone:
+        _apply_together(sessions, [row_id], outcomes, settings, alone=True)
     return outcomes
-
-
-def _fetch_then_apply(
-    sessions: sessionmaker[Session], inbox_id: int, outcomes: dict[int, RowOutcome], settings
-) -> None:
-    """A row whose source is asked for what its webhook names: asked first, with no
-    transaction open and no row locked (a slow or hung API holds nothing), then applied in a
-    transaction of its own. Two workers handed the same message at once may both ask; the
-    claim lets one apply it."""
-    with sessions() as session:
-        row = session.get(Inbox, inbox_id)
-    try:
-        facts = pipeline.facts_of(row, settings)
-    except Exception as exc:
-        outcomes[inbox_id].error = exc
-        return
-    _apply_together(sessions, [inbox_id], outcomes, settings, fetched={inbox_id: facts})
 
 
 #: Times a batch's transaction is run again after losing a deadlock to another one.
@@ -81,10 +65,9 @@ def _apply_together(
     inbox_ids: list[int],
     outcomes: dict[int, RowOutcome],
     settings: Settings,
-    fetched: dict[int, list] | None = None,
+    alone: bool = False,
 ) -> list[int]:
-    """One transaction over these rows; returns the rows whose source must be asked first
-    (`_fetch_then_apply`), left out of it. `fetched`: rows already asked, with their facts.
+    """One transaction over these rows; returns the rows left for a transaction of their own.
 
     No savepoint per row (two more statements each): a row that fails rolls the whole
     transaction back, and the others are applied again without it, in a new one. Failures
@@ -99,11 +82,11 @@ def _apply_together(
         try:
             with sessions.begin() as session:
                 rows = pipeline.claim_many(session, pending)
-                if fetched is None:
+                if not alone and len(rows) > 1:
                     left += [row.id for row in rows if _fetches(row)]
                     rows = [row for row in rows if not _fetches(row)]
                 claimed = [row.id for row in rows]
-                facts = fetched or _read_and_lock(session, rows, outcomes, settings)
+                facts = _read_and_lock(session, rows, outcomes, settings)
                 for row in rows:
                     if row.id in facts:
                         current = row.id
@@ -137,7 +120,7 @@ def _read_and_lock(
     and the batch's locks taken up front: tracking numbers first, then the orders the rows
     name, in id order, as one row takes its own. Taken row by row instead, two batches could
     wait on each other (a deadlock PostgreSQL breaks by failing one)."""
-    if len(rows) == 1:  # alone: `process` reads it itself
+    if len(rows) == 1:  # alone: `process` reads it (and asks a fetching source's API) itself
         return {rows[0].id: None}
     facts = {}
     for row in rows:

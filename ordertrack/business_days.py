@@ -13,8 +13,6 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import holidays as holiday_tables
-
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_BUSINESS_DAYS = "mon,tue,wed,thu,fri"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -58,9 +56,11 @@ def parse_holidays(text: str) -> tuple[tuple[str, ...], tuple[date, ...]]:
 def _country_table(code: str):
     """A country's holiday table, one per process: building one takes milliseconds, and the
     delay check asks about days millions of times. The table adds years as they are asked."""
+    import holidays  # only a shop with a country's holidays pays for the package (9 MB)
+
     country, _, subdivision = code.partition("-")
     try:
-        return holiday_tables.country_holidays(country, subdiv=subdivision or None)
+        return holidays.country_holidays(country, subdiv=subdivision or None)
     except NotImplementedError:
         raise CalendarError(f"HOLIDAYS: no holidays known for {code!r}") from None
 

@@ -167,8 +167,8 @@ def claim_many(session: Session, inbox_ids: list[int]) -> list[Inbox]:
 
 def facts_of(row: Inbox, settings: Settings) -> list[Fact]:
     """What the row says, as facts. A source whose webhooks only name what changed is asked
-    for it here: the caller does this before it opens a transaction (apply_batch), so that
-    no lock or connection waits on a third party."""
+    for it here. The row's lock is held meanwhile, which is what keeps a second worker from
+    fetching the same thing."""
     provider = providers.get(row.source)
     payload = providers.fetched(provider, row.topic, strictjson.loads(row.body), settings)
     return provider.normalize(row.topic, payload, row.received_at)

@@ -1,17 +1,17 @@
 """Worker processes under a tiny supervisor: Dramatiq's own CLI exits when one child dies
 (docs/reliability.md, "Dramatiq on Redis"), so here a dead child is replaced and the rest keep
-working."""
+working. What runs in each child (settings, logging, runtime) is the caller's: entry/
+composes a worker process, this module only keeps them alive."""
 
 import logging
 import multiprocessing
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import dramatiq
 
-from entry.logs import configure_logging
-from ordertrack.settings import Settings
 from workers import metrics
 
 log = logging.getLogger(__name__)
@@ -41,26 +41,22 @@ def work_until_stopped(broker: dramatiq.Broker, threads: int) -> None:
     broker.close()
 
 
-def run_worker_process(threads: int) -> None:
-    """One worker process: its own runtime and the worker loop."""
-    from workers.runtime import build_runtime
-
-    settings = Settings.from_env()
-    configure_logging(settings.log_level)
-    work_until_stopped(build_runtime(settings).broker, threads)
-
-
 def supervise(
-    processes: int, threads: int, metrics_dir: str | None = None, metrics_port: int | None = None
+    target: Callable[[int], None],
+    processes: int,
+    threads: int,
+    metrics_dir: str | None = None,
+    metrics_port: int | None = None,
 ) -> int:
-    """Run and replace worker processes; each one that exits is marked dead for the metrics
-    (prometheus-client's multiprocess clean-up, as gunicorn's child_exit does for the web).
-    With `metrics_port`, their series are served there, added up."""
+    """Run `target(threads)` in `processes` processes and replace any that exits; each one
+    that exits is marked dead for the metrics (prometheus-client's multiprocess clean-up, as
+    gunicorn's child_exit does for the web). With `metrics_port`, their series are served
+    there, added up."""
     metrics.prepare_multiprocess_dir(metrics_dir)
     if metrics_port:
         metrics.serve_worker_metrics(metrics_port, metrics_dir)
     stopping = stop_on_signals()
-    children = [_spawn(threads) for _ in range(processes)]
+    children = [_spawn(target, threads) for _ in range(processes)]
     log.info("%d worker processes with %d threads each", processes, threads)
     while not stopping.wait(0.5):
         for index, child in enumerate(children):
@@ -70,7 +66,7 @@ def supervise(
                 )
                 metrics.process_exited(child.pid, metrics_dir)
                 time.sleep(RESTART_DELAY_SECONDS)
-                children[index] = _spawn(threads)
+                children[index] = _spawn(target, threads)
     for child in children:
         child.terminate()
     for child in children:
@@ -79,7 +75,7 @@ def supervise(
     return 0
 
 
-def _spawn(threads: int) -> multiprocessing.Process:
-    child = multiprocessing.Process(target=run_worker_process, args=(threads,), daemon=False)
-    child.start()
-    return child
+def _spawn(target: Callable[[int], None], threads: int) -> multiprocessing.Process:
+    process = multiprocessing.Process(target=target, args=(threads,), daemon=False)
+    process.start()
+    return process

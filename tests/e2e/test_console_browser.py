@@ -26,7 +26,7 @@ USPS = "9400111899223344556677"
 def add_user(served: Served, email: str, role: str, password: str) -> None:
     """`ordertrack user add`, the password on standard input, as the README says."""
     done = subprocess.run(
-        [sys.executable, "-m", "service.cli", "user", "add", email, "--role", role],
+        [sys.executable, "-m", "entry.cli", "user", "add", email, "--role", role],
         input=password + "\n",
         env=served.env,
         capture_output=True,
@@ -140,7 +140,7 @@ def test_staff_open_needs_attention_and_follow_a_late_parcel_to_its_order(served
     served.post_all([*STORY[:3], STORY[5]])  # order, paid, parcel, in transit since 3 Nov
     served.wait_for_order(ORDER_ID, "in_transit")
     done = subprocess.run(
-        [sys.executable, "-m", "service.cli", "delays", "--once"],
+        [sys.executable, "-m", "entry.cli", "delays", "--once"],
         env=served.env,
         capture_output=True,
         text=True,

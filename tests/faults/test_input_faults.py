@@ -18,9 +18,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, func, select
 
+from entry.cli import build_parser
 from ordertrack.store.migrate import upgrade
 from ordertrack.store.models import Inbox
-from service.cli import build_parser
 from tests.faults.support_ingest import Receiver, percentile, rss_mb, serve, service_env
 from tests.support.processes import RedisServer
 from tests.support.sources import shopify

@@ -311,7 +311,7 @@ NOT_SECRETS = {
         'read_form_token(edge.link_keys, form.get("form_token", ""), _max_age()) != order.id',
     ),
     # the operator typing a new password twice at the terminal: nothing stored is compared
-    ("service/users_cli.py", 'getpass.getpass("Password again: ") != first'),
+    ("entry/users_cli.py", 'getpass.getpass("Password again: ") != first'),
     # the length of a secret being parsed, not its value
     ("ordertrack/notifications/merchant_webhook.py", "len(key) not in SECRET_BYTES"),
     # a header's name against the name of the header that carries the secret

@@ -519,39 +519,6 @@ def test_a_row_whose_source_fetches_from_its_api_is_applied_in_a_transaction_of_
     assert _orders_counted(_kept_equals_rebuilt(db)) == 3
 
 
-def test_a_sources_api_is_asked_with_no_transaction_open_and_no_row_locked(db):
-    """While BigCommerce's API answers, nothing of ours waits on it: the row can be locked by
-    anyone at once, and no session of the database is inside a transaction."""
-    (fetched,) = db.store(_delivery(request_for("bigcommerce", "order_created")))
-    seen: list[tuple[int, int]] = []
-
-    def order(request):
-        with db.engine.connect() as probe:
-            locked = len(
-                probe.execute(
-                    text("SELECT id FROM inbox WHERE id = :id FOR UPDATE NOWAIT"), {"id": fetched}
-                ).all()
-            )
-            busy = probe.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
-                )
-            ).scalar()
-            seen.append((locked, busy))
-            probe.rollback()
-        return 200, {}, json.dumps(api_body("order_3001__awaiting_fulfillment"))
-
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
-        api.add_callback(responses.GET, api_url("/orders/3001"), callback=order)
-        api.get(api_url("/orders/3001/products"), json=api_body("order_3001_products"))
-        api.get(api_url("/orders/3001/shipments"), status=204)
-        outcome = db.apply([fetched])[fetched]
-
-    assert _applied(outcome), outcome
-    assert seen == [(1, 0)], "the API was asked inside a transaction, or with the row locked"
-
-
 def test_an_attempt_counted_before_the_work_survives_the_work_failing(db):
     """The attempt is committed first: a row whose work fails has still counted it."""
     (broken,) = db.store(_unusable_payment(1))

@@ -7,10 +7,10 @@ import re
 
 from sqlalchemy import select, update
 
+from entry import cli
 from ordertrack import accounts
 from ordertrack.store import users
 from ordertrack.store.models import Inbox, Outbox
-from service import cli
 from tests.support.webhooks import ORDER_ID, STORY, shopify
 
 ADMIN = ("admin@shop.example", "admin password 1")

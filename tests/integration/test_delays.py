@@ -11,10 +11,10 @@ import responses
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
+from entry import cli
 from ordertrack import delay_check
 from ordertrack.store import flags as store_flags
 from ordertrack.store.flag_models import FlagDay
-from service import cli
 from tests.support.webhooks import ORDER_ID, easypost, shopify
 
 CUSTOMER = "ada@example.com"

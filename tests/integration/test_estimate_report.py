@@ -199,7 +199,7 @@ def test_the_sweepers_job_judges_in_the_shops_business_days(start):
 def test_reports_rebuild_judges_every_delivery_again_in_the_shops_calendar_now(
     shop, monkeypatch, capsys
 ):
-    from service import cli
+    from entry import cli
 
     report = f"/api/v1/reports/estimates?{NOVEMBER}"
     assert shop.client.get(report, headers=AUTH).json["accuracy"]["on_time"] == 1

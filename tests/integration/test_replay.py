@@ -4,8 +4,8 @@ databases."""
 
 from sqlalchemy import select, update
 
+from entry import cli
 from ordertrack.store.models import Inbox
-from service import cli
 from tests.support.webhooks import ORDER_ID, STORY, shopify
 
 CUSTOMER = "ada@example.com"

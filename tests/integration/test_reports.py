@@ -276,7 +276,7 @@ def test_the_console_page_says_when_a_period_is_wrong(shop):
 
 
 def test_reports_rebuild_counts_every_order_again_and_the_numbers_do_not_change(shop, capsys):
-    from service import cli
+    from entry import cli
 
     before = shop.client.get(f"/api/v1/reports/carriers?{STORY_PERIOD}", headers=AUTH).json
     with shop.runtime.sessions.begin() as session:

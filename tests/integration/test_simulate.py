@@ -218,7 +218,7 @@ def test_a_missing_secret_stops_the_story_before_anything_is_posted():
 
 
 def test_help_explains_the_command_and_why_bigcommerce_is_left_out(capsys):
-    from service.cli import build_parser
+    from entry.cli import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["simulate", "--help"])

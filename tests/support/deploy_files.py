@@ -15,7 +15,7 @@ from unittest import mock
 
 import yaml
 
-from service.cli import build_parser
+from entry.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

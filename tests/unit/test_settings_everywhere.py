@@ -32,7 +32,7 @@ DEPLOY_README = ROOT / "deploy" / "README.md"
 APP_SERVICES = ("migrate", "web", "worker", "sweeper")
 #: The Kubernetes workloads that send notifications or flag delays: they read the policy.
 POLICY_READERS = ("ordertrack-web", "ordertrack-worker", "ordertrack-sweeper")
-#: Read by the command line (service/cli.py) for `serve` and `worker`, not by the settings.
+#: Read by the command line (entry/cli.py) for `serve` and `worker`, not by the settings.
 COMMAND_LINE_VARIABLES = ("PORT", "WEB_CONCURRENCY", "WORKER_METRICS_PORT")
 #: A variable naming one of these holds a credential: only a secret store may hold its value.
 CREDENTIAL_WORDS = ("PASSWORD", "SECRET", "TOKEN")

@@ -268,7 +268,7 @@ def _migrate(settings: Settings, args) -> int:
 
 
 def _serve(settings: Settings, args) -> int:
-    from service.gunicorn_app import run
+    from entry.gunicorn_app import run
 
     workers = args.workers
     host = "127.0.0.1" if args.dev else args.host
@@ -290,13 +290,18 @@ def _worker(settings: Settings, args) -> int:
     if not settings.redis_url:
         log.error("ordertrack worker needs REDIS_URL (without it, `serve` runs the queue)")
         return 2
+    from entry.worker_process import run_worker_process
     from workers.supervisor import supervise
 
     if args.metrics_port and not settings.prometheus_multiproc_dir:
         log.error("--metrics-port needs PROMETHEUS_MULTIPROC_DIR (the workers write there)")
         return 2
     return supervise(
-        args.processes, args.threads, settings.prometheus_multiproc_dir, args.metrics_port
+        run_worker_process,
+        args.processes,
+        args.threads,
+        settings.prometheus_multiproc_dir,
+        args.metrics_port,
     )
 
 
@@ -415,7 +420,7 @@ def _simulate(settings: Settings, args) -> int:
 
 
 def _user(settings: Settings, args) -> int:
-    from service import users_cli
+    from entry import users_cli
 
     return users_cli.run(settings, args)
 

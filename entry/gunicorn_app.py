@@ -2,7 +2,7 @@
 
 from gunicorn.app.base import BaseApplication
 
-from service.gunicorn_worker import DEFAULT_READ_TIMEOUT, reading_within
+from entry.gunicorn_worker import DEFAULT_READ_TIMEOUT, reading_within
 from workers import metrics
 
 
@@ -16,8 +16,8 @@ class _Application(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from entry.wsgi import app
         from service import live_streams
-        from service.wsgi import app
 
         live_streams.fit_to_threads(app, self.cfg.threads)
         return app
@@ -42,7 +42,7 @@ def run(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
-            # gthread, but a slow client holds no thread (service/gunicorn_worker.py).
+            # gthread, but a slow client holds no thread (entry/gunicorn_worker.py).
             "worker_class": reading_within(read_timeout),
             "threads": threads,
             "timeout": 30,

@@ -1,9 +1,9 @@
-"""WSGI entry point for gunicorn: `gunicorn service.wsgi:app`."""
+"""WSGI entry point for gunicorn: `gunicorn entry.wsgi:app`."""
 
 from entry.logs import configure_logging
+from entry.memory import limit_malloc_arenas
 from ordertrack.settings import Settings
 from service.app import create_app, start_inprocess_queue
-from service.memory import limit_malloc_arenas
 
 limit_malloc_arenas()
 
