@@ -2,7 +2,7 @@
 receiver, the worker and the docs read, so none of them looks a name up on a module."""
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,7 +53,8 @@ class Provider:
     #: Pure: a stored payload (or what `fetch` returned) to facts.
     normalize: Normalize
     docs: Docs
+    # The optional hooks are keyword-only: always named where a provider gives them.
     #: An unsigned set-up request the sender needs a 200 for (WooCommerce's ping).
-    handshake: Handshake | None = None
+    handshake: Handshake | None = field(default=None, kw_only=True)
     #: Asks the source's API for what a thin webhook names (BigCommerce), in the worker.
-    fetch: Fetch | None = None
+    fetch: Fetch | None = field(default=None, kw_only=True)

@@ -9,10 +9,6 @@ SECRET = "as-webhook-sécret"
 WEBHOOK_VERSION = "2025-07"
 
 
-def signature(body: bytes, secret: str = SECRET) -> str:
-    return sender.signature(body, secret)
-
-
 def request(name: str, body: bytes | None = None) -> Request:
     body = fixture_body("aftership", name) if body is None else body
     headers = {
@@ -22,3 +18,7 @@ def request(name: str, body: bytes | None = None) -> Request:
         "User-Agent": "AfterShipTrackingWebhook/4.0.0 (https://www.aftership.com)",
     }
     return Request("aftership", name, body, headers)
+
+
+def signature(body: bytes, secret: str = SECRET) -> str:
+    return sender.signature(body, secret)
