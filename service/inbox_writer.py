@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine
 
 from ordertrack.errors import StoreUnavailable
-from ordertrack.store.inbox import NewDelivery, record
+from ordertrack.store.inbox import NewInboxRow, record
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ WAITING, TAKEN, COMMITTING, GIVEN_UP, LATE, DONE = (
 class _Entry:
     """One request's row on its way to the inbox; `state` is read and set under the lock."""
 
-    delivery: NewDelivery | None
+    delivery: NewInboxRow | None
     future: Future = field(default_factory=Future)
     state: str = WAITING
 
@@ -104,7 +104,7 @@ class InboxWriter:
         """Rows queued for the writer and not yet taken (bounded by INBOX_QUEUE_LIMIT)."""
         return self._pending.qsize()
 
-    def write(self, delivery: NewDelivery) -> int | None:
+    def write(self, delivery: NewInboxRow) -> int | None:
         """Block until the row is committed: its id, or None for a duplicate. Raises
         StoreUnavailable (503) when it is not, and then it never will be (but see above)."""
         self._ensure_threads()
@@ -156,7 +156,7 @@ class InboxWriter:
                 threading.Thread(target=self._relay_loop, name="inbox-relay", daemon=True).start()
                 self._pid = os.getpid()
 
-    def _next_batch(self, carried: list[_Entry]) -> list[tuple[_Entry, NewDelivery]]:
+    def _next_batch(self, carried: list[_Entry]) -> list[tuple[_Entry, NewInboxRow]]:
         """Entries still wanted, marked TAKEN, with their rows (read under the lock: a
         request giving up drops its row): those carried over from a batch rolled back,
         then what has queued up (waiting for the first when nothing is carried)."""
@@ -196,7 +196,7 @@ class InboxWriter:
                 )
                 self._fail(entries)
 
-    def _write(self, connection: Connection, batch: list[tuple[_Entry, NewDelivery]]):
+    def _write(self, connection: Connection, batch: list[tuple[_Entry, NewInboxRow]]):
         """Insert the batch and commit it if every request still waits; otherwise roll it
         back and return its entries, for the next batch to take those still wanted."""
         entries = [entry for entry, _ in batch]
@@ -218,7 +218,7 @@ class InboxWriter:
                 entry.state = COMMITTING
             return True
 
-    def _resolve(self, batch: list[tuple[_Entry, NewDelivery]], ids: list[int | None]) -> None:
+    def _resolve(self, batch: list[tuple[_Entry, NewInboxRow]], ids: list[int | None]) -> None:
         """Committed: answer the requests still waiting, and relay the new rows."""
         late = 0
         with self._lock:

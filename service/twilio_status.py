@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, request
 from ordertrack import alerts
 from ordertrack.errors import SourceNotConfigured
 from ordertrack.notifications import twilio_callbacks
-from ordertrack.store import deliveries
+from ordertrack.store import sms_statuses
 from service.webhooks import acknowledge
 
 bp = Blueprint("twilio_status", __name__)
@@ -38,10 +38,10 @@ def status_callback():
 def _record(session, update: twilio_callbacks.StatusUpdate, outbox_id: int | None) -> bool:
     sid = update.message_sid
     if update.status == twilio_callbacks.DELIVERED:
-        return deliveries.mark_delivered(session, "sms", sid, outbox_id)
+        return sms_statuses.mark_delivered(session, "sms", sid, outbox_id)
     if update.status == twilio_callbacks.FAILED:
         reason = f"Twilio: {update.twilio_status} (error {update.error_code or 'not given'})"
-        failed = deliveries.mark_failed(session, "sms", sid, outbox_id, reason)
+        failed = sms_statuses.mark_failed(session, "sms", sid, outbox_id, reason)
         if failed:  # failed for good: Twilio does not try again
             alerts.notification_failed(session, failed.id, failed, reason, datetime.now(UTC))
         return failed is not None

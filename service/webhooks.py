@@ -18,8 +18,8 @@ from ordertrack.errors import (
     SourceNotConfigured,
     UnsupportedMediaType,
 )
-from ordertrack.providers.base import Delivery
-from ordertrack.store.inbox import NewDelivery
+from ordertrack.providers.base import WebhookRequest
+from ordertrack.store.inbox import NewInboxRow
 from ordertrack.store.models import Inbox
 from workers import metrics
 
@@ -59,7 +59,7 @@ def receive(source: str):
             f"source {source!r} is not enabled: set WEBHOOK_SECRET_{source.upper()}"
         )
     body = _read_body(edge.settings.max_body_bytes)
-    delivery = Delivery(body=body, headers=request.headers, query=request.args)
+    delivery = WebhookRequest(body=body, headers=request.headers, query=request.args)
     if providers.is_handshake(provider, delivery):
         return acknowledge(200, status="handshake")
     if request.mimetype != "application/json":
@@ -70,7 +70,7 @@ def receive(source: str):
     if not 0 < len(envelope.dedupe_key) <= _MAX_DEDUPE_KEY:
         raise MissingFields(f"{source} delivery id must be 1 to {_MAX_DEDUPE_KEY} characters long")
     inbox_id = edge.inbox_writer.write(
-        NewDelivery(
+        NewInboxRow(
             source=source,
             dedupe_key=envelope.dedupe_key,
             topic=envelope.topic,

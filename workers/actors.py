@@ -106,7 +106,7 @@ def declare_actors(
     return Actors(process_event, send_notification)
 
 
-def _unrecorded(outbox_id: int, outcome: sender.Delivered) -> None:
+def _unrecorded(outbox_id: int, outcome: sender.SendOutcome) -> None:
     """Logged and counted, not retried: the row stays `sending` until its lease runs out, and
     is then claimed as one whose last attempt is unknown (a text is looked up first)."""
     log.error(

@@ -27,7 +27,7 @@ from ordertrack.notifications import deadline, ssrf
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.lease import HTTP_STEPS
 from ordertrack.notifications.messages import tracking_link
-from ordertrack.notifications.policy import parcel_key
+from ordertrack.notifications.news_rules import parcel_key
 from ordertrack.notifications.retry_after import retry_after
 
 __all__ = [
@@ -161,7 +161,7 @@ def _shipment_data(shipment: dict[str, Any]) -> dict[str, Any]:
 
 def _parcel_data(document: dict[str, Any], parcel: str, attempt: int) -> dict[str, Any] | None:
     """The parcel the event is about: its key is "f:" and the platform's fulfillment id, then
-    "#<n>" once its number was replaced (notifications/policy.py, parcel_ref)."""
+    "#<n>" once its number was replaced (notifications/news_rules.py, parcel_ref)."""
     key = parcel_key(parcel)
     for shipment in document.get("shipments", []):
         if f"f:{shipment.get('fulfillment_id')}" == key:

@@ -21,7 +21,7 @@ from ordertrack.facts import LineItem, carrier_code
 from ordertrack.lanes import Learned
 from ordertrack.lifecycle.order_status import items_not_shipped
 from ordertrack.lifecycle.state import OrderState, ShipmentState
-from ordertrack.notifications import locales, policy
+from ordertrack.notifications import locales, news_rules
 from ordertrack.statuses import ShipmentStatus
 
 #: Public tracking pages by carrier, for shipments whose platform gave no tracking URL.
@@ -131,7 +131,7 @@ def render(
     order = _one_line(state.name) or words.raw("email.unnamed")
     about = _about(state, parcel)
     values = {"order": order, "attempt": _attempt(kind)}
-    subject = words.text(f"kinds.{policy.base_kind(kind)}.subject", **values)
+    subject = words.text(f"kinds.{news_rules.base_kind(kind)}.subject", **values)
     if about and about.named:
         subject = words.text(about.key("email.subject_parcel"), subject=subject, **about.numbers)
     url_for = tracking_url_for or default_tracking_url
@@ -142,7 +142,7 @@ def render(
         "greeting": words.text("email.greeting", name=name)
         if name
         else words.raw("email.greeting_anonymous"),
-        "headline": words.text(f"kinds.{policy.base_kind(kind)}.headline", **values),
+        "headline": words.text(f"kinds.{news_rules.base_kind(kind)}.headline", **values),
         "order_line": words.text("email.order", order=order),
         "progress": _progress(kind, state, about, words),
         "parcels": _parcels(kind, state, words, url_for, about, learned or {}, today),
@@ -183,7 +183,9 @@ def render_sms(
     if about and about.named:
         order = words.text(about.key("sms.parcel"), order=order, **about.numbers)
     head = f"{_clip(_one_line(shop_name), SMS_SHOP_CHARS)}: "
-    head += words.text(f"kinds.{policy.base_kind(kind)}.sms", order=order, attempt=_attempt(kind))
+    head += words.text(
+        f"kinds.{news_rules.base_kind(kind)}.sms", order=order, attempt=_attempt(kind)
+    )
     url_for = tracking_url_for or default_tracking_url
     link = _one_line(url_for(about.shipment) if about else _sms_link(kind, state, url_for))
     track = f" {words.text('sms.track', link=link)}" if link else ""
@@ -287,7 +289,7 @@ class About:
 def _about(state: OrderState, parcel: str) -> About | None:
     """Parcels are numbered in the order they were labelled (then by key), so "parcel 2 of 2"
     means the same whichever webhook arrived first."""
-    shipment = state.shipment(policy.parcel_key(parcel)) if parcel else None
+    shipment = state.shipment(news_rules.parcel_key(parcel)) if parcel else None
     if shipment is None:
         return None
     ordered = _in_label_order(_live(state) or [shipment])
@@ -303,7 +305,7 @@ def _in_label_order(shipments: list[ShipmentState]) -> list[ShipmentState]:
 def _attempt(kind: str) -> int:
     """A failed attempt's number, carried by its kind ("delivery_failed_again:3"); 1 else."""
     suffix = kind.partition(":")[2]
-    return int(suffix) if policy.base_kind(kind) == policy.DELIVERY_FAILED_AGAIN else 1
+    return int(suffix) if news_rules.base_kind(kind) == news_rules.DELIVERY_FAILED_AGAIN else 1
 
 
 def _progress(kind: str, state: OrderState, about: About | None, words) -> str | None:
@@ -314,7 +316,7 @@ def _progress(kind: str, state: OrderState, about: About | None, words) -> str |
         about is not None
         and about.count > 1
         and about.number == about.count
-        and policy.base_kind(kind) == "shipped"
+        and news_rules.base_kind(kind) == "shipped"
         and not items_not_shipped(state)
     )
     if not last:
@@ -393,12 +395,12 @@ def _announces_number(kind: str, shipment: ShipmentState) -> bool:
     """Whether `kind` is the news of this parcel's new tracking number (the kind carries a
     digest of it)."""
     number = shipment.tracking_number
-    return bool(number) and kind == policy.tracking_changed_kind(number)
+    return bool(number) and kind == news_rules.tracking_changed_kind(number)
 
 
 def _sms_link(kind: str, state: OrderState, url_for: TrackingUrlFor) -> str | None:
     """The link of the parcel the news is about, else of the first parcel that has one."""
-    statuses = NEWS_STATUSES.get(policy.base_kind(kind), ())
+    statuses = NEWS_STATUSES.get(news_rules.base_kind(kind), ())
     live = _live(state)
     about = [s for s in live if s.status in statuses or _announces_number(kind, s)]
     return next((link for s in about + live if (link := url_for(s))), None)

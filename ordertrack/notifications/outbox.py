@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ordertrack.business_days import Calendar
 from ordertrack.lifecycle.relabelling import replaced_tracking_numbers
-from ordertrack.notifications import policy, rules
+from ordertrack.notifications import news_rules, policy_file
 from ordertrack.notifications.sender import STALE_PREFIX
 from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.settings import Settings
@@ -36,7 +36,7 @@ class Queued:
 class Plan:
     """The policy, and which channels this deployment has set up."""
 
-    rules: rules.Rules
+    rules: policy_file.Rules
     coalesce: timedelta
     fallback_timezone: str
     #: The shop's business days, for the delay flags.
@@ -46,9 +46,9 @@ class Plan:
 def plan_for(settings: Settings) -> Plan:
     unavailable = []
     if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from):
-        unavailable.append(rules.SMS)
+        unavailable.append(policy_file.SMS)
     if not (settings.merchant_webhook_url and settings.merchant_webhook_secret):
-        unavailable.append(rules.MERCHANT_WEBHOOK)
+        unavailable.append(policy_file.MERCHANT_WEBHOOK)
     return Plan(
         rules=_rules(
             settings.notification_policy_file,
@@ -63,9 +63,11 @@ def plan_for(settings: Settings) -> Plan:
 
 
 @cache
-def _rules(path: str | None, quiet_hours: str | None, sla_days, *unavailable: str) -> rules.Rules:
+def _rules(
+    path: str | None, quiet_hours: str | None, sla_days, *unavailable: str
+) -> policy_file.Rules:
     """Read once per process: the policy file is checked at start-up and does not change."""
-    return rules.load_rules(
+    return policy_file.load_rules(
         path, sms_quiet_hours=quiet_hours, unavailable=unavailable, sla_days=dict(sla_days)
     )
 
@@ -80,12 +82,12 @@ def queue(
     replaced = replaced_tracking_numbers(before, state)
     news = _parcel_news(before, state, replaced) + _order_news(before, outcome)
     if refund_told:
-        news = [(parcel, kind) for parcel, kind in news if kind != policy.ORDER_REFUNDED]
+        news = [(parcel, kind) for parcel, kind in news if kind != news_rules.ORDER_REFUNDED]
     queued: list[Queued] = []
     for parcel, kind in news:
         queued += _queue_kind(session, order, kind, state.customer, plan, parcel, revive=True)
     for number in replaced:
-        kind = policy.tracking_changed_kind(number)
+        kind = news_rules.tracking_changed_kind(number)
         queued += _queue_kind(session, order, kind, state.customer, plan, ORDER_NEWS)
     return queued + _merchant_events(session, order, before, outcome, plan)
 
@@ -99,11 +101,11 @@ def _merchant_events(session, order: Order, before, outcome, plan: Plan) -> list
     for parcel in state.shipments:
         if _moved(before.shipment(parcel.key), parcel):
             event = plan.rules.merchant_shipment_event(parcel)
-            events.append((policy.parcel_ref(parcel), event))
+            events.append((news_rules.parcel_ref(parcel), event))
     queued = []
     for ref, event in events:
         if event:
-            ids = _insert(session, order, event, rules.MERCHANT_WEBHOOK, MERCHANT, due, ref)
+            ids = _insert(session, order, event, policy_file.MERCHANT_WEBHOOK, MERCHANT, due, ref)
             queued += [Queued(i, due) for i in ids]
     return queued
 
@@ -124,7 +126,7 @@ def queue_return_news(
     session: Session, order: Order, return_id: int, status: str, plan: Plan
 ) -> list[Queued]:
     """A return moved: its step's news to the customer, on the channels the policy names."""
-    kind = policy.return_kind(status, return_id)
+    kind = news_rules.return_kind(status, return_id)
     if kind is None:
         return []
     return _queue_kind(session, order, kind, to_state(order).customer, plan, ORDER_NEWS)
@@ -156,8 +158,8 @@ def _customer_reach(plan: Plan, customer, now: datetime) -> list[tuple[str, str,
     """(channel, recipient, due) for each channel that tells this customer of a delay."""
     return [
         (channel, recipient, _due(plan, channel, customer, now))
-        for channel in plan.rules.channels_for(policy.DELAYED, customer)
-        for recipient in rules.recipients(channel, customer)
+        for channel in plan.rules.channels_for(news_rules.DELAYED, customer)
+        for recipient in policy_file.recipients(channel, customer)
     ]
 
 
@@ -165,14 +167,14 @@ def _delay_rows(order_id: int, state, flag, plan: Plan, now: datetime, reach, me
     parcel = ORDER_NEWS
     if flag.parcel:
         shipment = state.shipment(flag.parcel)
-        parcel = policy.parcel_ref(shipment) if shipment else flag.parcel
+        parcel = news_rules.parcel_ref(shipment) if shipment else flag.parcel
     rows = []
     if flag.kind in plan.rules.delay_policy.tell_customer:
-        kind = policy.delayed_kind(flag.id)
+        kind = news_rules.delayed_kind(flag.id)
         rows += [_row(order_id, kind, channel, to, due, parcel) for channel, to, due in reach]
     if merchant:
         kind, due = f"{merchant}:{flag.id}", now + plan.coalesce
-        rows.append(_row(order_id, kind, rules.MERCHANT_WEBHOOK, MERCHANT, due, parcel))
+        rows.append(_row(order_id, kind, policy_file.MERCHANT_WEBHOOK, MERCHANT, due, parcel))
     return rows
 
 
@@ -182,7 +184,7 @@ def _queue_kind(
     now, queued = datetime.now(UTC), []
     for channel in plan.rules.channels_for(kind, customer):
         due = _due(plan, channel, customer, now)
-        for recipient in rules.recipients(channel, customer):
+        for recipient in policy_file.recipients(channel, customer):
             ids = _insert(session, order, kind, channel, recipient, due, parcel)
             if not ids and revive:
                 ids = _revive_stale(session, order, kind, channel, recipient, due, parcel)
@@ -203,11 +205,11 @@ def _parcel_news(before, state, replaced: list[str]) -> list[tuple[str, str]]:
         old = before.shipment(parcel.key)
         if not (reached or _moved(old, parcel)):
             continue
-        kind = policy.parcel_news(None if reached else old, parcel)
+        kind = news_rules.parcel_news(None if reached else old, parcel)
         if kind == "shipped" and parcel.tracking_number in replaced:
             continue
         if kind:
-            news.append((policy.parcel_ref(parcel), kind))
+            news.append((news_rules.parcel_ref(parcel), kind))
     return news
 
 
@@ -218,15 +220,19 @@ def _order_news(before, outcome) -> list[tuple[str, str]]:
     reached = _reachable(state.customer) and not _reachable(before.customer)
     if not (outcome.transition or reached):
         return []
-    kind = policy.order_kind(state.status)
+    kind = news_rules.order_kind(state.status)
     if kind is None and not any(s.live for s in state.shipments):
         furthest = outcome.transition.furthest_stage_before if outcome.transition else 0
-        kind = policy.kind_to_announce(policy.announced_status(state.status, False), furthest)
+        kind = news_rules.kind_to_announce(
+            news_rules.announced_status(state.status, False), furthest
+        )
     return [(ORDER_NEWS, kind)] if kind else []
 
 
 def _reachable(customer) -> bool:
-    return any(rules.recipients(channel, customer) for channel in rules.CUSTOMER_CHANNELS)
+    return any(
+        policy_file.recipients(channel, customer) for channel in policy_file.CUSTOMER_CHANNELS
+    )
 
 
 def _due(plan: Plan, channel: str, customer, now: datetime) -> datetime:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ordertrack import alerts
 from ordertrack.masking import scrubbed
 from ordertrack.notifications import channels as channels_module
-from ordertrack.notifications import claims, policy
+from ordertrack.notifications import claims, news_rules
 from ordertrack.notifications.channels import Channels, NotConfigured
 from ordertrack.notifications.claims import MERCHANT_RETRY_SCHEDULE, MERCHANT_WEBHOOK
 from ordertrack.notifications.errors import DeliveryError
@@ -35,7 +35,7 @@ from ordertrack.store.orders import load_order, lock_order, to_state
 from ordertrack.store.overdue import bound_lock_waits
 from ordertrack.store.views import order_document
 
-__all__ = ["Channels", "Delivered", "Unrecorded", "deliver", "unfinished"]
+__all__ = ["Channels", "SendOutcome", "Unrecorded", "deliver", "unfinished"]
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,13 @@ class Unrecorded(Exception):
     `sending` until its lease runs out; then it is claimed again as one whose last attempt
     is unknown (a text is looked up in Twilio's list first)."""
 
-    def __init__(self, outbox_id: int, outcome: "Delivered") -> None:
+    def __init__(self, outbox_id: int, outcome: "SendOutcome") -> None:
         super().__init__(f"outbox {outbox_id}: the {outcome.recorded_as} attempt is unrecorded")
         self.outcome = outcome
 
 
 @dataclass(frozen=True)
-class Delivered:
+class SendOutcome:
     status: str
     reason: str | None = None
     #: True when the caller should try again later (with backoff).
@@ -88,7 +88,7 @@ def _not_due_yet(session: Session, outbox_id: int) -> float | None:
     return wait if wait > 0 else None
 
 
-def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels) -> Delivered:
+def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels) -> SendOutcome:
     with sessions.begin() as session:
         claimed = claims.claim(
             session,
@@ -99,21 +99,21 @@ def deliver(sessions: sessionmaker[Session], outbox_id: int, channels: Channels)
         )
         if claimed is None:
             wait = _not_due_yet(session, outbox_id)
-            return Delivered("not due", wait=wait) if wait else Delivered("unchanged")
+            return SendOutcome("not due", wait=wait) if wait else SendOutcome("unchanged")
         if isinstance(claimed, claims.GaveUp):
-            return Delivered(OutboxStatus.FAILED, claimed.reason, channel=claimed.channel)
+            return SendOutcome(OutboxStatus.FAILED, claimed.reason, channel=claimed.channel)
         job, skip = _job(session, outbox_id, claimed, channels)
         quiet_until = _quiet_until(job, channels)
         if quiet_until:
             # Due, but it is night where the customer is now (a retry, the sweeper catching
             # up, a resend): back to waiting, the attempt not counted, sent in the morning.
             session.execute(_defer(outbox_id, job, quiet_until))
-            return Delivered("not due", wait=(quiet_until - datetime.now(UTC)).total_seconds())
+            return SendOutcome("not due", wait=(quiet_until - datetime.now(UTC)).total_seconds())
     outcome = replace(_outcome(job, skip, channels), unrecorded_before=claimed.unrecorded)
     return _record_durably(sessions, outbox_id, job, outcome)
 
 
-def _outcome(job, skip: Delivered | None, channels: Channels) -> Delivered:
+def _outcome(job, skip: SendOutcome | None, channels: Channels) -> SendOutcome:
     """The attempt's outcome, its reason masked; a retry past the last attempt fails."""
     outcome = _scheduled(skip or _attempt(job, channels), job)
     reason = scrubbed(outcome.reason, job.recipient, job.channel)
@@ -122,11 +122,11 @@ def _outcome(job, skip: Delivered | None, channels: Channels) -> Delivered:
         job.channel, channels.max_attempts
     ):
         reason = f"gave up after {job.attempts} attempts: {outcome.reason}"
-        return Delivered(OutboxStatus.FAILED, reason, channel=job.channel)
+        return SendOutcome(OutboxStatus.FAILED, reason, channel=job.channel)
     return outcome
 
 
-def _record_durably(sessions, outbox_id: int, job, outcome: Delivered) -> Delivered:
+def _record_durably(sessions, outbox_id: int, job, outcome: SendOutcome) -> SendOutcome:
     """Record the attempt; when the database fails the transaction (a dropped connection, a
     lock or statement timeout), try again on a fresh connection, RECORD_RETRY_WAITS apart.
     The send lease counts these tries (lease.py)."""
@@ -150,7 +150,7 @@ def _record_durably(sessions, outbox_id: int, job, outcome: Delivered) -> Delive
             time.sleep(wait)
 
 
-def _record(session: Session, outbox_id: int, job, outcome: Delivered) -> Delivered:
+def _record(session: Session, outbox_id: int, job, outcome: SendOutcome) -> SendOutcome:
     if outcome.reason and outcome.reason.startswith(STALE_PREFIX):
         outcome = _recheck_stale(session, job, outcome)
     recorded = session.execute(_record_query(outbox_id, job.attempts, outcome)).rowcount
@@ -200,7 +200,7 @@ def _this_attempt(outbox_id: int, attempt: int, **values):
     return query.execution_options(synchronize_session=False)
 
 
-def _scheduled(outcome: Delivered, job) -> Delivered:
+def _scheduled(outcome: SendOutcome, job) -> SendOutcome:
     """A merchant webhook's retry waits by the schedule, or longer if the endpoint said so: a
     short Retry-After must not use the whole schedule up in seconds."""
     if not outcome.retry or job.channel != MERCHANT_WEBHOOK:
@@ -216,7 +216,7 @@ class _Claimed(channels_module.Job):
 
 def _job(
     session: Session, outbox_id: int, row: claims.Claim, channels: Channels
-) -> tuple[_Claimed, Delivered | None]:
+) -> tuple[_Claimed, SendOutcome | None]:
     """What the attempt needs, and the reason to skip it without sending, if there is one."""
     order = load_order(session, row.order_id)
     state = to_state(order)
@@ -247,17 +247,17 @@ def _job(
         attempts=row.attempts,
     )
     if row.channel != MERCHANT_WEBHOOK and _stale(session, row.kind, state, row.parcel):
-        return job, Delivered(OutboxStatus.SKIPPED, f"{STALE_PREFIX} {_where(state, row.parcel)}")
+        return job, SendOutcome(OutboxStatus.SKIPPED, f"{STALE_PREFIX} {_where(state, row.parcel)}")
     if unsubscribes.has_unsubscribed(session, row.channel, row.recipient):
-        return job, Delivered(OutboxStatus.SKIPPED, "the recipient unsubscribed")
+        return job, SendOutcome(OutboxStatus.SKIPPED, "the recipient unsubscribed")
     return job, None
 
 
 def _stale(session: Session, kind: str, state, parcel: str) -> bool:
     """A delay's news is stale once its flag cleared; everything else by the order's state."""
-    if policy.base_kind(kind) == policy.DELAYED:
+    if news_rules.base_kind(kind) == news_rules.DELAYED:
         flag_id = int(kind.partition(":")[2] or 0)
-        return policy.delay_is_stale(state, parcel) or not flags.is_open(session, flag_id)
+        return news_rules.delay_is_stale(state, parcel) or not flags.is_open(session, flag_id)
     return _is_stale(kind, state, parcel)
 
 
@@ -266,11 +266,13 @@ def _is_stale(kind: str, state, parcel: str) -> bool:
     if parcel == ORDER_NEWS:
         # The order's own word on a parcel's news, for an order that named no parcel: moot
         # once a parcel is there to tell it.
-        named = policy.base_kind(kind) in policy.PARCEL_KINDS
-        return policy.is_stale(kind, state.status) or (named and _has_parcels(state))
-    if policy.base_kind(kind) in policy.PARCEL_KINDS:
-        return policy.parcel_news_is_stale(kind, state.status, policy.find_parcel(state, parcel))
-    return policy.is_stale(kind, state.status)
+        named = news_rules.base_kind(kind) in news_rules.PARCEL_KINDS
+        return news_rules.is_stale(kind, state.status) or (named and _has_parcels(state))
+    if news_rules.base_kind(kind) in news_rules.PARCEL_KINDS:
+        return news_rules.parcel_news_is_stale(
+            kind, state.status, news_rules.find_parcel(state, parcel)
+        )
+    return news_rules.is_stale(kind, state.status)
 
 
 def _has_parcels(state) -> bool:
@@ -278,38 +280,40 @@ def _has_parcels(state) -> bool:
 
 
 def _where(state, parcel: str) -> str:
-    shipment = state.shipment(policy.parcel_key(parcel)) if parcel != ORDER_NEWS else None
+    shipment = state.shipment(news_rules.parcel_key(parcel)) if parcel != ORDER_NEWS else None
     if shipment is None or state.status in FINAL_ORDER_STATUSES:
         return f"the order is {state.status} now"
     return f"the parcel is {shipment.status if shipment.live else 'cancelled'} now"
 
 
-def _recheck_stale(session: Session, job, outcome: Delivered) -> Delivered:
+def _recheck_stale(session: Session, job, outcome: SendOutcome) -> SendOutcome:
     """Decide "stale" again under the order's lock: a transition committing meanwhile would
     otherwise find this row still `sending`, not revive it, and its news would be lost."""
     state = to_state(lock_order(session, job.order_id))
     if _stale(session, job.kind, state, job.parcel):
         return outcome
     reason = "true again while being skipped"
-    return Delivered(OutboxStatus.PENDING, reason, retry=True, channel=job.channel)
+    return SendOutcome(OutboxStatus.PENDING, reason, retry=True, channel=job.channel)
 
 
-def _attempt(job, channels: Channels) -> Delivered:
+def _attempt(job, channels: Channels) -> SendOutcome:
     try:
         provider_id = channels_module.send(job, channels)
     except NotConfigured as exc:
-        return Delivered(OutboxStatus.SKIPPED, str(exc))
+        return SendOutcome(OutboxStatus.SKIPPED, str(exc))
     except DeliveryError as exc:
         if exc.permanent:
-            return Delivered(OutboxStatus.FAILED, exc.reason, opted_out=exc.opted_out)
+            return SendOutcome(OutboxStatus.FAILED, exc.reason, opted_out=exc.opted_out)
         waiting = OutboxStatus.AMBIGUOUS if exc.ambiguous else OutboxStatus.PENDING
-        return Delivered(waiting, exc.reason, retry=True, wait=exc.retry_after)
+        return SendOutcome(waiting, exc.reason, retry=True, wait=exc.retry_after)
     except Exception as exc:  # a bug of ours: recorded and visible, never re-driven forever
-        return Delivered(OutboxStatus.FAILED, f"could not build the message: {type(exc).__name__}")
-    return Delivered(OutboxStatus.SENT, provider_message_id=provider_id)
+        return SendOutcome(
+            OutboxStatus.FAILED, f"could not build the message: {type(exc).__name__}"
+        )
+    return SendOutcome(OutboxStatus.SENT, provider_message_id=provider_id)
 
 
-def _record_query(outbox_id: int, attempt: int, outcome: Delivered):
+def _record_query(outbox_id: int, attempt: int, outcome: SendOutcome):
     """Record this attempt's outcome (only while the row is still this attempt's)."""
     now = datetime.now(UTC)
     values = {"status": outcome.status, "last_error": outcome.reason, "touched_at": now}
@@ -322,7 +326,7 @@ def _record_query(outbox_id: int, attempt: int, outcome: Delivered):
     return _this_attempt(outbox_id, attempt, **values)
 
 
-def _attempt_row(outbox_id: int, attempt: int, outcome: Delivered) -> OutboxAttempt:
+def _attempt_row(outbox_id: int, attempt: int, outcome: SendOutcome) -> OutboxAttempt:
     return OutboxAttempt(
         outbox_id=outbox_id,
         attempt=attempt,

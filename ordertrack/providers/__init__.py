@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from ordertrack.errors import UnknownSource
-from ordertrack.providers.base import Delivery
+from ordertrack.providers.base import WebhookRequest
 from ordertrack.providers.spec import Provider
 
 _NOT_PROVIDERS = {"base", "spec"}
@@ -34,7 +34,7 @@ def get(source: str) -> Provider:
         raise UnknownSource(f"no webhook source named {source!r}") from None
 
 
-def is_handshake(provider: Provider, delivery: Delivery) -> bool:
+def is_handshake(provider: Provider, delivery: WebhookRequest) -> bool:
     """A set-up request the sender needs a 200 for, with nothing to store (WooCommerce's ping)."""
     return provider.handshake is not None and provider.handshake(delivery)
 

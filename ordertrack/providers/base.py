@@ -13,7 +13,7 @@ from ordertrack.statuses import ShipmentStatus
 
 
 @dataclass(frozen=True)
-class Delivery:
+class WebhookRequest:
     """One HTTP delivery as received: raw bytes, headers (case-insensitive) and query."""
 
     body: bytes

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from marshmallow import Schema
 
 from ordertrack.facts import Fact
-from ordertrack.providers.base import Credentials, Delivery, Envelope
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest
 
 if TYPE_CHECKING:
     from ordertrack.settings import Settings
 
-Verify = Callable[[Delivery, Credentials], None]
-ReadEnvelope = Callable[[Delivery, Any], Envelope]
+Verify = Callable[[WebhookRequest, Credentials], None]
+ReadEnvelope = Callable[[WebhookRequest, Any], Envelope]
 Normalize = Callable[[str, Any, datetime], list[Fact]]
-Handshake = Callable[[Delivery], bool]
+Handshake = Callable[[WebhookRequest], bool]
 Fetch = Callable[[str, Any, "Settings"], Any]
 
 

@@ -14,7 +14,7 @@ from ordertrack.store.overdue import overdue_ids
 
 
 @dataclass(frozen=True)
-class NewDelivery:
+class NewInboxRow:
     source: str
     dedupe_key: str
     topic: str
@@ -45,7 +45,7 @@ RETURNING id, source, dedupe_key
 """
 
 
-def record(connection: Connection, deliveries: Sequence[NewDelivery]) -> list[int | None]:
+def record(connection: Connection, deliveries: Sequence[NewInboxRow]) -> list[int | None]:
     """Insert a batch in one statement; for each delivery its new id, or None when the
     (source, dedupe_key) was already in the inbox (a duplicate changes nothing)."""
     if connection.dialect.name == "postgresql":
@@ -55,11 +55,11 @@ def record(connection: Connection, deliveries: Sequence[NewDelivery]) -> list[in
     return [inserted.pop((d.source, d.dedupe_key), None) for d in deliveries]
 
 
-def _status(delivery: NewDelivery) -> str:
+def _status(delivery: NewInboxRow) -> str:
     return InboxStatus.PENDING if delivery.handled else InboxStatus.IGNORED
 
 
-def _record_postgres(connection: Connection, deliveries: Sequence[NewDelivery]) -> dict:
+def _record_postgres(connection: Connection, deliveries: Sequence[NewInboxRow]) -> dict:
     params = {
         "now": datetime.now(UTC),
         "source": [d.source for d in deliveries],
@@ -73,7 +73,7 @@ def _record_postgres(connection: Connection, deliveries: Sequence[NewDelivery]) 
     return {(source, key): inbox_id for inbox_id, source, key in rows}
 
 
-def _record_portable(connection: Connection, deliveries: Sequence[NewDelivery]) -> dict:
+def _record_portable(connection: Connection, deliveries: Sequence[NewInboxRow]) -> dict:
     now = datetime.now(UTC)
     rows = [
         {

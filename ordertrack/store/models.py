@@ -251,7 +251,7 @@ class OutboxStatus:
 
 #: The parcel of an order's own news (cancelled, refunded, a return's step): not a parcel's.
 #: A parcel's news names its shipment key ("#2" after its number was replaced twice), so a
-#: parcel given a new number hears that number's news afresh (notifications/policy.py).
+#: parcel given a new number hears that number's news afresh (notifications/news_rules.py).
 ORDER_NEWS = ""
 
 

@@ -12,7 +12,7 @@ from ordertrack.business_days import Calendar
 from ordertrack.lanes import WINDOW_DAYS, Learned
 from ordertrack.lifecycle.wording import progress_summary
 from ordertrack.masking import mask_recipient
-from ordertrack.notifications.policy import parcel_key
+from ordertrack.notifications.news_rules import parcel_key
 from ordertrack.store import estimates, flags
 from ordertrack.store.flag_models import DelayFlag
 from ordertrack.store.models import History, Inbox, Order, Outbox, OutboxAttempt, Shipment

@@ -27,7 +27,7 @@ from ordertrack import pipeline
 from ordertrack.settings import Settings
 from ordertrack.statuses import stage
 from ordertrack.store.db import make_engine, make_sessionmaker
-from ordertrack.store.inbox import NewDelivery, record
+from ordertrack.store.inbox import NewInboxRow, record
 from ordertrack.store.migrate import upgrade
 from ordertrack.store.models import Inbox, Order, Outbox
 from tests.faults.support_ingest import (
@@ -285,7 +285,7 @@ LIFE = [
 NEWS = ["shipped", "out_for_delivery", "delivered"]
 
 
-def _life_of(order: int) -> list[NewDelivery]:
+def _life_of(order: int) -> list[NewInboxRow]:
     """LIFE for an order of its own (its ids and tracking number rewritten), as the receiver
     records it."""
     swaps = {
@@ -297,7 +297,7 @@ def _life_of(order: int) -> list[NewDelivery]:
     for index, (source, topic, body) in enumerate(LIFE):
         for old, new in swaps.items():
             body = body.replace(old, new)
-        deliveries.append(NewDelivery(source, f"ing5-{order}-{index}", topic, {}, body, True))
+        deliveries.append(NewInboxRow(source, f"ing5-{order}-{index}", topic, {}, body, True))
     return deliveries
 
 

@@ -11,7 +11,7 @@ import pytest
 import responses
 from standardwebhooks.webhooks import Webhook
 
-from ordertrack.store.inbox import NewDelivery, record
+from ordertrack.store.inbox import NewInboxRow, record
 from tests.support.webhooks import STORY, easypost, fixture_body, shopify
 from workers.sweeper import alert_once
 
@@ -162,7 +162,7 @@ def test_the_digest_lists_the_alerts_once_an_hour_and_only_when_there_are_any(al
 
 def _broken_event(service) -> int:
     """An event that can never be parsed: it fails for good on its first attempt."""
-    broken = NewDelivery(
+    broken = NewInboxRow(
         source="shopify",
         dedupe_key="broken-body-1",
         topic="orders/create",

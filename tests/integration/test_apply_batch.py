@@ -23,12 +23,12 @@ from ordertrack import pipeline
 from ordertrack.apply_batch import RowOutcome, apply_rows
 from ordertrack.errors import MissingFields
 from ordertrack.providers import shopify as shopify_provider
-from ordertrack.providers.base import Delivery
+from ordertrack.providers.base import WebhookRequest
 from ordertrack.settings import Settings
 from ordertrack.store import rollup_models, rollups
 from ordertrack.store.alert_models import Alert
 from ordertrack.store.db import make_engine, make_sessionmaker
-from ordertrack.store.inbox import NewDelivery, record
+from ordertrack.store.inbox import NewInboxRow, record
 from ordertrack.store.models import History, Inbox, InboxStatus, Order, Outbox, Shipment
 from tests.conftest import _postgres_database
 from tests.support.sources.bigcommerce import ACCESS_TOKEN, STORE_HASH, api_body, api_url
@@ -56,7 +56,7 @@ class Db:
     engine: Engine
     sessions: sessionmaker[Session]
 
-    def store(self, *deliveries: NewDelivery) -> list[int]:
+    def store(self, *deliveries: NewInboxRow) -> list[int]:
         """Commit the rows as the receiver does; their ids, in order."""
         with self.engine.begin() as connection:
             ids = record(connection, list(deliveries))
@@ -109,7 +109,7 @@ def other_db() -> Iterator[Db]:
 # --- Rows
 
 
-def _delivery(request: Request, dedupe_key: str | None = None) -> NewDelivery:
+def _delivery(request: Request, dedupe_key: str | None = None) -> NewInboxRow:
     """The inbox row the receiver commits for this request; the topic is read from the
     request itself, not through the provider module."""
     body = json.loads(request.body)
@@ -120,7 +120,7 @@ def _delivery(request: Request, dedupe_key: str | None = None) -> NewDelivery:
     else:
         topic, key = body["description"], body["id"]
     headers = dict(request.headers)
-    return NewDelivery(request.source, dedupe_key or key, topic, headers, request.body, True)
+    return NewInboxRow(request.source, dedupe_key or key, topic, headers, request.body, True)
 
 
 def _edited(name: str, edit) -> bytes:
@@ -129,7 +129,7 @@ def _edited(name: str, edit) -> bytes:
     return json.dumps(payload).encode()
 
 
-def _order_created(n: int) -> NewDelivery:
+def _order_created(n: int) -> NewInboxRow:
     """Order #2000+n, placed on 2026-11-0(1+n)."""
 
     def edit(order: dict) -> None:
@@ -139,7 +139,7 @@ def _order_created(n: int) -> NewDelivery:
     return _delivery(shopify("orders_create", _edited("orders_create", edit)), f"create-{n}")
 
 
-def _fulfilled(n: int) -> NewDelivery:
+def _fulfilled(n: int) -> NewInboxRow:
     """Order #2000+n's parcel handed to USPS, tracking number of its own."""
     number = f"94001118992233445566{n:02d}"
 
@@ -151,7 +151,7 @@ def _fulfilled(n: int) -> NewDelivery:
     return _delivery(shopify("fulfillments_create", body), f"fulfil-{n}")
 
 
-def _paid(n: int, dedupe_key: str) -> NewDelivery:
+def _paid(n: int, dedupe_key: str) -> NewInboxRow:
     """orders/paid for order #2000+n."""
 
     def edit(order: dict) -> None:
@@ -160,7 +160,7 @@ def _paid(n: int, dedupe_key: str) -> NewDelivery:
     return _delivery(shopify("orders_paid", _edited("orders_paid", edit)), dedupe_key)
 
 
-def _unusable_payment(n: int) -> NewDelivery:
+def _unusable_payment(n: int) -> NewInboxRow:
     """orders/paid for order #2000+n whose `updated_at` is no time: the receiver's edge check
     lets it in (it reads required fields only), normalize() refuses it with MissingFields."""
 
@@ -169,7 +169,7 @@ def _unusable_payment(n: int) -> NewDelivery:
 
     request = shopify("orders_paid", _edited("orders_paid", edit))
     payload = json.loads(request.body)
-    delivery = Delivery(body=request.body, headers=Headers(request.headers), query={})
+    delivery = WebhookRequest(body=request.body, headers=Headers(request.headers), query={})
     shopify_provider.envelope(delivery, payload)  # the receiver would have stored it
     return _delivery(request, f"paid-broken-{n}")
 

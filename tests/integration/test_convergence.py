@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from ordertrack import pipeline
-from ordertrack.notifications.policy import parcel_key
+from ordertrack.notifications.news_rules import parcel_key
 from ordertrack.settings import Settings
 from ordertrack.store import milestones, rollup_models, rollups
 from ordertrack.store.db import make_engine, make_sessionmaker
-from ordertrack.store.inbox import NewDelivery, record
+from ordertrack.store.inbox import NewInboxRow, record
 from ordertrack.store.models import History, Inbox, Order, Outbox, ParkedNumber, Shipment
 from ordertrack.store.views import order_document
 from tests.support.webhooks import STORY, Request, easypost, shopify
@@ -64,7 +64,7 @@ CONVERGENCE = settings(max_examples=40, deadline=None)
 _SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
-def _inbox_entry(request: Request) -> NewDelivery:
+def _inbox_entry(request: Request) -> NewInboxRow:
     """What the receiver commits for this request. The topic and delivery id are read here
     from the fixture itself, not through the provider module."""
     if request.source == "shopify":
@@ -73,7 +73,7 @@ def _inbox_entry(request: Request) -> NewDelivery:
     else:
         event = json.loads(request.body)
         topic, dedupe_key = event["description"], event["id"]
-    return NewDelivery(request.source, dedupe_key, topic, dict(request.headers), request.body, True)
+    return NewInboxRow(request.source, dedupe_key, topic, dict(request.headers), request.body, True)
 
 
 def _tracking_numbers(request: Request) -> tuple[set[str], set[str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text, update
 
-from ordertrack.store.inbox import NewDelivery
+from ordertrack.store.inbox import NewInboxRow
 from ordertrack.store.models import Inbox
 from tests.support.harness import start_service
 from tests.support.processes import redis_stack, wait_for
@@ -190,7 +190,7 @@ def test_database_unreachable_answers_503_with_a_json_error_within_2_seconds(
 
 
 def test_a_stored_event_that_can_never_be_parsed_fails_at_once_and_is_dead_lettered(stack):
-    broken = NewDelivery(
+    broken = NewInboxRow(
         source="shopify",
         dedupe_key="broken-body-1",
         topic="orders/create",

@@ -18,7 +18,7 @@ import requests
 from ordertrack import providers, strictjson
 from ordertrack.errors import BadSignature
 from ordertrack.facts import FulfillmentFact, OrderFact, carrier_code
-from ordertrack.providers.base import Delivery
+from ordertrack.providers.base import WebhookRequest
 from ordertrack.settings import Settings
 from ordertrack.simulate import runner
 from ordertrack.simulate.sources import CARRIERS, PLATFORMS, Post, SimulationError, builder
@@ -251,10 +251,10 @@ def _scenes(serial: int = 1234567):
                 yield story, platform, carrier, scene, runner.deliveries(scene, platform, carrier)
 
 
-def _delivery(post: Post, body: bytes | None = None, **headers: str) -> Delivery:
+def _delivery(post: Post, body: bytes | None = None, **headers: str) -> WebhookRequest:
     query = dict(parse_qsl(urlsplit(post.path).query))
     body = post.body if body is None else body
-    return Delivery(body=body, headers={**post.headers, **headers}, query=query)
+    return WebhookRequest(body=body, headers={**post.headers, **headers}, query=query)
 
 
 def test_every_delivery_is_signed_so_its_provider_verifies_it_and_a_changed_one_fails():

@@ -11,7 +11,7 @@ import pytest
 from dramatiq import Message
 from sqlalchemy import create_engine, select, text, update
 
-from ordertrack.store.inbox import NewDelivery, record
+from ordertrack.store.inbox import NewInboxRow, record
 from ordertrack.store.models import Inbox, Order, Outbox
 from tests.support.harness import start_service
 from tests.support.processes import redis_stack
@@ -41,7 +41,7 @@ def idle(postgres_url, base_env, monkeypatch):
 def _strand_events(service, count: int) -> list[int]:
     """`count` inbox rows left pending an hour ago: Redis lost their messages."""
     deliveries = [
-        NewDelivery("shopify", f"stranded-{n}", "orders/create", {}, b"{}", handled=True)
+        NewInboxRow("shopify", f"stranded-{n}", "orders/create", {}, b"{}", handled=True)
         for n in range(count)
     ]
     with service.runtime.engine.begin() as connection:

@@ -21,7 +21,7 @@ from werkzeug.datastructures import Headers
 
 from ordertrack import providers, strictjson
 from ordertrack.facts import Fact
-from ordertrack.providers.base import Credentials, Delivery, Envelope
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest
 from ordertrack.store.models import Inbox
 from tests.support.webhooks import Request, fixture_body, request_for, source_modules
 
@@ -92,13 +92,13 @@ def with_headers(request: Request, headers: dict[str, str | None]) -> Request:
     return replace(request, headers=kept | {k: v for k, v in headers.items() if v is not None})
 
 
-def as_received(request: Request) -> Delivery:
+def as_received(request: Request) -> WebhookRequest:
     """The request as the receiver reads it: headers case-insensitive, as HTTP has them."""
-    return Delivery(body=request.body, headers=Headers(request.headers), query=request.query)
+    return WebhookRequest(body=request.body, headers=Headers(request.headers), query=request.query)
 
 
 def accept(
-    source: str, sent: Request | Delivery, configured: Credentials | None = None
+    source: str, sent: Request | WebhookRequest, configured: Credentials | None = None
 ) -> Envelope:
     """What the receiver does before it commits: no handshake, verified, strict JSON, read
     into an envelope whose key fits the inbox. A delivery it refuses raises."""

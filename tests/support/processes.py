@@ -23,8 +23,8 @@ import requests
 from sqlalchemy import select
 
 from ordertrack import providers, strictjson
-from ordertrack.providers.base import Delivery
-from ordertrack.store.inbox import NewDelivery, record
+from ordertrack.providers.base import WebhookRequest
+from ordertrack.store.inbox import NewInboxRow, record
 from ordertrack.store.migrate import upgrade
 from ordertrack.store.models import Inbox, Outbox
 from tests.support.harness import Service, start_service
@@ -229,7 +229,7 @@ class Stack:
         what Redis losing its data (or being down) leaves behind."""
         return self.store_raw([new_delivery(r) for r in requests])
 
-    def store_raw(self, deliveries: list[NewDelivery]) -> list[int]:
+    def store_raw(self, deliveries: list[NewInboxRow]) -> list[int]:
         with self.service.runtime.engine.begin() as connection:
             ids = record(connection, deliveries)
         assert None not in ids, "a delivery was already in the inbox"
@@ -242,12 +242,12 @@ class Stack:
         self.redis.stop()
 
 
-def new_delivery(request: Request) -> NewDelivery:
+def new_delivery(request: Request) -> NewInboxRow:
     """The inbox row the receiver commits for this request (envelope read by the provider)."""
     provider = providers.get(request.source)
-    delivery = Delivery(body=request.body, headers=request.headers, query={})
+    delivery = WebhookRequest(body=request.body, headers=request.headers, query={})
     envelope = provider.envelope(delivery, strictjson.loads(request.body))
-    return NewDelivery(
+    return NewInboxRow(
         source=request.source,
         dedupe_key=envelope.dedupe_key,
         topic=envelope.topic,

@@ -25,7 +25,7 @@ from dramatiq import Message as QueueMessage
 from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import text, update
 
-from ordertrack.store.inbox import NewDelivery
+from ordertrack.store.inbox import NewInboxRow
 from ordertrack.store.models import Outbox, OutboxAttempt
 from tests.support import twilio
 from tests.support.harness import start_service
@@ -119,7 +119,7 @@ def post_orders(stack: Stack, numbers, *, texts: bool = False) -> None:
             assert response.status_code == 202, (request.name, response.status_code)
 
 
-def new_orders(numbers) -> list[NewDelivery]:
+def new_orders(numbers) -> list[NewInboxRow]:
     """The inbox rows the receiver would commit for these orders' webhooks."""
     return [new_delivery(request) for n in numbers for request in order(n)]
 

@@ -9,7 +9,7 @@ import pytest
 from ordertrack import delays
 from ordertrack.business_days import Calendar
 from ordertrack.lifecycle import OrderState, ShipmentState
-from ordertrack.notifications.rules import PolicyError, load_rules
+from ordertrack.notifications.policy_file import PolicyError, load_rules
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 
 #: Friday 8 May 2026; Monday 11 May is a holiday here.

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ordertrack.facts import Customer, LineItem
 from ordertrack.lifecycle import OrderState, ShipmentState, progress_summary
-from ordertrack.notifications import email, locales, messages, policy
+from ordertrack.notifications import email, locales, messages, news_rules
 from ordertrack.notifications.locales import choose_locale, placeholders
 from ordertrack.notifications.messages import render, render_sms, sms_segments
 from ordertrack.statuses import ShipmentStatus
@@ -31,7 +31,14 @@ WEDNESDAY_4_NOVEMBER = date(2026, 11, 4)
 ESTIMATE = {"en": "Wednesday, 4 November", "es": "miércoles, 4 de noviembre"}
 
 #: Every kind the policy can queue, as its base kind.
-KINDS = sorted({*policy.PARCEL_KINDS, *policy.ORDER_KINDS, policy.TRACKING_CHANGED, policy.DELAYED})
+KINDS = sorted(
+    {
+        *news_rules.PARCEL_KINDS,
+        *news_rules.ORDER_KINDS,
+        news_rules.TRACKING_CHANGED,
+        news_rules.DELAYED,
+    }
+)
 #: The parcel status each kind's news is about.
 NEWS = {
     "shipped": S.IN_TRANSIT,
@@ -42,8 +49,8 @@ NEWS = {
     "available_for_pickup": S.AVAILABLE_FOR_PICKUP,
     "delivery_failed_again": S.DELIVERY_FAILED,
     "returned_to_sender": S.RETURNED,
-    policy.TRACKING_CHANGED: S.IN_TRANSIT,
-    policy.DELAYED: S.IN_TRANSIT,
+    news_rules.TRACKING_CHANGED: S.IN_TRANSIT,
+    news_rules.DELAYED: S.IN_TRANSIT,
     # The order's own news shows its parcels as they stand.
     "order_cancelled": S.IN_TRANSIT,
     "order_refunded": S.DELIVERED,
@@ -68,9 +75,13 @@ def order(*shipments, items=(MUG, TEA), name="#1042") -> OrderState:
 def queued_kind(kind: str) -> str:
     """The kind as the outbox holds it: a tracking change carries its number's digest, a
     later failed attempt its number."""
-    if kind == policy.DELIVERY_FAILED_AGAIN:
+    if kind == news_rules.DELIVERY_FAILED_AGAIN:
         return f"{kind}:{ATTEMPT}"
-    return policy.tracking_changed_kind(UPS_NUMBER) if kind == policy.TRACKING_CHANGED else kind
+    return (
+        news_rules.tracking_changed_kind(UPS_NUMBER)
+        if kind == news_rules.TRACKING_CHANGED
+        else kind
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +91,7 @@ def queued_kind(kind: str) -> str:
 def test_every_kind_the_policy_can_send_has_words_in_every_language():
     for locale in locales.SUPPORTED:
         words = locales.catalog(locale)
-        for kind in [*KINDS, *sorted(policy.RETURN_KINDS)]:
+        for kind in [*KINDS, *sorted(news_rules.RETURN_KINDS)]:
             for part in ("subject", "headline", "sms"):
                 assert words.raw(f"kinds.{kind}.{part}").strip(), (locale, kind, part)
 
@@ -95,7 +106,7 @@ def test_a_return_step_renders_as_an_email_and_a_text(locale):
 
 
 def test_every_kind_the_policy_can_send_names_the_parcel_its_sms_links_to():
-    assert set(messages.NEWS_STATUSES) == policy.PARCEL_KINDS
+    assert set(messages.NEWS_STATUSES) == news_rules.PARCEL_KINDS
 
 
 @pytest.mark.parametrize("locale", locales.SUPPORTED)
@@ -117,7 +128,7 @@ def test_the_sms_words_of_every_language_are_in_the_gsm7_alphabet(locale):
     """One non-GSM-7 character (an "á") would cut an SMS from 160 characters to 70."""
     strings = locales.catalog(locale).strings()
     sms = [text for key, text in strings.items() if key.endswith(".sms") or key == "sms.track"]
-    assert len(sms) == len(KINDS) + len(policy.RETURN_KINDS) + 1
+    assert len(sms) == len(KINDS) + len(news_rules.RETURN_KINDS) + 1
     unfilled = [text.replace("{", "").replace("}", "") for text in sms]
     assert all(messages._GSM7.issuperset(text) and sms_segments(text) == 1 for text in unfilled)
 
@@ -220,7 +231,7 @@ def test_cancelled_and_removed_parcels_are_not_shown():
 
 def test_a_new_tracking_number_is_marked_on_its_parcel_and_linked_in_the_sms():
     state = order(parcel(), parcel("f:2", carrier="usps", number=USPS_NUMBER))
-    kind = policy.tracking_changed_kind(USPS_NUMBER)
+    kind = news_rules.tracking_changed_kind(USPS_NUMBER)
     text = render(kind, state, SHOP).text
     assert f"{USPS_NUMBER} (new)" in text and f"{UPS_NUMBER} (new)" not in text
     assert f"{USPS_NUMBER} (nuevo)" in render(kind, state, SHOP, "es").text
@@ -474,7 +485,7 @@ def test_the_progress_is_told_in_spanish_from_the_same_numbers(shipments, items,
 
 
 @pytest.mark.parametrize("locale", locales.SUPPORTED)
-@pytest.mark.parametrize("kind", sorted(policy.PARCEL_KINDS))
+@pytest.mark.parametrize("kind", sorted(news_rules.PARCEL_KINDS))
 def test_a_parcels_text_names_the_parcel_and_never_takes_more_than_two_segments(kind, locale):
     two = order(parcel(), parcel("f:2", S.DELIVERY_FAILED, "USPS", USPS_NUMBER))
     shop = "Tienda Ñandú de Artículos Analíticos y Mecánicos"  # outside GSM-7: UCS-2

@@ -12,7 +12,7 @@ from werkzeug.datastructures import Headers
 
 from ordertrack import providers
 from ordertrack.errors import BadSignature
-from ordertrack.providers.base import Credentials, Delivery
+from ordertrack.providers.base import Credentials, WebhookRequest
 from ordertrack.providers.spec import Provider
 from ordertrack.simulate.sources import builder
 from tests.support.webhooks import fixture_body, fixture_names, source_modules
@@ -76,5 +76,5 @@ def test_the_docs_have_a_section_for_it(source):
     assert re.search(rf"^\| `WEBHOOK_SECRET_{source.upper()}` \|", readme, re.MULTILINE)
 
 
-def _delivery(body: bytes, headers: dict[str, str]) -> Delivery:
-    return Delivery(body=body, headers=Headers(headers), query={})
+def _delivery(body: bytes, headers: dict[str, str]) -> WebhookRequest:
+    return WebhookRequest(body=body, headers=Headers(headers), query={})

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ordertrack.notifications.rules import load_rules
+from ordertrack.notifications.policy_file import load_rules
 from ordertrack.settings import Settings, variable_names
 
 ROOT = Path(__file__).resolve().parents[2]

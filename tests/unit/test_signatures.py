@@ -13,7 +13,7 @@ from werkzeug.datastructures import Headers
 
 from ordertrack.errors import BadSignature
 from ordertrack.providers import easypost, shopify
-from ordertrack.providers.base import Credentials, Delivery
+from ordertrack.providers.base import Credentials, WebhookRequest
 from ordertrack.signatures import (
     base64_digests,
     hex_digests,
@@ -36,16 +36,16 @@ SHOPIFY_SECRET = "shpss_unit_secret"
 SHOPIFY_BODY = fixture_body("shopify", "orders_create")
 
 
-def _delivery(body: bytes, **headers: str) -> Delivery:
+def _delivery(body: bytes, **headers: str) -> WebhookRequest:
     """A delivery whose headers are case-insensitive, as the HTTP edge hands them over."""
-    return Delivery(body=body, headers=Headers(headers), query={})
+    return WebhookRequest(body=body, headers=Headers(headers), query={})
 
 
-def _easypost(signature: str, body: bytes = VECTOR_BODY) -> Delivery:
+def _easypost(signature: str, body: bytes = VECTOR_BODY) -> WebhookRequest:
     return _delivery(body, **{"X-Hmac-Signature": signature})
 
 
-def _shopify(signature: str, body: bytes = SHOPIFY_BODY) -> Delivery:
+def _shopify(signature: str, body: bytes = SHOPIFY_BODY) -> WebhookRequest:
     return _delivery(body, **{"X-Shopify-Hmac-Sha256": signature})
 
 

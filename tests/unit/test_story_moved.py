@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from werkzeug.datastructures import Headers
 
 from ordertrack import providers
-from ordertrack.providers.base import Credentials, Delivery
+from ordertrack.providers.base import Credentials, WebhookRequest
 from tests.support.webhooks import SECRETS, STORY, days_to_recent, moved
 
 DATE = re.compile(rb"\d{4}-\d{2}-\d{2}")
@@ -36,7 +36,7 @@ def test_moving_shifts_every_date_in_every_body_by_the_days_and_changes_nothing_
 
 def test_every_moved_webhook_still_verifies_with_its_source_s_secret():
     for request in moved(STORY, DAYS):
-        delivery = Delivery(request.body, Headers(request.headers), request.query)
+        delivery = WebhookRequest(request.body, Headers(request.headers), request.query)
         credentials = Credentials(secrets=(SECRETS[request.source],))
         providers.get(request.source).verify(delivery, credentials)
         assert request.body != next(r.body for r in STORY if r.name == request.name)

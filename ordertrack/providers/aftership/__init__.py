@@ -15,19 +15,19 @@ from typing import Any
 from ordertrack.providers.aftership import tables
 from ordertrack.providers.aftership.normalizers import normalize
 from ordertrack.providers.aftership.schemas import EDGE_SCHEMAS, EVENT_HEADER, HANDLED_TOPICS
-from ordertrack.providers.base import Credentials, Delivery, Envelope, classify_topic, load
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest, classify_topic, load
 from ordertrack.providers.spec import Docs, Provider
 from ordertrack.signatures import base64_digests, verify_any
 
 SIGNATURE_HEADER = "aftership-hmac-sha256"
 
 
-def verify(delivery: Delivery, credentials: Credentials) -> None:
+def verify(delivery: WebhookRequest, credentials: Credentials) -> None:
     keys = (secret.encode("utf-8") for secret in credentials.secrets)
     verify_any(delivery.headers.get(SIGNATURE_HEADER), base64_digests(keys, delivery.body))
 
 
-def envelope(delivery: Delivery, payload: Any) -> Envelope:
+def envelope(delivery: WebhookRequest, payload: Any) -> Envelope:
     header = load(EVENT_HEADER, payload, "event")
     topic = header["event"]
     handled = classify_topic(topic, HANDLED_TOPICS, tables.IGNORED_TOPICS, tables.NAME)

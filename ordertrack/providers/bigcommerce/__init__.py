@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ordertrack.errors import BadSignature, UpstreamRefused
-from ordertrack.providers.base import Credentials, Delivery, Envelope, classify_topic, load
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest, classify_topic, load
 from ordertrack.providers.bigcommerce import api, tables
 from ordertrack.providers.bigcommerce.normalizers import normalize
 from ordertrack.providers.bigcommerce.schemas import CALLBACK_HEADER, EDGE_SCHEMAS, HANDLED_TOPICS
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 DEFAULT_HEADER = "X-Webhook-Token"
 
 
-def verify(delivery: Delivery, credentials: Credentials) -> None:
+def verify(delivery: WebhookRequest, credentials: Credentials) -> None:
     header = credentials.header or DEFAULT_HEADER
     presented = delivery.headers.get(header)
     if not presented:
@@ -47,7 +47,7 @@ def dedupe_key(callback: dict) -> str:
     return f"{callback['scope']}:{callback['hash']}:{callback['created_at']}"
 
 
-def envelope(delivery: Delivery, payload: Any) -> Envelope:
+def envelope(delivery: WebhookRequest, payload: Any) -> Envelope:
     header = load(CALLBACK_HEADER, payload, "callback")
     topic = header["scope"]
     handled = classify_topic(topic, HANDLED_TOPICS, tables.IGNORED_TOPICS, tables.NAME)

@@ -9,7 +9,7 @@ body, keyed by the webhook secret after Unicode NFKD normalization.
 import unicodedata
 from typing import Any
 
-from ordertrack.providers.base import Credentials, Delivery, Envelope, classify_topic, load
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest, classify_topic, load
 from ordertrack.providers.easypost import tables
 from ordertrack.providers.easypost.normalizers import normalize
 from ordertrack.providers.easypost.schemas import EDGE_SCHEMAS, EVENT_HEADER, HANDLED_TOPICS
@@ -24,14 +24,14 @@ def _key(secret: str) -> bytes:
     return unicodedata.normalize("NFKD", secret).encode("utf-8")
 
 
-def verify(delivery: Delivery, credentials: Credentials) -> None:
+def verify(delivery: WebhookRequest, credentials: Credentials) -> None:
     expected = [
         SIGNATURE_PREFIX + h for h in hex_digests(map(_key, credentials.secrets), delivery.body)
     ]
     verify_any(delivery.headers.get(SIGNATURE_HEADER), expected)
 
 
-def envelope(delivery: Delivery, payload: Any) -> Envelope:
+def envelope(delivery: WebhookRequest, payload: Any) -> Envelope:
     header = load(EVENT_HEADER, payload, "event")
     topic = header["description"]
     handled = classify_topic(topic, HANDLED_TOPICS, tables.IGNORED_TOPICS, tables.NAME)

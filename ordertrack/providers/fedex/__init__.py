@@ -16,7 +16,7 @@ the vehicle for delivery.
 import hashlib
 from typing import Any
 
-from ordertrack.providers.base import Credentials, Delivery, Envelope, classify_topic, load
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest, classify_topic, load
 from ordertrack.providers.fedex import tables
 from ordertrack.providers.fedex.normalizers import newest_scan, normalize, results
 from ordertrack.providers.fedex.schemas import HANDLED_TOPICS
@@ -26,12 +26,12 @@ from ordertrack.signatures import base64_digests, verify_any
 SIGNATURE_HEADER = "fdx-signature"
 
 
-def verify(delivery: Delivery, credentials: Credentials) -> None:
+def verify(delivery: WebhookRequest, credentials: Credentials) -> None:
     keys = (token.encode("utf-8") for token in credentials.secrets)
     verify_any(delivery.headers.get(SIGNATURE_HEADER), base64_digests(keys, delivery.body))
 
 
-def envelope(delivery: Delivery, payload: Any) -> Envelope:
+def envelope(delivery: WebhookRequest, payload: Any) -> Envelope:
     # A body without the Track API's `output` is not a tracking push at all.
     is_push = isinstance(payload, dict) and "output" in payload
     classify_topic(

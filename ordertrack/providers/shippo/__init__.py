@@ -12,7 +12,7 @@ from typing import Any
 
 from ordertrack.errors import BadSignature
 from ordertrack.facts import normalize_tracking_number
-from ordertrack.providers.base import Credentials, Delivery, Envelope, classify_topic, load
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest, classify_topic, load
 from ordertrack.providers.shippo import tables
 from ordertrack.providers.shippo.normalizers import normalize
 from ordertrack.providers.shippo.schemas import EDGE_SCHEMAS, EVENT_HEADER, HANDLED_TOPICS
@@ -23,7 +23,7 @@ SIGNATURE_HEADER = "Shippo-Auth-Signature"
 TOKEN_PARAMETER = "token"  # noqa: S105 (the query parameter's name, not a secret)
 
 
-def verify(delivery: Delivery, credentials: Credentials) -> None:
+def verify(delivery: WebhookRequest, credentials: Credentials) -> None:
     """Whatever is configured must pass: the URL token, the signature, or both."""
     if not credentials.configured:
         raise BadSignature("neither WEBHOOK_TOKEN_SHIPPO nor WEBHOOK_SECRET_SHIPPO is set")
@@ -48,7 +48,7 @@ def _verify_token(presented: str | None, tokens: tuple[str, ...]) -> None:
         raise BadSignature(f"the ?{TOKEN_PARAMETER}= query parameter does not match") from None
 
 
-def envelope(delivery: Delivery, payload: Any) -> Envelope:
+def envelope(delivery: WebhookRequest, payload: Any) -> Envelope:
     topic = load(EVENT_HEADER, payload, "event")["event"]
     handled = classify_topic(topic, HANDLED_TOPICS, tables.IGNORED_TOPICS, tables.NAME)
     if not handled:

@@ -8,7 +8,7 @@ the raw body, keyed by the app's client secret (or the admin notification key).
 from typing import Any
 
 from ordertrack.errors import MissingFields
-from ordertrack.providers.base import Credentials, Delivery, Envelope, classify_topic, load
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest, classify_topic, load
 from ordertrack.providers.shopify import tables
 from ordertrack.providers.shopify.normalizers import normalize
 from ordertrack.providers.shopify.schemas import EDGE_SCHEMAS, HANDLED_TOPICS
@@ -18,12 +18,12 @@ from ordertrack.signatures import base64_digests, verify_any
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
 
 
-def verify(delivery: Delivery, credentials: Credentials) -> None:
+def verify(delivery: WebhookRequest, credentials: Credentials) -> None:
     expected = base64_digests((s.encode() for s in credentials.secrets), delivery.body)
     verify_any(delivery.headers.get(SIGNATURE_HEADER), expected)
 
 
-def envelope(delivery: Delivery, payload: Any) -> Envelope:
+def envelope(delivery: WebhookRequest, payload: Any) -> Envelope:
     topic = delivery.headers.get("X-Shopify-Topic")
     handled = classify_topic(topic, HANDLED_TOPICS, tables.IGNORED_TOPICS, tables.NAME)
     webhook_id = delivery.headers.get("X-Shopify-Webhook-Id")

@@ -16,7 +16,7 @@ import hashlib
 from typing import Any
 
 from ordertrack.facts import normalize_tracking_number
-from ordertrack.providers.base import Credentials, Delivery, Envelope, classify_topic, load
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest, classify_topic, load
 from ordertrack.providers.spec import Docs, Provider
 from ordertrack.providers.ups import tables
 from ordertrack.providers.ups.normalizers import normalize
@@ -29,11 +29,11 @@ SIGNATURE_HEADER = "credential"
 _SCAN_FIELDS = ("gmtActivityDate", "gmtActivityTime", "localActivityDate", "localActivityTime")
 
 
-def verify(delivery: Delivery, credentials: Credentials) -> None:
+def verify(delivery: WebhookRequest, credentials: Credentials) -> None:
     verify_any(delivery.headers.get(SIGNATURE_HEADER), credentials.secrets)
 
 
-def envelope(delivery: Delivery, payload: Any) -> Envelope:
+def envelope(delivery: WebhookRequest, payload: Any) -> Envelope:
     # A body with neither of the two fields UPS requires is not a Track Alert push at all.
     is_push = isinstance(payload, dict) and (
         "activityStatus" in payload or "trackingNumber" in payload

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ordertrack.errors import MissingFields
-from ordertrack.providers.base import Credentials, Delivery, Envelope, classify_topic, load
+from ordertrack.providers.base import Credentials, Envelope, WebhookRequest, classify_topic, load
 from ordertrack.providers.spec import Docs, Provider
 from ordertrack.providers.woocommerce import tables
 from ordertrack.providers.woocommerce.normalizers import normalize
@@ -57,7 +57,7 @@ def wp_specialchars_decode(text: str) -> str:
     return _ENTITY.sub(lambda match: _ENTITIES[match.group()], text)
 
 
-def handshake(delivery: Delivery) -> bool:
+def handshake(delivery: WebhookRequest) -> bool:
     """WooCommerce's ping on saving a webhook: unsigned, no topic, body `webhook_id=<digits>`.
     Anything but a 200 shows the merchant an error, and nothing in it is worth storing."""
     media_type = delivery.headers.get("Content-Type", "").partition(";")[0].strip().lower()
@@ -68,12 +68,12 @@ def handshake(delivery: Delivery) -> bool:
     )
 
 
-def verify(delivery: Delivery, credentials: Credentials) -> None:
+def verify(delivery: WebhookRequest, credentials: Credentials) -> None:
     keys = (wp_specialchars_decode(secret).encode() for secret in credentials.secrets)
     verify_any(delivery.headers.get(SIGNATURE_HEADER), base64_digests(keys, delivery.body))
 
 
-def envelope(delivery: Delivery, payload: Any) -> Envelope:
+def envelope(delivery: WebhookRequest, payload: Any) -> Envelope:
     topic = delivery.headers.get(TOPIC_HEADER)
     handled = classify_topic(topic, HANDLED_TOPICS, tables.IGNORED_TOPICS, tables.NAME)
     if handled:
@@ -81,7 +81,7 @@ def envelope(delivery: Delivery, payload: Any) -> Envelope:
     return Envelope(topic=topic, dedupe_key=dedupe_key(delivery, topic), handled=handled)
 
 
-def dedupe_key(delivery: Delivery, topic: str) -> str:
+def dedupe_key(delivery: WebhookRequest, topic: str) -> str:
     """WooCommerce has no event id. X-WC-Webhook-Delivery-ID is wp_hash(webhook id . current
     second): two deliveries in one second share it, so it cannot be the key alone; and as
     WooCommerce never retries, a duplicate is the same news sent twice, which is the same bytes

@@ -12,7 +12,7 @@ import pytest
 from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
 from ordertrack.facts import ShipmentRef, TrackingFact
 from ordertrack.providers.aftership.tables import SUBTAGS, TAGS
-from ordertrack.providers.base import Delivery, Envelope
+from ordertrack.providers.base import Envelope, WebhookRequest
 from ordertrack.statuses import ShipmentStatus
 from tests.support import check_webhook as webhook
 from tests.support.check_webhook import check_webhook, edited, edited_fact, envelope_of, utc
@@ -360,7 +360,7 @@ def test_tracking_number_is_normalized_and_the_slug_names_the_carrier():
 BODY = fixture_body("aftership", "tracking_update__delivered")
 
 
-def signed_as(body: bytes, value: str | None) -> Delivery:
+def signed_as(body: bytes, value: str | None) -> WebhookRequest:
     """`body` as AfterShip sends it, with `value` (or nothing) as its signature."""
     request = webhook.signed("aftership", "tracking_update__delivered", body)
     return webhook.as_received(webhook.with_headers(request, {"aftership-hmac-sha256": value}))

@@ -14,7 +14,7 @@ from werkzeug.datastructures import Headers
 
 from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
 from ordertrack.facts import ShipmentRef, TrackingFact
-from ordertrack.providers.base import Delivery, Envelope
+from ordertrack.providers.base import Envelope, WebhookRequest
 from ordertrack.providers.easypost.tables import STATUSES
 from ordertrack.statuses import ShipmentStatus
 from tests.support import check_webhook as webhook
@@ -342,7 +342,7 @@ def test_tracking_number_is_normalized_without_spaces_in_upper_case(printed, nor
 def test_easyposts_own_known_answer_vector_verifies():
     vector = json.loads((FIXTURES / "easypost" / "signature_vector.json").read_text())
     body = (FIXTURES / "easypost" / vector["body_file"]).read_bytes().rstrip(b"\n")
-    sent = Delivery(body, Headers({"X-Hmac-Signature": vector["signature"]}), {})
+    sent = WebhookRequest(body, Headers({"X-Hmac-Signature": vector["signature"]}), {})
     configured = webhook.credentials("easypost", secrets=(vector["secret"],))
     assert webhook.accept("easypost", sent, configured) == Envelope(
         "tracker.updated", "evt_1", True

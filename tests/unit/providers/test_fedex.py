@@ -16,7 +16,7 @@ import pytest
 
 from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
 from ordertrack.facts import ShipmentRef, TrackingFact
-from ordertrack.providers.base import Delivery
+from ordertrack.providers.base import WebhookRequest
 from ordertrack.providers.fedex.tables import STATUSES
 from ordertrack.statuses import ShipmentStatus
 from tests.support import check_webhook as webhook
@@ -403,7 +403,7 @@ def test_every_fixture_is_a_distinct_event():
 BODY = fixture_body("fedex", "tracking_event__delivered")
 
 
-def signed_as(value: str | None) -> Delivery:
+def signed_as(value: str | None) -> WebhookRequest:
     """The delivered push as FedEx sends it, with `value` (or nothing) as its fdx-signature."""
     request = webhook.signed("fedex", "tracking_event__delivered")
     return webhook.as_received(webhook.with_headers(request, {"fdx-signature": value}))

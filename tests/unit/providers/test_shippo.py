@@ -14,7 +14,7 @@ from werkzeug.datastructures import Headers
 
 from ordertrack.errors import BadSignature, MissingFields, UnknownTopic
 from ordertrack.facts import ShipmentRef, TrackingFact
-from ordertrack.providers.base import Delivery, Envelope
+from ordertrack.providers.base import Envelope, WebhookRequest
 from ordertrack.providers.shippo.tables import STATUSES, SUBSTATUSES
 from ordertrack.statuses import ShipmentStatus
 from tests.support import check_webhook as webhook
@@ -346,7 +346,7 @@ def test_without_a_status_record_id_identical_bodies_share_a_key_and_others_do_n
 # --- Authentication: URL token, timestamped signature, both
 
 
-def transit(**signing) -> Delivery:
+def transit(**signing) -> WebhookRequest:
     """The transit update as it arrives, proven as `signing` says (by default: both ways)."""
     return webhook.as_received(webhook.signed("shippo", "track_updated__transit", **signing))
 
@@ -393,7 +393,7 @@ def test_the_signature_is_hex_hmac_sha256_of_timestamp_dot_raw_body():
     digest = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
     headers = {"Shippo-Auth-Signature": f"t={stamp},v1={digest}"}
     assert (
-        webhook.accept("shippo", Delivery(body, Headers(headers), {"token": TOKEN}), BOTH)
+        webhook.accept("shippo", WebhookRequest(body, Headers(headers), {"token": TOKEN}), BOTH)
         == TRANSIT
     )
 
@@ -403,7 +403,7 @@ def test_a_signature_over_the_body_alone_is_refused():
     digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     headers = {"Shippo-Auth-Signature": f"t={int(webhook.NOW.timestamp())},v1={digest}"}
     with pytest.raises(BadSignature, match="does not match"):
-        webhook.accept("shippo", Delivery(body, Headers(headers), {"token": TOKEN}), BOTH)
+        webhook.accept("shippo", WebhookRequest(body, Headers(headers), {"token": TOKEN}), BOTH)
 
 
 def test_a_body_changed_after_signing_is_refused():
@@ -487,7 +487,7 @@ def test_a_malformed_signature_header_is_refused(header):
 def test_the_support_signature_matches_what_the_verifier_accepts():
     body = fixture_body("shippo", "track_updated__transit")
     headers = {"Shippo-Auth-Signature": signature(body, webhook.NOW)}
-    sent = Delivery(body, Headers(headers), {})
+    sent = WebhookRequest(body, Headers(headers), {})
     assert webhook.accept("shippo", sent, webhook.credentials("shippo", tokens=())) == TRANSIT
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ordertrack.lifecycle import ShipmentState
-from ordertrack.notifications.policy import (
+from ordertrack.notifications.news_rules import (
     announced_status,
     base_kind,
     find_parcel,

@@ -2,7 +2,7 @@
 
 The policy is a TOML file (default_policy.toml here, unless NOTIFICATION_POLICY_FILE names
 another), read and checked once at start-up: a typo stops the process with the file, the key
-and what is wrong, rather than silently sending nothing. policy.py keeps what no file may
+and what is wrong, rather than silently sending nothing. news_rules.py keeps what no file may
 change: which status announces which kind, and when news has gone stale.
 """
 
@@ -14,7 +14,7 @@ from email.utils import getaddresses
 from typing import Any, Protocol
 
 from ordertrack import delays
-from ordertrack.notifications import policy
+from ordertrack.notifications import news_rules
 from ordertrack.notifications.quiet_hours import QuietHours, QuietHoursError
 from ordertrack.notifications.sms import normalize_phone
 from ordertrack.statuses import OrderStatus, ShipmentStatus
@@ -26,12 +26,12 @@ CHANNELS = (*CUSTOMER_CHANNELS, MERCHANT_WEBHOOK)
 
 KINDS = frozenset(
     {
-        *policy.KIND_STAGE,
-        *policy.PARCEL_KINDS,
-        *policy.ORDER_KINDS,
-        policy.TRACKING_CHANGED,
-        *policy.RETURN_KINDS,
-        policy.DELAYED,
+        *news_rules.KIND_STAGE,
+        *news_rules.PARCEL_KINDS,
+        *news_rules.ORDER_KINDS,
+        news_rules.TRACKING_CHANGED,
+        *news_rules.RETURN_KINDS,
+        news_rules.DELAYED,
     }
 )
 #: A delay flag was raised: the merchant hears of each one.
@@ -92,7 +92,7 @@ class Rules:
 
     def channels_for(self, kind: str, customer: Contact) -> list[str]:
         """The customer channels that tell this customer this kind of news."""
-        base = policy.base_kind(kind)
+        base = news_rules.base_kind(kind)
         if base not in KINDS:
             raise ValueError(f"unknown notification kind {kind!r}")
         return [name for name in CUSTOMER_CHANNELS if self._tells(name, base, customer)]
@@ -111,7 +111,7 @@ class Rules:
         channel = self.channels[MERCHANT_WEBHOOK]
         return event if channel.enabled and event in channel.sends else None
 
-    def merchant_shipment_event(self, parcel: policy.Parcel) -> str | None:
+    def merchant_shipment_event(self, parcel: news_rules.Parcel) -> str | None:
         """'shipment.<status>' when the merchant hears of this parcel's status, else None: a
         parcel the platform cancelled or removed is 'shipment.cancelled'. A second and later
         failed attempt carries its number: each attempt is an event."""

@@ -7,20 +7,20 @@ import pytest
 
 from ordertrack.facts import Customer
 from ordertrack.lifecycle import ShipmentState
-from ordertrack.notifications.policy import (
+from ordertrack.notifications.news_rules import (
     KIND_FOR_STATUS,
     ORDER_KIND_FOR_STATUS,
     PARCEL_KIND_FOR_STATUS,
     tracking_changed_kind,
 )
-from ordertrack.notifications.quiet_hours import QuietHours
-from ordertrack.notifications.rules import (
+from ordertrack.notifications.policy_file import (
     DEFAULT_SOURCE,
     KINDS,
     PolicyError,
     load_rules,
     recipients,
 )
+from ordertrack.notifications.quiet_hours import QuietHours
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 
 DEFAULT = load_rules(None)
