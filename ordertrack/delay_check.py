@@ -51,7 +51,7 @@ class Checked:
     flagged: list[Change] = field(default_factory=list)
     cleared: list[Change] = field(default_factory=list)
     #: What to enqueue after commit.
-    notifications: list[outbox.Queued] = field(default_factory=list)
+    notifications: list[outbox.AddedRow] = field(default_factory=list)
     #: Orders evaluated (those the cutoffs left, less any a worker held).
     orders: int = 0
 
@@ -181,7 +181,7 @@ def _apply(session, changed, plan: outbox.Plan, now: datetime) -> Checked:
     return Checked(
         flagged=[_change(held[row.order_id], row) for row in opened],
         cleared=[_change(held[row.order_id], row) for row in cleared],
-        notifications=outbox.queue_delays_news(session, raised, plan),
+        notifications=outbox.add_delay_news(session, raised, plan),
     )
 
 

@@ -35,7 +35,7 @@ class Processed:
     """What the caller enqueues after commit, and what it counts."""
 
     #: Notifications queued, each with the moment it is due.
-    notifications: list[outbox.Queued] = field(default_factory=list)
+    notifications: list[outbox.AddedRow] = field(default_factory=list)
     #: Parked carrier events whose tracking number a fulfillment just named.
     unparked_inbox_ids: list[int] = field(default_factory=list)
     #: Each order status this row moved an order to, for the edge to count.
@@ -236,7 +236,7 @@ def _return_delivered(session: Session, fact: TrackingFact, result: Processed, p
     )
     for done in received:
         order = session.get(Order, done.order_id)
-        result.notifications += outbox.queue_return_news(session, order, done.id, "received", plan)
+        result.notifications += outbox.add_return_news(session, order, done.id, "received", plan)
     return bool(received)
 
 
@@ -278,14 +278,14 @@ def _apply(session, row: Inbox, order: Order, indexed: list[tuple[int, Fact]], r
     rollups.add_at_commit(session, counted, rollups.of_order(order))
     refunded = _refund_returns(session, order, indexed)
     # A refund that settles a return is told as the return's refund, not the order's.
-    result.notifications += outbox.queue(
+    result.notifications += outbox.add_rows(
         session, order, before, outcome, plan, refund_told=bool(refunded)
     )
     if outcome.transition:
         result.new_statuses.append(outcome.transition.after)
     result.unparked_inbox_ids += _unpark(session, indexed)
     for done in refunded:
-        result.notifications += outbox.queue_return_news(session, order, done.id, "refunded", plan)
+        result.notifications += outbox.add_return_news(session, order, done.id, "refunded", plan)
 
 
 def _refund_returns(session, order: Order, indexed: list[tuple[int, Fact]]) -> list:

@@ -118,7 +118,7 @@ def _plan() -> outbox.Plan:
     return outbox.plan_for(_edge().settings)
 
 
-def _send(news: list[outbox.Queued]) -> None:
+def _send(news: list[outbox.AddedRow]) -> None:
     """After the commit: the customer hears of the step (quiet hours and all)."""
     for queued in news:
         send_when_due(_edge().runtime.actors.send_notification, queued.id, queued.due_at)

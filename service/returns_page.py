@@ -52,7 +52,7 @@ def request_return(token: str):
             context = returns_context(session, order, token, error=str(refused), form=request.form)
             return _page("tracking/returns_page.html", 400, returns=context, page_url=f"/t/{token}")
         plan = outbox.plan_for(edge.settings)
-        news = outbox.queue_return_news(session, order, created.id, "requested", plan)
+        news = outbox.add_return_news(session, order, created.id, "requested", plan)
     for queued in news:  # after the commit: the customer hears that it was recorded
         send_when_due(edge.runtime.actors.send_notification, queued.id, queued.due_at)
     return redirect(f"/t/{token}#return", code=303)

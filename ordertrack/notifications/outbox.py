@@ -27,7 +27,7 @@ MERCHANT = "merchant"
 
 
 @dataclass(frozen=True)
-class Queued:
+class AddedRow:
     id: int
     due_at: datetime | None
 
@@ -72,9 +72,9 @@ def _rules(
     )
 
 
-def queue(
+def add_rows(
     session: Session, order: Order, before, outcome, plan: Plan, *, refund_told: bool = False
-) -> list[Queued]:
+) -> list[AddedRow]:
     """The rows this outcome's news needs: each parcel's, the order's own, a new tracking
     number's, and the merchant's events. `refund_told`: the refund that moved the order was
     a return's, which the return's own news tells."""
@@ -83,16 +83,16 @@ def queue(
     news = _parcel_news(before, state, replaced) + _order_news(before, outcome)
     if refund_told:
         news = [(parcel, kind) for parcel, kind in news if kind != news_rules.ORDER_REFUNDED]
-    queued: list[Queued] = []
+    added: list[AddedRow] = []
     for parcel, kind in news:
-        queued += _queue_kind(session, order, kind, state.customer, plan, parcel, revive=True)
+        added += _add_kind_rows(session, order, kind, state.customer, plan, parcel, revive=True)
     for number in replaced:
         kind = news_rules.tracking_changed_kind(number)
-        queued += _queue_kind(session, order, kind, state.customer, plan, ORDER_NEWS)
-    return queued + _merchant_events(session, order, before, outcome, plan)
+        added += _add_kind_rows(session, order, kind, state.customer, plan, ORDER_NEWS)
+    return added + _merchant_events(session, order, before, outcome, plan)
 
 
-def _merchant_events(session, order: Order, before, outcome, plan: Plan) -> list[Queued]:
+def _merchant_events(session, order: Order, before, outcome, plan: Plan) -> list[AddedRow]:
     """The merchant hears of every move of the order (and of the order itself when it first
     appears) and of each parcel."""
     state, due = outcome.state, datetime.now(UTC) + plan.coalesce
@@ -102,12 +102,12 @@ def _merchant_events(session, order: Order, before, outcome, plan: Plan) -> list
         if _moved(before.shipment(parcel.key), parcel):
             event = plan.rules.merchant_shipment_event(parcel)
             events.append((news_rules.parcel_ref(parcel), event))
-    queued = []
+    added = []
     for ref, event in events:
         if event:
             ids = _insert(session, order, event, policy_file.MERCHANT_WEBHOOK, MERCHANT, due, ref)
-            queued += [Queued(i, due) for i in ids]
-    return queued
+            added += [AddedRow(i, due) for i in ids]
+    return added
 
 
 def _moved(before, after) -> bool:
@@ -122,27 +122,27 @@ def _moved(before, after) -> bool:
     )
 
 
-def queue_return_news(
+def add_return_news(
     session: Session, order: Order, return_id: int, status: str, plan: Plan
-) -> list[Queued]:
+) -> list[AddedRow]:
     """A return moved: its step's news to the customer, on the channels the policy names."""
     kind = news_rules.return_kind(status, return_id)
     if kind is None:
         return []
-    return _queue_kind(session, order, kind, to_state(order).customer, plan, ORDER_NEWS)
+    return _add_kind_rows(session, order, kind, to_state(order).customer, plan, ORDER_NEWS)
 
 
-def queue_delay_news(session: Session, order: Order, state, flag, plan: Plan) -> list[Queued]:
+def add_one_delay_news(session: Session, order: Order, state, flag, plan: Plan) -> list[AddedRow]:
     """A delay flag was raised: the merchant's `order.delayed` event, and the customer's
     "taking longer than usual" when the policy tells them of this kind of delay. Each kind
     carries the flag's id: once per delay."""
-    return queue_delays_news(session, [(order.id, state, flag)], plan)
+    return add_delay_news(session, [(order.id, state, flag)], plan)
 
 
-def queue_delays_news(
+def add_delay_news(
     session: Session, raised: Iterable[tuple[int, object, object]], plan: Plan
-) -> list[Queued]:
-    """queue_delay_news for many flags, (order id, order state, flag) each, in one statement:
+) -> list[AddedRow]:
+    """add_one_delay_news for many flags, (order id, order state, flag) each, in one statement:
     the delay check raises thousands at a time. Who hears of an order's delays, and when, is
     worked out once per order."""
     now, rows, reach = datetime.now(UTC), [], {}
@@ -178,18 +178,18 @@ def _delay_rows(order_id: int, state, flag, plan: Plan, now: datetime, reach, me
     return rows
 
 
-def _queue_kind(
+def _add_kind_rows(
     session, order: Order, kind: str, customer, plan: Plan, parcel: str, revive=False
-) -> list[Queued]:
-    now, queued = datetime.now(UTC), []
+) -> list[AddedRow]:
+    now, added = datetime.now(UTC), []
     for channel in plan.rules.channels_for(kind, customer):
         due = _due(plan, channel, customer, now)
         for recipient in policy_file.recipients(channel, customer):
             ids = _insert(session, order, kind, channel, recipient, due, parcel)
             if not ids and revive:
                 ids = _revive_stale(session, order, kind, channel, recipient, due, parcel)
-            queued += [Queued(i, due) for i in ids]
-    return queued
+            added += [AddedRow(i, due) for i in ids]
+    return added
 
 
 def _parcel_news(before, state, replaced: list[str]) -> list[tuple[str, str]]:
@@ -250,7 +250,7 @@ def _insert(
     """The row, unless this parcel's (or the order's) kind went to this recipient on this
     channel before: once, ever."""
     row = _row(order.id, kind, channel, recipient, due, parcel)
-    return [queued.id for queued in _insert_rows(session, [row], datetime.now(UTC))]
+    return [added.id for added in _insert_rows(session, [row], datetime.now(UTC))]
 
 
 def _row(order_id: int, kind: str, channel: str, recipient: str, due, parcel: str) -> dict:
@@ -264,14 +264,14 @@ def _row(order_id: int, kind: str, channel: str, recipient: str, due, parcel: st
     }
 
 
-def _insert_rows(session, rows: list[dict], now: datetime) -> list[Queued]:
+def _insert_rows(session, rows: list[dict], now: datetime) -> list[AddedRow]:
     """Insert these rows, new and pending, skipping any sent before (the unique once-ever
     key)."""
     new = {"status": OutboxStatus.PENDING, "attempts": 0, "created_at": now, "touched_at": now}
     inserted = insert_ignoring_duplicates_returning(
         session.connection(), Outbox.__table__, rows, ("id", "due_at"), new
     )
-    return [Queued(row_id, due) for row_id, due in inserted]
+    return [AddedRow(row_id, due) for row_id, due in inserted]
 
 
 def _revive_stale(session, order: Order, kind: str, channel: str, recipient: str, due, parcel: str):

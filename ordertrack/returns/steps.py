@@ -33,7 +33,7 @@ class Moved:
     row: Return
     order: Order
     #: The customer's news of the step, to send after the commit.
-    news: list[outbox.Queued]
+    news: list[outbox.AddedRow]
 
 
 def move_by_merchant(
@@ -54,7 +54,7 @@ def move_by_merchant(
         row.tracking_number, row.carrier = tracking
     returns.move(session, row, target, Actor.MERCHANT, datetime.now(UTC), note or None)
     order = session.get(Order, row.order_id)
-    news = outbox.queue_return_news(session, order, row.id, target, plan)
+    news = outbox.add_return_news(session, order, row.id, target, plan)
     return Moved(row, order, news)
 
 
