@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ordertrack import replay
 from ordertrack.notifications import resend
-from ordertrack.store import flags, search, views
+from ordertrack.store import documents, flags, search
 from ordertrack.store.db import snapshot
 from ordertrack.store.models import ID_MAX, OutboxStatus
 from service.errors import error_response
@@ -41,7 +41,7 @@ def list_orders():
         with snapshot(current_app.extensions["ordertrack"].sessions) as session:
             page = search.search_orders(session, filters, cursor, limit)
             open_flags = flags.open_by_order(session, [order.id for order in page.orders])
-            orders = [views.order_summary(order, open_flags[order.id]) for order in page.orders]
+            orders = [documents.order_summary(order, open_flags[order.id]) for order in page.orders]
     except (ValueError, search.BadCursor) as error:
         return error_response(400, str(error))
     return jsonify(orders=orders, next_cursor=page.next_cursor)
@@ -76,23 +76,23 @@ def replay_webhooks():
 @bp.get("/orders/<platform>/<external_id>")
 def get_order(platform: str, external_id: str):
     with snapshot(current_app.extensions["ordertrack"].sessions) as session:
-        order = views.find_order(session, platform, external_id)
+        order = documents.find_order(session, platform, external_id)
         if order is None:
             return error_response(404, f"no {platform} order {external_id}")
-        return jsonify(views.order_document(session, order, _calendar()))
+        return jsonify(documents.order_document(session, order, _calendar()))
 
 
 @bp.get("/shipments/<carrier>/<tracking_number>")
 def get_shipment(carrier: str, tracking_number: str):
     number = "".join(tracking_number.split()).upper()
     with snapshot(current_app.extensions["ordertrack"].sessions) as session:
-        shipment = views.find_shipment(session, carrier, number)
+        shipment = documents.find_shipment(session, carrier, number)
         if shipment is None:
             return error_response(404, f"no {carrier} shipment {number}")
         calendar = _calendar()
-        learned = views.learned_estimates(session, shipment.order, calendar)
-        document = views.shipment_document(shipment, learned.get(shipment.key))
-        document["order"] = views.order_document(session, shipment.order, calendar)
+        learned = documents.learned_estimates(session, shipment.order, calendar)
+        document = documents.shipment_document(shipment, learned.get(shipment.key))
+        document["order"] = documents.order_document(session, shipment.order, calendar)
         return jsonify(document)
 
 
@@ -108,7 +108,7 @@ def list_notifications():
     if status not in OutboxStatus.ALL:
         return error_response(400, f"status must be one of {', '.join(OutboxStatus.ALL)}")
     with current_app.extensions["ordertrack"].sessions() as session:
-        return jsonify(notifications=views.notifications_with_status(session, status))
+        return jsonify(notifications=documents.notifications_with_status(session, status))
 
 
 @bp.post(f"/notifications/<{ROW_ID}:outbox_id>/resend")
@@ -122,7 +122,7 @@ def resend_notification(outbox_id: int):
             return error_response(404, f"no notification {outbox_id}")
         if row.status != OutboxStatus.PENDING:
             return error_response(409, f"notification {outbox_id} is {row.status}, not failed")
-        document = views.notification_document(row)
+        document = documents.notification_document(row)
     edge.runtime.actors.send_notification.send(outbox_id)
     return jsonify(document), 202
 
@@ -131,4 +131,4 @@ def resend_notification(outbox_id: int):
 def get_unknown_codes():
     """Provider status codes no table maps, counted: kept as `unknown`, never guessed."""
     with current_app.extensions["ordertrack"].sessions() as session:
-        return jsonify(unknown_codes=views.unknown_codes(session))
+        return jsonify(unknown_codes=documents.unknown_codes(session))

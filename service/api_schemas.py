@@ -1,7 +1,7 @@
 """The shapes of `/api/v1`, as marshmallow schemas: each answer, each request body, each query.
 
 They are the source of the OpenAPI document (service/openapi.py), so what the document says
-is what a schema says. The answers are built by the read models (ordertrack/store/views.py,
+is what a schema says. The answers are built by the read models (ordertrack/store/documents.py,
 ordertrack/store/returns.py `document`); a field that may be null says `allow_none`, and
 every field an answer always carries is `required`, so a contract test notices when a read
 model drops or renames one. Request bodies and queries are still checked by hand in their
@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from ordertrack import delays
 from ordertrack.replay import REPLAYABLE
-from ordertrack.returns.line import REASONS, Actor, ReturnStatus
+from ordertrack.returns.line import REASONS, MovedBy, ReturnStatus
 from ordertrack.statuses import OrderStatus, ShipmentStatus
 from ordertrack.store.models import ID_MAX, OutboxStatus
 from ordertrack.store.search import ANY_FLAG, MAX_LIMIT
@@ -270,7 +270,7 @@ class ReturnHistoryEntrySchema(Schema):
     at = fields.DateTime(required=True)
     status = _text("The status it moved to.", validate=_one_of(ReturnStatus))
     note = _maybe(fields.String, "The merchant's or the carrier's note.")
-    actor = _text("Who moved it.", validate=_one_of(Actor))
+    actor = _text("Who moved it.", validate=_one_of(MovedBy))
 
 
 class ReturnSchema(Schema):

@@ -16,7 +16,7 @@ from ordertrack.notifications.links import read_tracking_token
 from ordertrack.returns import line
 from ordertrack.store import returns
 from ordertrack.store.models import Order
-from ordertrack.tracking.page import brand_colors
+from ordertrack.tracking_page.page import brand_colors
 from workers.actors import send_when_due
 
 bp = Blueprint("returns_page", __name__)

@@ -18,12 +18,12 @@ from datetime import datetime
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from ordertrack import tracking
+from ordertrack import tracking_page
 from ordertrack.errors import NulCharacter, NulInPath
 from ordertrack.notifications.links import read_tracking_token, tracking_token
 from ordertrack.store.db import snapshot
 from ordertrack.store.models import Order
-from ordertrack.tracking.page import brand_colors
+from ordertrack.tracking_page.page import brand_colors
 from service import live_streams, returns_page
 from service.errors import error_response
 from service.rate_limit import Windows, client_key, redis_client, windows
@@ -85,7 +85,7 @@ def page(token: str):
     edge = _edge()
     fragment = request.args.get("fragment") == "1"
     with snapshot(edge.sessions) as session:
-        view = tracking.read_view(
+        view = tracking_page.read_view(
             session, order_id, edge.settings.shop_timezone, calendar=edge.settings.calendar()
         )
         if view is None:
@@ -120,10 +120,10 @@ def lookup():
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
     with _edge().sessions() as session:
-        order_id = tracking.find_order_id(session, number, email)
+        order_id = tracking_page.find_order_id(session, number, email)
     if order_id is None:
         return _render("tracking/lookup.html", missed=True)
-    per_order.forgive(tracking.order_number_key(number))  # found: no guess
+    per_order.forgive(tracking_page.order_number_key(number))  # found: no guess
     token = tracking_token(_edge().link_keys, order_id)
     return redirect(url_for(".page", token=token), code=303)
 
@@ -131,7 +131,7 @@ def lookup():
 def _attempt(per_client: Windows, per_order: Windows, number: str) -> float | None:
     """Seconds to wait, or None: the client's limit first, then the order number's."""
     wait = per_client.attempt(client_key(request.remote_addr))
-    order_key = tracking.order_number_key(number)
+    order_key = tracking_page.order_number_key(number)
     if wait is None and order_key:
         wait = per_order.attempt(order_key)
     return wait
@@ -144,7 +144,7 @@ def events(token: str):
         return _not_found()
     sessions = _edge().sessions
     with sessions() as session:
-        current = tracking.updated_at(session, order_id)
+        current = tracking_page.updated_at(session, order_id)
     if current is None:
         return _not_found()
     slots = live_streams.slots(current_app)
@@ -176,7 +176,7 @@ def _stream(sessions, order_id: int, known: datetime):
     while time.monotonic() - started < STREAM_SECONDS:
         time.sleep(POLL_SECONDS)
         with sessions() as session:
-            now = tracking.updated_at(session, order_id)
+            now = tracking_page.updated_at(session, order_id)
         if now is None:
             return
         if now != known:

@@ -28,7 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrack import delays
-from ordertrack.store import flags, inbox, views
+from ordertrack.store import documents, flags, inbox
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class StoreCollector:
         try:
             with self._sessions() as session:
                 backlog = inbox.backlog(session)
-                unknown = views.unknown_codes(session)
+                unknown = documents.unknown_codes(session)
                 late = flags.count_open_by_kind(session)
         except Exception as exc:  # the scrape still answers, and says the store did not
             log.warning("metrics: the database did not answer (%s)", type(exc).__name__)

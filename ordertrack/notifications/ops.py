@@ -17,7 +17,7 @@ from ordertrack.notifications import email, merchant_webhook
 from ordertrack.notifications.errors import DeliveryError
 from ordertrack.notifications.sender import MERCHANT_RETRY_SCHEDULE
 from ordertrack.store import alerts as store
-from ordertrack.store import flags, views
+from ordertrack.store import documents, flags
 from ordertrack.store.alert_models import Alert, WebhookStatus
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class OpenDelays:
 def _open_delays(session: Session, now: datetime) -> OpenDelays:
     by_kind = flags.count_open_by_kind(session)
     rows, _ = flags.attention(session, limit=OLDEST_FLAGS) if by_kind else ([], None)
-    return OpenDelays(by_kind, [views.flag_row(flag, order, now) for flag, order in rows])
+    return OpenDelays(by_kind, [documents.flag_row(flag, order, now) for flag, order in rows])
 
 
 def _message(

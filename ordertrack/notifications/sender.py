@@ -30,10 +30,10 @@ from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.statuses import FINAL_ORDER_STATUSES
 from ordertrack.store import estimates, flags, unsubscribes
 from ordertrack.store.db import RECORDING_WAIT_SECONDS
+from ordertrack.store.documents import order_document
 from ordertrack.store.models import ORDER_NEWS, Outbox, OutboxAttempt, OutboxStatus
 from ordertrack.store.orders import load_order, lock_order, to_state
 from ordertrack.store.overdue import bound_lock_waits
-from ordertrack.store.views import order_document
 
 __all__ = ["Channels", "SendOutcome", "Unrecorded", "deliver", "unfinished"]
 

@@ -20,7 +20,9 @@ class ReturnStatus(StrEnum):
     REFUNDED = "refunded"
 
 
-class Actor(StrEnum):
+class MovedBy(StrEnum):
+    """Who moved a return to a step (a return event's `actor`); not a Dramatiq actor."""
+
     CUSTOMER = "customer"
     MERCHANT = "merchant"
     PLATFORM = "platform"

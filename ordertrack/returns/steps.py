@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ordertrack.notifications import outbox
 from ordertrack.returns import line
-from ordertrack.returns.line import Actor, ReturnStatus
+from ordertrack.returns.line import MovedBy, ReturnStatus
 from ordertrack.store import returns
 from ordertrack.store.models import Order
 from ordertrack.store.return_models import Return
@@ -52,7 +52,7 @@ def move_by_merchant(
         raise StepNotAllowed(return_id, row.status, str(target))
     if tracking:
         row.tracking_number, row.carrier = tracking
-    returns.move(session, row, target, Actor.MERCHANT, datetime.now(UTC), note or None)
+    returns.move(session, row, target, MovedBy.MERCHANT, datetime.now(UTC), note or None)
     order = session.get(Order, row.order_id)
     news = outbox.add_return_news(session, order, row.id, target, plan)
     return Moved(row, order, news)

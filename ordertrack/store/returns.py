@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ordertrack.returns import line
-from ordertrack.returns.line import Actor, ReturnStatus
+from ordertrack.returns.line import MovedBy, ReturnStatus
 from ordertrack.store.models import Order, Shipment
 from ordertrack.store.return_models import Return, ReturnEvent, ReturnItem
 
@@ -80,7 +80,7 @@ def create(
         ReturnItem(line_item_id=item, title=titles[item][:255], quantity=quantity)
         for item, quantity in sorted(quantities.items())
     ]
-    row.events = [ReturnEvent(at=at, status=ReturnStatus.REQUESTED, actor=Actor.CUSTOMER)]
+    row.events = [ReturnEvent(at=at, status=ReturnStatus.REQUESTED, actor=MovedBy.CUSTOMER)]
     session.add(row)
     session.flush()
     return row
@@ -99,7 +99,7 @@ def move(
     session: Session,
     row: Return,
     target: ReturnStatus,
-    actor: Actor,
+    actor: MovedBy,
     at: datetime,
     note: str | None = None,
 ) -> Return:
@@ -125,7 +125,7 @@ def mark_refunded_by_platform(session: Session, order_id: int, at: datetime) -> 
     )
     rows = list(session.scalars(query))
     for row in rows:
-        move(session, row, ReturnStatus.REFUNDED, Actor.PLATFORM, at, "refunded on the platform")
+        move(session, row, ReturnStatus.REFUNDED, MovedBy.PLATFORM, at, "refunded on the platform")
     return rows
 
 
@@ -137,7 +137,7 @@ def mark_received_by_carrier(session: Session, tracking_number: str, at: datetim
     )
     rows = list(session.scalars(query.with_for_update()))
     for row in rows:
-        move(session, row, ReturnStatus.RECEIVED, Actor.CARRIER, at, "delivered to the shop")
+        move(session, row, ReturnStatus.RECEIVED, MovedBy.CARRIER, at, "delivered to the shop")
     return rows
 
 

@@ -3,7 +3,7 @@ ordertrack.replay, resend through ordertrack.notifications.resend."""
 
 from ordertrack import replay
 from ordertrack.notifications import resend
-from ordertrack.store import views
+from ordertrack.store import documents
 from ordertrack.store.models import OutboxStatus
 from service.console.web import edge
 from workers.enqueue import send_many
@@ -28,6 +28,6 @@ def resend_message(outbox_id: int) -> tuple[bool, str]:
             return False, f"There is no message {outbox_id}."
         if row.status != OutboxStatus.PENDING:
             return False, f"Message {outbox_id} is {row.status}, not failed: nothing to resend."
-        document = views.notification_document(row)
+        document = documents.notification_document(row)
     edge().runtime.actors.send_notification.send(outbox_id)
     return True, f"Message {outbox_id} ({document['kind']}, {document['channel']}) is sent again."

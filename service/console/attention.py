@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from flask import request, url_for
 
 from ordertrack import delays
-from ordertrack.store import flags, views
+from ordertrack.store import documents, flags
 from ordertrack.store.models import ID_MAX
 from service.console import bp
 from service.console.web import edge, refuse, render
@@ -32,7 +32,7 @@ def attention():
     with edge().sessions() as session:
         rows, next_key = flags.attention(session, after, limit)
         counts = flags.count_open_by_kind(session)
-        shown = [views.flag_row(flag, order, now) for flag, order in rows]
+        shown = [documents.flag_row(flag, order, now) for flag, order in rows]
     kept = {"limit": text} if limit != PAGE else {}
     next_url = url_for("console.attention", after=_encode(next_key), **kept) if next_key else None
     return render(

@@ -8,7 +8,7 @@ from flask import flash, redirect, request, url_for
 
 from ordertrack import delays, replay
 from ordertrack.statuses import OrderStatus
-from ordertrack.store import console, flags, returns, search, views
+from ordertrack.store import console, documents, flags, returns, search
 from ordertrack.store.db import snapshot
 from service.console import bp
 from service.console.actions import replay_webhooks, resend_message
@@ -48,26 +48,26 @@ def orders():
 
 def _row(order, open_flags, now) -> dict:
     """The order's summary, and its open flags as people read them (oldest first)."""
-    summary = views.order_summary(order, open_flags)
+    summary = documents.order_summary(order, open_flags)
     summary["customer"] = order.customer_name
-    summary["open_flags"] = [views.flag_row(flag, order, now) for flag in open_flags]
+    summary["open_flags"] = [documents.flag_row(flag, order, now) for flag in open_flags]
     return summary
 
 
 @bp.get("/orders/<platform>/<external_id>")
 def order(platform: str, external_id: str):
     with snapshot(edge().sessions) as session:
-        found = views.find_order(session, platform, external_id)
+        found = documents.find_order(session, platform, external_id)
         if found is None:
             return refuse(404, "No such order", f"There is no {platform} order {external_id}.")
         open_flags = flags.open_by_order(session, [found.id])[found.id]
         now = datetime.now(UTC)
         context = {
-            "order": views.order_summary(found, open_flags),
-            "open_flags": [views.flag_row(flag, found, now) for flag in open_flags],
+            "order": documents.order_summary(found, open_flags),
+            "open_flags": [documents.flag_row(flag, found, now) for flag in open_flags],
             "customer": found.customer_name,
             "timeline": console.timeline(session, found.id),
-            "notifications": views.notification_documents(session, found.id),
+            "notifications": documents.notification_documents(session, found.id),
             "returns": [
                 returns.document(r, found) for r in returns.order_returns(session, found.id)
             ],
@@ -80,7 +80,7 @@ def order(platform: str, external_id: str):
 @admin_only
 def replay_order(platform: str, external_id: str):
     with edge().sessions() as session:
-        found = views.find_order(session, platform, external_id)
+        found = documents.find_order(session, platform, external_id)
         ids = console.order_inbox_ids(session, found.id) if found else []
     if not ids:
         flash("This order has no webhooks to replay.")

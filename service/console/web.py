@@ -10,7 +10,7 @@ from flask import Response, current_app, g, render_template, session
 from flask.sessions import SecureCookieSessionInterface
 
 from ordertrack.store.user_models import Role
-from ordertrack.tracking.page import brand_colors
+from ordertrack.tracking_page.page import brand_colors
 
 #: Session keys: the account's id, and the per-session CSRF token.
 USER = "uid"

@@ -33,7 +33,7 @@ from ordertrack.notifications.links import read_tracking_token, signing_keys, tr
 from ordertrack.providers.base import Credentials, WebhookRequest
 from ordertrack.store.migrate import upgrade
 from ordertrack.store.models import Inbox
-from ordertrack.tracking import _same
+from ordertrack.tracking_page import _same
 from service.console.web import CSRF, csrf_ok
 from tests.support.harness import Service, start_service
 from tests.support.sources import shippo

@@ -24,9 +24,9 @@ from ordertrack.notifications.news_rules import parcel_key
 from ordertrack.settings import Settings
 from ordertrack.store import milestones, rollup_models, rollups
 from ordertrack.store.db import make_engine, make_sessionmaker
+from ordertrack.store.documents import order_document
 from ordertrack.store.inbox import NewInboxRow, record
 from ordertrack.store.models import History, Inbox, Order, Outbox, ParkedNumber, Shipment
-from ordertrack.store.views import order_document
 from tests.support.webhooks import STORY, Request, easypost, shopify
 
 #: Order #1042 as it happened (tests/fixtures/README.md, "Timeline"): STORY plus the Shopify

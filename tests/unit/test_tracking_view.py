@@ -9,7 +9,7 @@ import pytest
 from ordertrack.lanes import LaneEstimate, Learned
 from ordertrack.lifecycle import OrderState, ShipmentState
 from ordertrack.statuses import OrderStatus, ShipmentStatus
-from ordertrack.tracking.page import (
+from ordertrack.tracking_page.page import (
     DETOURS,
     STATUS_WORDS,
     HistoryEntry,

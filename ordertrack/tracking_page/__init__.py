@@ -14,7 +14,7 @@ from ordertrack.notifications.timezones import customer_timezone
 from ordertrack.store import estimates
 from ordertrack.store.models import History, Order
 from ordertrack.store.orders import to_state
-from ordertrack.tracking.page import HistoryEntry, TrackingView, build
+from ordertrack.tracking_page.page import HistoryEntry, TrackingView, build
 
 #: The longest order number a customer could type (the column's width).
 MAX_ORDER_NUMBER = 64

@@ -1,6 +1,6 @@
 """The customer's tracking page as data: what the order's state and history say, in words a
 customer understands, with times in the customer's zone. Pure: no database, no HTTP. The
-service renders it (service/templates/tracking/); ordertrack/tracking/__init__.py reads it."""
+service renders it (service/templates/tracking/); ordertrack/tracking_page/__init__.py reads it."""
 
 import re
 from collections.abc import Iterable, Mapping
@@ -14,7 +14,7 @@ from ordertrack.lifecycle.state import OrderState, ShipmentState
 from ordertrack.lifecycle.wording import progress_summary
 from ordertrack.notifications.messages import CARRIER_NAMES, default_tracking_url
 from ordertrack.statuses import OrderStatus, ShipmentStatus
-from ordertrack.tracking.words import (
+from ordertrack.tracking_page.words import (
     FULFILLMENT_WORDS,
     ORDER_EVENT_WORDS,
     SHIPMENT_WORDS,
