@@ -132,19 +132,14 @@ def add_return_news(
     return _add_kind_rows(session, order, kind, to_state(order).customer, plan, ORDER_NEWS)
 
 
-def add_one_delay_news(session: Session, order: Order, state, flag, plan: Plan) -> list[AddedRow]:
-    """A delay flag was raised: the merchant's `order.delayed` event, and the customer's
-    "taking longer than usual" when the policy tells them of this kind of delay. Each kind
-    carries the flag's id: once per delay."""
-    return add_delay_news(session, [(order.id, state, flag)], plan)
-
-
 def add_delay_news(
     session: Session, raised: Iterable[tuple[int, object, object]], plan: Plan
 ) -> list[AddedRow]:
-    """add_one_delay_news for many flags, (order id, order state, flag) each, in one statement:
-    the delay check raises thousands at a time. Who hears of an order's delays, and when, is
-    worked out once per order."""
+    """Delay flags were raised, (order id, order state, flag) each: for each, the merchant's
+    `order.delayed` event, and the customer's "taking longer than usual" when the policy
+    tells them of this kind of delay. Each kind carries the flag's id: once per delay. One
+    statement for all: the delay check raises thousands at a time. Who hears of an order's
+    delays, and when, is worked out once per order."""
     now, rows, reach = datetime.now(UTC), [], {}
     merchant = plan.rules.merchant_delay_event()
     for order_id, state, flag in raised:
