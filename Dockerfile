@@ -36,6 +36,7 @@ COPY ordertrack ./ordertrack
 COPY service ./service
 COPY workers ./workers
 COPY entry ./entry
+COPY simulate ./simulate
 RUN pip wheel --no-deps --wheel-dir /tmp/wheels . \
  && pip install --no-deps /tmp/wheels/*.whl \
  && ordertrack --help > /dev/null

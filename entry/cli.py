@@ -193,8 +193,8 @@ the order from BigCommerce's REST API, which a simulation cannot reach."""
 
 
 def _add_simulate(commands) -> None:
-    from ordertrack.simulate.sources import CARRIERS, PLATFORMS
-    from ordertrack.simulate.stories import STORIES
+    from simulate.sources import CARRIERS, PLATFORMS
+    from simulate.stories import STORIES
 
     simulate = commands.add_parser(
         "simulate",
@@ -400,9 +400,9 @@ def _replay(settings: Settings, args) -> int:
 
 
 def _simulate(settings: Settings, args) -> int:
-    from ordertrack.simulate import runner
-    from ordertrack.simulate.sources import CARRIERS, PLATFORMS
-    from ordertrack.simulate.stories import STORIES
+    from simulate import runner
+    from simulate.sources import CARRIERS, PLATFORMS
+    from simulate.stories import STORIES
 
     if args.list:
         print(runner.listing())

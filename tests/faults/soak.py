@@ -22,9 +22,9 @@ from sqlalchemy import text
 
 from ordertrack import strictjson
 from ordertrack.settings import Settings
-from ordertrack.simulate import runner
-from ordertrack.simulate.sources import Post, compact
-from ordertrack.simulate.stories import STORIES
+from simulate import runner
+from simulate.sources import Post, compact
+from simulate.stories import STORIES
 from tests.faults.stack import (
     SECRETS,
     DurableRedis,

@@ -21,8 +21,8 @@ import time
 
 import pytest
 
-from ordertrack.simulate.sources import CARRIERS, PLATFORMS
-from ordertrack.simulate.stories import STORIES
+from simulate.sources import CARRIERS, PLATFORMS
+from simulate.stories import STORIES
 from tests.faults.stack import AFTER, BEFORE, MultiStack, clean_env, kill_in_flight, multi_stack
 from tests.integration.test_simulate import api_order, ending, expected_lines, played
 from tests.support.processes import ORDERTRACK

@@ -20,10 +20,10 @@ from ordertrack.errors import BadSignature
 from ordertrack.facts import FulfillmentFact, OrderFact, carrier_code
 from ordertrack.providers.base import WebhookRequest
 from ordertrack.settings import Settings
-from ordertrack.simulate import runner
-from ordertrack.simulate.sources import CARRIERS, PLATFORMS, Post, SimulationError, builder
-from ordertrack.simulate.stories import STORIES, Fulfill, Story, Track
 from ordertrack.statuses import ShipmentStatus
+from simulate import runner
+from simulate.sources import CARRIERS, PLATFORMS, Post, SimulationError, builder
+from simulate.stories import STORIES, Fulfill, Story, Track
 from tests.support.processes import ORDERTRACK, dev_server
 from tests.support.smtp import free_port
 

@@ -1,6 +1,6 @@
 """Fixtures as providers send them, signed the way each provider signs. Each source's request
 is built in `tests/support/sources/<source>.py` and signed by the simulator's signer
-(`ordertrack/simulate/sources/<source>.py`, written from the provider's documentation,
+(`simulate/sources/<source>.py`, written from the provider's documentation,
 independently of ordertrack's verifiers); this module finds them and tells the shared story."""
 
 import importlib

@@ -14,7 +14,7 @@ from ordertrack import providers
 from ordertrack.errors import BadSignature
 from ordertrack.providers.base import Credentials, WebhookRequest
 from ordertrack.providers.spec import Provider
-from ordertrack.simulate.sources import builder
+from simulate.sources import builder
 from tests.support.webhooks import fixture_body, fixture_names, source_modules
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """AfterShip Tracking: the body is `{event, event_id, is_tracking_first_tag, msg, ts}`;
 `as-webhook-version` names the payload's schema. Signed by the simulator's signer."""
 
-from ordertrack.simulate.sources import aftership as sender
+from simulate.sources import aftership as sender
 from tests.support.webhooks import Request, fixture_body
 
 #: Not ASCII on purpose: AfterShip keys the HMAC with the secret's UTF-8 bytes.

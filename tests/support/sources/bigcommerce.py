@@ -6,7 +6,7 @@ responses in tests/fixtures/bigcommerce/api/ to the `responses` library."""
 
 import json
 
-from ordertrack.simulate.sources import bigcommerce as sender
+from simulate.sources import bigcommerce as sender
 from tests.support.webhooks import FIXTURES, Request, fixture_body
 
 SECRET = "bc-hook-token-3f9a1c7e"

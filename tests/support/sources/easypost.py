@@ -1,6 +1,6 @@
 """EasyPost: the body is an Event; `X-Hmac-Signature` is signed by the simulator's signer."""
 
-from ordertrack.simulate.sources import easypost as sender
+from simulate.sources import easypost as sender
 from tests.support.webhooks import Request, fixture_body
 
 SECRET = "sécret-easypost"

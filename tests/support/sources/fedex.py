@@ -1,7 +1,7 @@
 """FedEx Advanced Integrated Visibility: the body mirrors a Track API response; `fdx-signature`
 is signed by the simulator's signer."""
 
-from ordertrack.simulate.sources import fedex as sender
+from simulate.sources import fedex as sender
 from tests.support.webhooks import Request, fixture_body
 
 #: A security token as FedEx requires one: 26-100 characters, upper and lower case, a digit.

@@ -4,7 +4,7 @@ webhook URL (`?token=`) and, where HMAC signing is enabled for the account, send
 
 from datetime import UTC, datetime
 
-from ordertrack.simulate.sources import shippo as sender
+from simulate.sources import shippo as sender
 from tests.support.webhooks import Request, fixture_body
 
 SECRET = "shippo-hmac-secret"

@@ -3,7 +3,7 @@ the body is signed by the simulator's signer."""
 
 import json
 
-from ordertrack.simulate.sources import shopify as sender
+from simulate.sources import shopify as sender
 from tests.support.webhooks import FIXTURES, Request, fixture_body
 
 SECRET = "shpss_test_secret"

@@ -2,7 +2,7 @@
 subscription's `destination.credential` as the `credential` header (the simulator's `sign`),
 with the User-Agent `UPSPubSubTrackingService` (UPSTrackAlert.yaml, webhook `TrackingEvent`)."""
 
-from ordertrack.simulate.sources import ups as sender
+from simulate.sources import ups as sender
 from tests.support.webhooks import Request, fixture_body
 
 SECRET = "ups-track-alert-credential-ada-1842"

@@ -8,7 +8,7 @@ A fixture's topic is its name before any `__variant`, with the first `_` made a 
 
 import hashlib
 
-from ordertrack.simulate.sources import woocommerce as sender
+from simulate.sources import woocommerce as sender
 from tests.support.webhooks import Request, fixture_body
 
 #: As the WooCommerce admin shows a stored secret: with HTML entities, which WooCommerce decodes

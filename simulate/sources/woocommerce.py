@@ -14,8 +14,8 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from ordertrack.simulate.sources import Parcel, Post, Scene, hmac_sha256, local, post
-from ordertrack.simulate.stories import CUSTOMER, ITEMS, Fulfill, Pay, PlaceOrder
+from simulate.sources import Parcel, Post, Scene, hmac_sha256, local, post
+from simulate.stories import CUSTOMER, ITEMS, Fulfill, Pay, PlaceOrder
 
 NAME = "woocommerce"
 SITE = "https://analytical-engines.example/"

@@ -6,8 +6,8 @@ them. Only the fields ordertrack reads and the resource's identifying fields are
 
 from datetime import datetime, timedelta
 
-from ordertrack.simulate.sources import Parcel, Post, Scene, base64_hmac, compact, local, post
-from ordertrack.simulate.stories import CUSTOMER, ITEMS, Fulfill, Pay, PlaceOrder
+from simulate.sources import Parcel, Post, Scene, base64_hmac, compact, local, post
+from simulate.stories import CUSTOMER, ITEMS, Fulfill, Pay, PlaceOrder
 
 NAME = "shopify"
 API_VERSION = "2026-07"

@@ -1,6 +1,6 @@
 """The timelines, as data and source-agnostic: what happens to one order and when (`steps`,
 in the order it happened), and in which order the deliveries reporting it reach ordertrack
-(`posts`). A platform builder and a carrier builder (`ordertrack.simulate.sources`) turn each
+(`posts`). A platform builder and a carrier builder (`simulate.sources`) turn each
 step into the request its provider sends; the story says where the order must end up."""
 
 import random

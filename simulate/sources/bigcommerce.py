@@ -10,7 +10,7 @@ the order back from the store's REST API (see PLATFORMS)."""
 import base64
 import json
 
-from ordertrack.simulate.sources import hmac_sha256
+from simulate.sources import hmac_sha256
 
 NAME = "bigcommerce"
 #: The custom header a hook is created with, unless WEBHOOK_HEADER_BIGCOMMERCE names another.

@@ -10,7 +10,8 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from ordertrack.simulate.sources import (
+from ordertrack.statuses import ShipmentStatus
+from simulate.sources import (
     DESTINATION,
     ORIGIN,
     SCAN_TEXT,
@@ -24,8 +25,7 @@ from ordertrack.simulate.sources import (
     usps_tracking_url,
     utc,
 )
-from ordertrack.simulate.stories import Track
-from ordertrack.statuses import ShipmentStatus
+from simulate.stories import Track
 
 NAME = "shippo"
 CARRIER = "USPS"

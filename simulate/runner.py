@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from ordertrack.settings import Settings
-from ordertrack.simulate.sources import Parcel, Post, Scene, SimulationError, builder
-from ordertrack.simulate.stories import (
+from simulate.sources import Parcel, Post, Scene, SimulationError, builder
+from simulate.stories import (
     ITEMS,
     STORIES,
     Fulfill,

@@ -5,9 +5,9 @@ GMT and local date and time; no event id and no signature. UPS sends back the su
 
 from datetime import datetime
 
-from ordertrack.simulate.sources import SCAN_TEXT, Post, Scene, compact, local, post
-from ordertrack.simulate.stories import Track
 from ordertrack.statuses import ShipmentStatus
+from simulate.sources import SCAN_TEXT, Post, Scene, compact, local, post
+from simulate.stories import Track
 
 NAME = "ups"
 CARRIER = "UPS"

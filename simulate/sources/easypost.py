@@ -7,7 +7,8 @@ Unicode NFKD normalization. The parcels are USPS's, as most EasyPost trackers ar
 import unicodedata
 from datetime import timedelta
 
-from ordertrack.simulate.sources import (
+from ordertrack.statuses import ShipmentStatus
+from simulate.sources import (
     SCAN_TEXT,
     Post,
     Scene,
@@ -18,8 +19,7 @@ from ordertrack.simulate.sources import (
     usps_tracking_url,
     utc,
 )
-from ordertrack.simulate.stories import Track
-from ordertrack.statuses import ShipmentStatus
+from simulate.stories import Track
 
 NAME = "easypost"
 CARRIER = "USPS"

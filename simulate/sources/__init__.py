@@ -23,8 +23,8 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ordertrack.settings import Settings
-from ordertrack.simulate.stories import Fulfill, Pay, Step, Story, Track
 from ordertrack.statuses import ShipmentStatus
+from simulate.stories import Fulfill, Pay, Step, Story, Track
 
 #: BigCommerce is left out: its webhooks only name the order, and the worker then reads the
 #: order from BigCommerce's REST API, which a simulation cannot stand in for.

@@ -7,7 +7,8 @@ sends no event id."""
 
 from datetime import datetime, time
 
-from ordertrack.simulate.sources import (
+from ordertrack.statuses import ShipmentStatus
+from simulate.sources import (
     SCAN_TEXT,
     SHOP_ZONE,
     Post,
@@ -18,8 +19,7 @@ from ordertrack.simulate.sources import (
     post,
     track_step,
 )
-from ordertrack.simulate.stories import Track
-from ordertrack.statuses import ShipmentStatus
+from simulate.stories import Track
 
 NAME = "fedex"
 CARRIER = "FedEx"

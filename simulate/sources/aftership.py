@@ -6,7 +6,8 @@ the webhook secret's UTF-8 bytes. The parcels are USPS's (slug `usps`)."""
 
 from datetime import datetime, timedelta
 
-from ordertrack.simulate.sources import (
+from ordertrack.statuses import ShipmentStatus
+from simulate.sources import (
     SCAN_TEXT,
     Post,
     Scene,
@@ -18,8 +19,7 @@ from ordertrack.simulate.sources import (
     usps_tracking_url,
     utc,
 )
-from ordertrack.simulate.stories import Track
-from ordertrack.statuses import ShipmentStatus
+from simulate.stories import Track
 
 NAME = "aftership"
 CARRIER = "USPS"
